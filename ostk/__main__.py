@@ -1,0 +1,6 @@
+"""``python -m ostk``."""
+import sys
+
+from ostk.cli import main
+
+sys.exit(main())

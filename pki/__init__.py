@@ -1,0 +1,1 @@
+"""Keystone PKI/PKIZ tokens: decode, verify, revocation lists, issuing for tests."""
