@@ -147,6 +147,10 @@ def service_errors(what: str) -> Iterator[None]:
     except requests.exceptions.ConnectionError as exc:
         if _is_truncation(exc):
             raise TruncatedDownload(f"{what}: download cut short ({_reason(exc)})") from exc
+        if "ReadTimeoutError" in repr(exc):
+            # urllib3 reports a read timeout that outlived its retries as a
+            # MaxRetryError, which requests turns into a ConnectionError.
+            raise RequestTimeout(f"{what}: {_url_of(exc)} did not answer in time") from exc
         raise ConnectionFailed(f"{what}: cannot reach {_url_of(exc)} ({_reason(exc)})") from exc
     except requests.exceptions.InvalidURL as exc:
         raise ServiceError(f"{what}: invalid URL: {exc}") from exc

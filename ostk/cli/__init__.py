@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         args = parser.parse_args(argv)
         _configure_logging(env, debug=args.debug)
         if args.handler is None:
-            parser.print_help(env.stderr)
+            env.stderr.write(parser.format_help())
             return ExitStatus.USAGE
         return int(args.handler(args, env))
     except ParserExit as exc:
