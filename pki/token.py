@@ -1,0 +1,295 @@
+"""Decode Keystone PKI/PKIZ tokens without verifying them, and compute token ids.
+
+Formats recognised by :func:`decode`:
+
+- ``pki``: the CMS PEM body with ``/`` replaced by ``-`` and header, footer
+  and newlines removed (starts with ``MII``);
+- ``pkiz``: ``PKIZ_`` + urlsafe base64 of the zlib-compressed CMS PEM text;
+- ``cms-pem``: a ``-----BEGIN CMS-----`` block;
+- ``cms-der``: raw DER bytes.
+
+Everything that is not one of these, or whose CMS or JSON payload does not
+parse, raises ``TokenInvalid(Reason.MALFORMED)`` — never another exception.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import hashlib
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ostk.errors import UsageError
+from pki.cms import SignedMessage, parse_signed_data, pem_to_der
+from pki.errors import Reason, TokenInvalid
+
+#: Tokens longer than this are refused before any decoding (no real token is close).
+MAX_TOKEN_BYTES = 64 * 1024
+#: A PKIZ token may not inflate past this; checked while inflating.
+MAX_INFLATED_BYTES = 1024 * 1024
+
+Format = Literal["pki", "pkiz", "cms-pem", "cms-der"]
+
+_WHITESPACE = b" \t\r\n\x0b\x0c"
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    """The facts a human or a service wants from a token payload (v2 or v3)."""
+
+    #: "v2" (``access``) or "v3" (``token``)
+    version: str
+    user_id: str | None
+    user_name: str | None
+    #: the user's domain name (or id when no name) — v3 only
+    user_domain: str | None
+    #: project (v3) or tenant (v2)
+    project_id: str | None
+    project_name: str | None
+    project_domain: str | None
+    #: the domain of a domain-scoped v3 token
+    domain: str | None
+    #: role names
+    roles: tuple[str, ...]
+    #: when the token expires (aware, UTC), None if the payload has no expiry
+    expires: datetime.datetime | None
+    issued_at: datetime.datetime | None
+    audit_ids: tuple[str, ...]
+    #: service types in the catalog
+    catalog_services: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DecodedToken:
+    """A parsed, **unverified** token."""
+
+    #: "pki", "pkiz", "cms-pem" or "cms-der"
+    format: str
+    #: the token text exactly as sent, minus surrounding whitespace (what token ids hash)
+    text: str
+    #: the CMS SignedData, DER
+    cms_der: bytes
+    #: the JSON payload (``{"access": ...}`` or ``{"token": ...}``)
+    payload: dict[str, Any]
+    summary: TokenSummary
+    #: the parsed CMS (used by verification so it is not parsed twice)
+    message: SignedMessage
+
+
+def _malformed(detail: str) -> TokenInvalid:
+    return TokenInvalid(Reason.MALFORMED, detail)
+
+
+def token_ids(token_text: str, algorithms: Sequence[str] = ("md5",)) -> dict[str, str]:
+    """Map each hashlib algorithm to the hex digest of ``token_text`` as sent.
+
+    This is the id keystone put on revocation lists (md5 by default).
+    Unknown algorithms raise :class:`ostk.errors.UsageError`.
+
+    >>> token_ids("PKIZ_abc")["md5"]
+    '...'
+    """
+    data = token_text.encode("utf-8") if isinstance(token_text, str) else bytes(token_text)
+    result: dict[str, str] = {}
+    for name in algorithms:
+        try:
+            digest = hashlib.new(name, data)
+        except (ValueError, TypeError):
+            raise UsageError(f"unknown hash algorithm {name!r}") from None
+        try:
+            result[name] = digest.hexdigest()
+        except TypeError:  # shake_* need a length; not usable as token ids
+            raise UsageError(f"hash algorithm {name!r} has no fixed length") from None
+    return result
+
+
+def _inflate_pkiz(body: str) -> bytes:
+    try:
+        compressed = base64.urlsafe_b64decode(body.encode("ascii"))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise _malformed("PKIZ body is not valid urlsafe base64") from None
+    # urlsafe_b64decode silently drops characters outside the alphabet; refuse them.
+    if base64.urlsafe_b64encode(compressed).rstrip(b"=") != body.encode("ascii").rstrip(b"="):
+        raise _malformed("PKIZ body is not valid urlsafe base64")
+    inflater = zlib.decompressobj()
+    try:
+        # max_length bounds the memory a zip bomb can take: we stop at the cap.
+        data = inflater.decompress(compressed, MAX_INFLATED_BYTES)
+    except zlib.error as exc:
+        raise _malformed(f"PKIZ body is not valid zlib data ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise _malformed(f"PKIZ token inflates to more than {MAX_INFLATED_BYTES} bytes")
+    if not inflater.eof:
+        raise _malformed("PKIZ zlib stream is truncated")
+    if inflater.unused_data:
+        raise _malformed("trailing bytes after the PKIZ zlib stream")
+    return data
+
+
+def _cms_from_text(text: str) -> tuple[str, bytes]:
+    if text.startswith("PKIZ_"):
+        inflated = _inflate_pkiz(text[5:])
+        if inflated[:1] == b"\x30":  # DER inside is accepted too
+            return "pkiz", inflated
+        return "pkiz", pem_to_der(inflated)
+    if text.startswith("-----BEGIN"):
+        return "cms-pem", pem_to_der(text)
+    if text.startswith("MII"):
+        body = text.replace("-", "/")
+        try:
+            der = base64.b64decode(body.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise _malformed("PKI token is not valid base64") from None
+        return "pki", der
+    raise _malformed("not a PKI, PKIZ or CMS token")
+
+
+def decode(token: str | bytes) -> DecodedToken:
+    """Parse a token without verifying it.
+
+    Raises ``TokenInvalid(Reason.MALFORMED, ...)`` for anything malformed.
+    """
+    if not isinstance(token, (str, bytes, bytearray, memoryview)):
+        raise _malformed(f"a token is text or bytes, not {type(token).__name__}")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _malformed(f"token is longer than {MAX_TOKEN_BYTES} bytes")
+    if isinstance(token, str):
+        text = token.strip(" \t\r\n\x0b\x0c")
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_TOKEN_BYTES:
+            raise _malformed(f"token is longer than {MAX_TOKEN_BYTES} bytes")
+        if not text:
+            raise _malformed("empty token")
+        fmt, der = _cms_from_text(text)
+    else:
+        raw = bytes(token).strip(_WHITESPACE)
+        if not raw:
+            raise _malformed("empty token")
+        if raw[:1] == b"\x30":
+            fmt, der = "cms-der", raw
+            text = ""
+        else:
+            try:
+                text = raw.decode("ascii")
+            except UnicodeDecodeError:
+                raise _malformed("token is neither ASCII text nor DER") from None
+            fmt, der = _cms_from_text(text)
+    message = parse_signed_data(der)
+    payload = _parse_payload(message.content)
+    if fmt == "cms-der":
+        # DER has no text form as sent; its id is the digest of the PEM-free
+        # PKI form keystone would have sent.
+        text = base64.b64encode(der).decode("ascii").replace("/", "-")
+    return DecodedToken(
+        format=fmt,
+        text=text,
+        cms_der=der,
+        payload=payload,
+        summary=summarize(payload),
+        message=message,
+    )
+
+
+def _parse_payload(content: bytes) -> dict[str, Any]:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _malformed("token payload is not UTF-8") from None
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _malformed("token payload is not JSON") from None
+    if not isinstance(payload, dict):
+        raise _malformed("token payload is not a JSON object")
+    if isinstance(payload.get("token"), dict) or isinstance(payload.get("access"), dict):
+        return payload
+    raise _malformed('token payload has neither "token" (v3) nor "access" (v2)')
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def parse_time(value: Any, field: str) -> datetime.datetime | None:
+    """Keystone timestamps (``2038-01-18T21:14:07Z``, with or without µs) → aware UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _malformed(f"token {field} is not a timestamp")
+    try:
+        parsed = datetime.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _malformed(f"token {field} is not a timestamp: {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    try:
+        return parsed.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        raise _malformed(f"token {field} is out of range") from None
+
+
+def _names(items: list[Any], key: str) -> tuple[str, ...]:
+    return tuple(s for s in (_str(_dict(i).get(key)) for i in items) if s is not None)
+
+
+def _domain_label(domain: Any) -> str | None:
+    d = _dict(domain)
+    return _str(d.get("name")) or _str(d.get("id"))
+
+
+def summarize(payload: dict[str, Any]) -> TokenSummary:
+    """The :class:`TokenSummary` of a v2 (``access``) or v3 (``token``) payload."""
+    if isinstance(payload.get("token"), dict):
+        token = payload["token"]
+        user = _dict(token.get("user"))
+        project = _dict(token.get("project"))
+        return TokenSummary(
+            version="v3",
+            user_id=_str(user.get("id")),
+            user_name=_str(user.get("name")),
+            user_domain=_domain_label(user.get("domain")),
+            project_id=_str(project.get("id")),
+            project_name=_str(project.get("name")),
+            project_domain=_domain_label(project.get("domain")),
+            domain=_domain_label(token.get("domain")),
+            roles=_names(_list(token.get("roles")), "name"),
+            expires=parse_time(token.get("expires_at"), "expires_at"),
+            issued_at=parse_time(token.get("issued_at"), "issued_at"),
+            audit_ids=tuple(a for a in _list(token.get("audit_ids")) if isinstance(a, str)),
+            catalog_services=_names(_list(token.get("catalog")), "type"),
+        )
+    access = _dict(payload.get("access"))
+    token = _dict(access.get("token"))
+    tenant = _dict(token.get("tenant"))
+    user = _dict(access.get("user"))
+    return TokenSummary(
+        version="v2",
+        user_id=_str(user.get("id")),
+        user_name=_str(user.get("name")),
+        user_domain=None,
+        project_id=_str(tenant.get("id")),
+        project_name=_str(tenant.get("name")),
+        project_domain=None,
+        domain=None,
+        roles=_names(_list(user.get("roles")), "name"),
+        expires=parse_time(token.get("expires"), "expires"),
+        issued_at=parse_time(token.get("issued_at"), "issued_at"),
+        audit_ids=tuple(a for a in _list(token.get("audit_ids")) if isinstance(a, str)),
+        catalog_services=_names(_list(access.get("serviceCatalog")), "type"),
+    )
+
+
+def cms_content(der: bytes) -> bytes:
+    """The signed content of CMS DER, **unverified** (for inspection only)."""
+    return parse_signed_data(der).content
