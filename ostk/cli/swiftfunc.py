@@ -2,8 +2,25 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
-from ostk.cli.stub import not_implemented
+from rich.markup import escape
+from rich.table import Table
+
+from ostk import output
+from ostk.auth import AuthConfig, add_auth_arguments, flags_from_args, keystone_session, resolve
+from ostk.environment import Environment
+from ostk.errors import ConfigError, ExitStatus, UsageError
+
+_STYLE = {
+    "created": "green",
+    "repaired": "yellow",
+    "password reset": "yellow",
+    "deleted": "red",
+    "unchanged": "dim",
+    "kept": "dim",
+}
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -11,5 +28,187 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "swift-functest-setup",
         parents=[common],
         help="create the keystone accounts Swift's functional tests need; write test.conf",
+        description="Create (idempotently, through keystone's v3 API) every domain, project, user, role and "
+        "role assignment Swift's functional tests use, and write the [func_test] section of test.conf. "
+        "A second run changes nothing; drift is repaired.",
     )
-    sub.set_defaults(handler=not_implemented("swift-functest-setup"))
+    add_auth_arguments(sub)
+    sub.add_argument(
+        "--local", action="store_true", help="use the admin of the 'ostk stack' keystone (and its swift, if up)"
+    )
+    sub.add_argument("--conf", metavar="PATH", help="test.conf to write (default: /etc/swift/test.conf)")
+    sub.add_argument(
+        "--swift-url", metavar="URL", help="Swift proxy base URL: register the object-store service/endpoints if missing"
+    )
+    sub.add_argument("--users", metavar="N|all", default="all", help="configure only the first N of the six users")
+    sub.add_argument(
+        "--reset-passwords", action="store_true", help="set existing users' passwords to the planned ones"
+    )
+    sub.add_argument("--s3", action="store_true", help="also create EC2 credentials and write the s3api keys")
+    sub.add_argument("--check", action="store_true", help="then log in as every user with swiftclient and touch its account")
+    sub.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    sub.add_argument("--teardown", action="store_true", help="delete what this tool created (and nothing else)")
+    sub.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, env: Environment) -> int:
+    from swiftfunc import accounts, testconf
+    from swiftfunc.check import check_accounts
+    from swiftfunc.provision import login, provision, teardown
+
+    if args.check and (args.dry_run or args.teardown):
+        raise UsageError("--check cannot be combined with --dry-run or --teardown")
+    users = _users(args.users)
+    auth, stack_status = _auth(args, env)
+    swift_url = args.swift_url or (stack_status.swift_url if stack_status else None)
+    storage_domain = stack_status.storage_domain if stack_status else None
+    if swift_url and not swift_url.startswith(("http://", "https://")):
+        raise UsageError(f"--swift-url {swift_url!r} is not an http(s) URL")
+    conf_path = Path(args.conf) if args.conf else testconf.DEFAULT_PATH
+    if not conf_path.is_absolute():
+        conf_path = env.cwd / conf_path
+
+    session = keystone_session(auth)
+    if args.teardown:
+        login(session, auth)
+        report = teardown(
+            session, dry_run=args.dry_run, interface=auth.interface, region_name=auth.region_name
+        )
+        return _render(env, args, report, conf=None, results=())
+
+    # Every local check comes before keystone is touched: a run that could
+    # not record its work must not change anything.
+    conf = testconf.load(conf_path)
+    if not args.dry_run:
+        testconf.check_writable(conf_path)
+    plan = accounts.default_plan(users, overrides=accounts.overrides_from_conf(conf.section(testconf.FUNC_TEST)))
+
+    login(session, auth)
+    report = provision(
+        session,
+        plan,
+        dry_run=args.dry_run,
+        reset_passwords=args.reset_passwords,
+        swift_url=swift_url,
+        s3=args.s3,
+        interface=auth.interface,
+        region_name=auth.region_name,
+    )
+    updates = testconf.updates_for(
+        plan,
+        auth.auth_url or "",
+        insecure=auth.insecure,
+        swift_url=swift_url,
+        storage_domain=storage_domain,
+        ec2={i: (c.access, c.secret) for i, c in report.ec2.items()},
+    )
+    text = testconf.merge(conf.text, updates)
+    if text == conf.text and conf.mode == 0o600:
+        conf_outcome = "unchanged"
+    elif args.dry_run:
+        conf_outcome = "would write"
+    else:
+        testconf.write(conf_path, text)
+        conf_outcome = "written"
+
+    results: tuple[Any, ...] = ()
+    if args.check:
+        results = check_accounts(
+            plan,
+            auth.auth_url or "",
+            insecure=auth.insecure,
+            cacert=auth.cacert,
+            region_name=auth.region_name,
+            interface=auth.interface,
+        )
+    return _render(env, args, report, conf=(conf_path, conf_outcome), results=results)
+
+
+def _users(value: str) -> int | None:
+    if value == "all":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise UsageError(f"--users expects a number from 1 to 6 or 'all', not {value!r}") from None
+    if not 1 <= count <= 6:
+        raise UsageError(f"--users expects a number from 1 to 6 or 'all', not {value!r}")
+    return count
+
+
+def _auth(args: argparse.Namespace, env: Environment) -> tuple[AuthConfig, Any]:
+    """The admin credentials, and with ``--local`` the stack's status (swift URL, storage domain)."""
+    flags = flags_from_args(args)
+    if not args.local:
+        return resolve(flags, env.environ, env.cwd), None
+    if flags:
+        raise UsageError("--local uses the local stack's admin: drop the --os-* options")
+    from swiftfunc.stack import Stack, default_dir
+
+    directory = default_dir(env.environ)
+    stack = Stack(directory, environ=env.environ)
+    if not stack.layout.state_file.exists():
+        raise ConfigError(f"no local stack in {directory}: run 'ostk stack up' first")
+    return stack.admin, stack.status()
+
+
+def _render(
+    env: Environment,
+    args: argparse.Namespace,
+    report: Any,
+    *,
+    conf: tuple[Path, str] | None,
+    results: tuple[Any, ...],
+) -> int:
+    failed = [r for r in results if not r.passed]
+    status = ExitStatus.NEGATIVE if failed else ExitStatus.OK
+    if getattr(args, "json", False):
+        output.print_json(
+            env,
+            {
+                "action": "teardown" if args.teardown else "setup",
+                "dry_run": report.dry_run,
+                "changed": report.changed,
+                "writes": report.writes,
+                "changes": report.changes,
+                "conf": {"path": conf[0], "outcome": conf[1]} if conf else None,
+                "check": results if args.check else None,
+            },
+        )
+        return status
+
+    table = Table(title="would change" if report.dry_run else None, show_edge=False, pad_edge=False)
+    for column in ("kind", "name", "outcome", "detail"):
+        table.add_column(column)
+    for change in report.changes:
+        word = change.outcome.value
+        if report.dry_run and change.outcome.value not in ("unchanged", "kept"):
+            word = f"would be {word}" if word != "password reset" else "password would be reset"
+        table.add_row(change.kind, escape(change.name), f"[{_STYLE.get(change.outcome.value, '')}]{escape(word)}[/]", escape(change.detail))
+    env.out.print(table)
+
+    counts: dict[str, int] = {}
+    for change in report.changes:
+        counts[change.outcome.value] = counts.get(change.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {word}" for word, n in counts.items())
+    if report.dry_run:
+        env.out.print(f"dry run: {summary}; nothing was written")
+    elif not report.changed:
+        what = "nothing to delete" if args.teardown else "nothing to do: keystone already holds every account"
+        env.out.print(f"{what} (0 keystone writes)")
+    else:
+        env.out.print(f"{summary}; {report.writes} keystone writes")
+    if conf:
+        path, outcome = conf
+        env.out.print(f"test.conf {escape(str(path))}: {outcome}")
+
+    if results:
+        check_table = Table(show_edge=False, pad_edge=False)
+        for column in ("user", "project", "expected", "result", "detail"):
+            check_table.add_column(column)
+        for r in results:
+            mark = "[green]passed[/]" if r.passed else "[bold red]FAILED[/]"
+            check_table.add_row(escape(r.username), escape(r.project), r.expected, mark, escape(r.detail))
+        env.out.print(check_table)
+        env.out.print(f"check: {len(results) - len(failed)} of {len(results)} users passed")
+    return status
