@@ -1,4 +1,38 @@
-"""Failed CI jobs → what failed → which bug → the recheck comment."""
-from recheck.models import BugMatch, Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
+"""Failed CI jobs → what failed → which bug → the recheck comment.
 
-__all__ = ["BugMatch", "Failure", "FailureKind", "JobReport", "LogAnalysis", "Report", "ReviewRef"]
+The log engine::
+
+    import os, recheck
+    sigs = recheck.load_signatures(os.environ)
+    analysis = recheck.analyze("job-output.txt.gz", signatures=sigs)
+    for failure in analysis.failures:
+        print(failure.kind.value, failure.id, failure.message)
+
+Downloaders feed bytes as they arrive with :class:`LogScanner` or
+:func:`analyze_stream`.
+"""
+from recheck.engine import LogScanner, analyze_stream, order_failures
+from recheck.models import BugMatch, Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
+from recheck.signatures import Signature, SignatureMatcher, SignatureSet, load_signatures, read_signature_file
+from recheck.sources import analyze
+from recheck.suggestion import suggest
+
+__all__ = [
+    "BugMatch",
+    "Failure",
+    "FailureKind",
+    "JobReport",
+    "LogAnalysis",
+    "LogScanner",
+    "Report",
+    "ReviewRef",
+    "Signature",
+    "SignatureMatcher",
+    "SignatureSet",
+    "analyze",
+    "analyze_stream",
+    "load_signatures",
+    "order_failures",
+    "read_signature_file",
+    "suggest",
+]

@@ -1,9 +1,37 @@
-"""``ostk recheck REVIEW|LOG``: what failed, which bug it is, what to comment."""
+"""``ostk recheck REVIEW|LOG``: what failed, which bug it is, what to comment.
+
+This module owns the ``recheck`` parser and the log path/URL half; review
+targets (change numbers, Gerrit/Zuul URLs, Change-Ids) go to
+``ostk.cli.recheck_review``. ``render_report`` is shared by both halves.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
-from ostk.cli.stub import not_implemented
+from rich.markup import escape
+from rich.panel import Panel
+from rich.text import Text
+
+from ostk import output
+from ostk.cli import recheck_review
+from ostk.environment import Environment
+from ostk.errors import UsageError
+from ostk.http import build_session
+from recheck import (
+    JobReport,
+    LogAnalysis,
+    Report,
+    SignatureSet,
+    analyze,
+    load_signatures,
+    suggest,
+)
+from recheck.sources import is_url
+from recheck.suggestion import CONFIDENT
+
+_KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -11,6 +39,184 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "recheck",
         parents=[common],
         help="analyse failed CI jobs of a review (or one log) and suggest a recheck comment",
+        description="Analyse one CI log (path or http(s) URL: job-output.txt[.gz], console.html, "
+        "job-output.json, *.subunit) or a review's failed jobs, and suggest a recheck comment. "
+        "'ostk recheck signatures list' shows the known-failure signatures; "
+        "'ostk recheck signatures check FILE' tests a log against them.",
     )
-    sub.add_argument("target", metavar="REVIEW_OR_LOG", help="a review (number, URL, Change-Id) or a log path/URL")
-    sub.set_defaults(handler=not_implemented("recheck"))
+    sub.add_argument(
+        "target",
+        metavar="REVIEW_OR_LOG",
+        help="a review (number, URL, Change-Id), a log path/URL, or 'signatures'",
+    )
+    sub.add_argument("words", nargs="*", metavar="ARG", help=argparse.SUPPRESS)
+    sub.add_argument(
+        "--build-name",
+        metavar="JOB",
+        help="the job that produced the log (lets signatures restricted to some jobs apply)",
+    )
+    sub.add_argument(
+        "--no-shipped-signatures",
+        action="store_true",
+        help="use only your own signatures (~/.config/ostk/signatures/)",
+    )
+    recheck_review.add_arguments(sub)
+    sub.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, env: Environment) -> int:
+    target: str = args.target
+    local = not is_url(target) and Path(env.cwd, target).exists()
+    if not local and target == "signatures":
+        return _signatures(args, env)
+    if not local and not is_url(target) and recheck_review.is_review_target(target):
+        return recheck_review.run(args, env)
+    if args.words:
+        raise UsageError(f"unexpected argument(s): {' '.join(args.words)}")
+    return _log(args, env, target)
+
+
+def _signature_set(args: argparse.Namespace, env: Environment) -> SignatureSet:
+    sigs = load_signatures(env.environ, shipped=not getattr(args, "no_shipped_signatures", False))
+    for warning in sigs.warnings:
+        output.warn(env, warning)
+    return sigs
+
+
+def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
+    sigs = _signature_set(args, env)
+    source: str = target if is_url(target) else str(Path(env.cwd, target))
+    session = build_session() if is_url(target) else None
+    analysis = analyze(source, signatures=sigs, session=session, job_name=args.build_name)
+    job = job_from_analysis(args.build_name or _log_name(target), target if is_url(target) else None, analysis)
+    report = Report(review=None, jobs=(job,), suggestion=suggest([job]), posted=False)
+    if args.json:
+        output.print_json(env, report.to_json())
+    else:
+        render_report(env, report)
+    return 0
+
+
+def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **fields: object) -> JobReport:
+    """A :class:`JobReport` for one analysed log (``fields``: result, voting, pipeline…)."""
+    return JobReport(
+        name=name,
+        result=fields.pop("result", None),  # type: ignore[arg-type]
+        log_url=log_url,
+        failures=analysis.failures,
+        bugs=analysis.signature_matches,
+        warnings=analysis.warnings,
+        truncated=analysis.truncated,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _log_name(target: str) -> str:
+    name = target.split("?", 1)[0].rstrip("/")
+    return os.path.basename(name) or name
+
+
+def render_report(env: Environment, report: Report, *, max_failures: int = 10) -> None:
+    """Print ``report`` for humans on stdout (rich): per job its failures, bugs and warnings,
+    then the suggested comment. Shared by the log and review commands."""
+    out = env.out
+    if report.review is not None:
+        r = report.review
+        out.print(f"[bold]Review {r.change},{r.patchset}[/] {escape(r.project)}  {escape(r.url)}")
+    for warning in report.warnings:
+        output.warn(env, warning)
+    for job in report.jobs:
+        _render_job(env, job, max_failures)
+    out.print()
+    if report.suggestion:
+        out.print(Text.assemble(("Suggested comment: ", "bold"), (report.suggestion, "bold green")))
+        if report.posted:
+            out.print("[green]posted[/]")
+    else:
+        out.print("[dim]No recheck comment suggested: no failed voting job.[/]")
+
+
+def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
+    out = env.out
+    result = job.result or ("failures found" if job.failures else "no failure found")
+    title = Text.assemble((job.name, "bold"), "  ", (result, "red" if job.failures or job.result else "green"))
+    if not job.voting:
+        title.append("  (non-voting)", style="dim")
+    out.print()
+    out.print(title)
+    if job.log_url:
+        out.print(Text(job.log_url, style="dim"))
+    for warning in job.warnings:
+        output.warn(env, f"{job.name}: {warning}")
+    for failure in job.failures[:max_failures]:
+        style = _KIND_STYLE.get(failure.kind.value, "red")
+        where = f" (line {failure.line})" if failure.line else ""
+        head = Text.assemble(("  " + failure.kind.value.upper(), f"bold {style}"), " ", (failure.id, "bold"), where)
+        out.print(head)
+        if failure.message:
+            out.print(Text("    " + failure.message))
+        if failure.excerpt:
+            out.print(Panel(Text(failure.excerpt), expand=False, border_style="dim"), soft_wrap=False)
+    hidden = len(job.failures) - max_failures
+    if hidden > 0:
+        out.print(f"  [dim]... and {hidden} more failure(s) (use --json to see all)[/]")
+    for bug in job.bugs[:5]:
+        style = "bold green" if bug.score >= CONFIDENT else "yellow"
+        status = f" [{bug.status}]" if bug.status else ""
+        out.print(
+            Text.assemble(
+                ("  bug #", style), (str(bug.number), style), f" {bug.title}{status}  ",
+                (f"score {bug.score:.2f} ({bug.source})", "dim"), "  ", (bug.url, "blue"),
+            )
+        )
+        for why in bug.why:
+            out.print(Text("      " + why, style="dim"))
+
+
+def _signatures(args: argparse.Namespace, env: Environment) -> int:
+    if not args.words:
+        raise UsageError("usage: ostk recheck signatures list | check LOG")
+    action, *rest = args.words
+    if action == "list":
+        if rest:
+            raise UsageError("usage: ostk recheck signatures list")
+        sigs = _signature_set(args, env)
+        if args.json:
+            output.print_json(
+                env,
+                {"signatures": [dict(s.to_json(), origin=s.origin, url=s.url) for s in sigs.signatures]},
+            )
+            return 0
+        for sig in sorted(sigs.signatures, key=lambda s: s.bug):
+            resolved = " [dim](resolved)[/]" if sig.resolved_at else ""
+            env.out.print(f"[bold]#{sig.bug}[/]{resolved} {escape(sig.title)} [dim]{escape(sig.origin)}[/]")
+        env.out.print(f"[dim]{len(sigs)} signatures[/]")
+        return 0
+    if action == "check":
+        if len(rest) != 1:
+            raise UsageError("usage: ostk recheck signatures check LOG")
+        target = rest[0]
+        sigs = _signature_set(args, env)
+        source = target if is_url(target) else str(Path(env.cwd, target))
+        analysis = analyze(source, signatures=sigs, session=build_session() if is_url(target) else None,
+                           job_name=args.build_name)
+        if args.json:
+            output.print_json(
+                env,
+                {"log": target, "matches": [b.to_json() for b in analysis.signature_matches],
+                 "warnings": list(analysis.warnings), "truncated": analysis.truncated},
+            )
+        else:
+            for warning in analysis.warnings:
+                output.warn(env, warning)
+            if not analysis.signature_matches:
+                env.out.print("No known signature matches this log.")
+            for bug in analysis.signature_matches:
+                env.out.print(
+                    Text.assemble(("bug #" + str(bug.number), "bold"), f" {bug.title}  ",
+                                  (f"score {bug.score:.2f}", "dim"), "  ", (bug.url, "blue"))
+                )
+                for why in bug.why:
+                    env.out.print(Text("    " + why, style="dim"))
+        return 0 if analysis.signature_matches else 1
+    raise UsageError(f"unknown signatures action {action!r} (use 'list' or 'check LOG')")

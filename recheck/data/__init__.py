@@ -1,0 +1,1 @@
+"""Data shipped with recheck: the known-failure signature file and its builder."""

@@ -1,0 +1,281 @@
+"""The log engine: bytes of one job log in, a :class:`LogAnalysis` out.
+
+``LogScanner`` is push-based so a downloader can feed chunks as they arrive
+and still get a partial answer when the download breaks::
+
+    scanner = LogScanner(name="job-output.txt.gz")
+    try:
+        for chunk in download():
+            scanner.feed(chunk)
+    except TruncatedDownload:
+        return scanner.finish(truncated=True)
+    return scanner.finish()
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from recheck.inflate import GZIP_MAGIC, Inflater
+from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
+from recheck.scanner import TextScanner
+from recheck.signatures import SignatureSet
+from recheck.structured import SUBUNIT_V2_SIGNATURE, read_job_output_json, read_subunit
+
+#: Bytes looked at before deciding the format.
+SNIFF = 4096
+#: Structured documents are spooled to disk beyond this size.
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+#: A job-output.json larger than this is not parsed (json needs it whole in memory).
+MAX_JSON = 512 * 1024 * 1024
+
+#: Root causes first: a broken node or devstack explains the test failures after it.
+_RANK = {
+    FailureKind.INFRA: 0,
+    FailureKind.SETUP: 1,
+    FailureKind.TIMEOUT: 2,
+    FailureKind.TEST: 3,
+    FailureKind.TASK: 4,
+}
+
+TEXT, HTML, SUBUNIT, JOB_JSON = "text", "html", "subunit", "job-output.json"
+
+
+class LogScanner:
+    """Incremental analysis of one log; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "",
+        content_encoding: str | None = None,
+        signatures: SignatureSet | None = None,
+        job_name: str | None = None,
+    ) -> None:
+        self.name = name
+        self._hint_gzip = (content_encoding or "").lower() in ("gzip", "x-gzip") or _base(name).endswith(".gz")
+        self._signatures = signatures
+        self._job_name = job_name
+        self._matcher = signatures.matcher(log_name=name, job_name=job_name) if signatures else None
+        self._head = b""
+        self._decided = False
+        self._inflater: Inflater | None = None
+        self._format: str | None = None
+        self._text: TextScanner | None = None
+        self._spool: tempfile.SpooledTemporaryFile | None = None
+        self._bytes = 0
+        self._warnings: list[str] = []
+        self._finished: LogAnalysis | None = None
+
+    @property
+    def format(self) -> str | None:
+        """The detected format (``text``, ``html``, ``subunit``, ``job-output.json``), once known."""
+        return self._format
+
+    def feed(self, data: bytes) -> None:
+        """Consume the next raw bytes of the log (compressed or not)."""
+        if not data or self._finished is not None:
+            return
+        if not self._decided:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            self._decided = True
+            data, self._head = self._head, b""
+            if data[:2] == GZIP_MAGIC:
+                self._inflater = Inflater()
+        if self._inflater is not None:
+            for block in self._inflater.feed(data):
+                self._plain(block)
+        else:
+            self._plain(data)
+
+    def finish(self, truncated: bool = False) -> LogAnalysis:
+        """Flush and return the analysis; ``truncated`` says the input was cut short."""
+        if self._finished is not None:
+            return self._finished
+        if not self._decided and self._head:
+            self._decided = True
+            self._plain(self._head)
+            self._head = b""
+        if self._inflater is not None:
+            if self._inflater.error is not None:
+                truncated = True
+                self._warnings.append(f"log corrupt ({self._inflater.error}); analysed what was readable")
+            elif not self._inflater.complete:
+                truncated = True
+        elif self._hint_gzip and self._bytes == 0 and truncated:
+            pass
+        if self._format is None and self._head:
+            self._decide_format(self._head)
+            self._dispatch(self._head)
+            self._head = b""
+        failures: list[Failure] = []
+        lines = 0
+        if self._format in (TEXT, HTML) and self._text is not None:
+            self._text.close()
+            failures = self._text.found.failures
+            lines = self._text.lines
+            if self._text.found.invalid_utf8:
+                self._warnings.append("invalid UTF-8 replaced")
+            if self._text.found.long_lines:
+                self._warnings.append(
+                    f"{self._text.found.long_lines} very long line(s) cut to {64} KiB"
+                )
+        elif self._format in (SUBUNIT, JOB_JSON):
+            failures = self._structured(truncated)
+        if self._bytes == 0:
+            self._warnings.append("log is empty")
+        if truncated:
+            self._warnings.insert(0, "log truncated: the analysis covers only what was read")
+        ordered = order_failures(failures)
+        bugs: tuple[BugMatch, ...] = ()
+        if self._matcher is not None:
+            if self._format in (SUBUNIT, JOB_JSON):
+                for f in ordered:
+                    self._matcher.feed(f"{f.message}\n{f.excerpt}", f.line)
+            tests = [f.id for f in ordered if f.kind is FailureKind.TEST]
+            bugs = self._matcher.results(tests)
+        self._finished = LogAnalysis(
+            failures=tuple(ordered),
+            signature_matches=bugs,
+            truncated=truncated,
+            warnings=tuple(dict.fromkeys(self._warnings)),
+            lines=lines,
+            bytes=self._bytes,
+        )
+        return self._finished
+
+    # -- plain bytes -------------------------------------------------------------
+
+    def _plain(self, block: bytes) -> None:
+        if not block:
+            return
+        self._bytes += len(block)
+        if self._format is None:
+            self._head += block
+            if len(self._head) < SNIFF:
+                return
+            block, self._head = self._head, b""
+            self._decide_format(block)
+        self._dispatch(block)
+
+    def _decide_format(self, head: bytes) -> None:
+        base = _base(self.name)
+        if base.endswith(".gz"):
+            base = base[:-3]
+        first = head.lstrip()[:1]
+        if head[:1] == bytes([SUBUNIT_V2_SIGNATURE]) or base.endswith(".subunit"):
+            self._format = SUBUNIT
+        elif base.endswith(".json") or (first == b"[" and (b'"plays"' in head or b'"playbook"' in head)):
+            self._format = JOB_JSON
+        elif base.endswith((".html", ".htm")) or any(
+            tag in head[:1024].lower() for tag in (b"<html", b"<!doctype", b"<pre", b"<span", b"<body")
+        ):
+            self._format = HTML
+        else:
+            self._format = TEXT
+        if self._format in (TEXT, HTML):
+            sample = head[:SNIFF]
+            junk = sum(1 for b in sample if b < 9 or 13 < b < 32)
+            if sample and junk > len(sample) // 10:
+                self._warnings.append("log looks binary; scanned as text anyway")
+            self._text = TextScanner(html_input=self._format == HTML, matcher=self._matcher)
+        else:
+            self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+    def _dispatch(self, block: bytes) -> None:
+        if self._text is not None:
+            self._text.feed(block)
+        elif self._spool is not None:
+            if self._format == JOB_JSON and self._spool.tell() + len(block) > MAX_JSON:
+                return
+            self._spool.write(block)
+
+    def _structured(self, truncated: bool) -> list[Failure]:
+        assert self._spool is not None
+        self._spool.seek(0)
+        try:
+            if self._format == SUBUNIT:
+                failures, warnings, _ = read_subunit(self._spool)
+                self._warnings.extend(warnings)
+                return failures
+            if self._bytes > MAX_JSON:
+                self._warnings.append("job-output.json too large to parse")
+                return []
+            try:
+                failures, warnings = read_job_output_json(
+                    self._spool, lambda: TextScanner(matcher=self._matcher)
+                )
+            except ValueError as exc:
+                if not truncated:
+                    self._warnings.append(str(exc))
+                return []
+            self._warnings.extend(warnings)
+            return failures
+        finally:
+            self._spool.close()
+
+
+def order_failures(failures: Iterable[Failure]) -> list[Failure]:
+    """De-duplicate, then put root causes first (infra, set-up, timeouts, tests, tasks)."""
+    merged: dict[tuple, Failure] = {}
+    for f in failures:
+        key = (f.kind, f.id) if f.kind is FailureKind.TEST else (f.kind, f.id, f.message)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = f
+            continue
+        # Same failure reported twice (the FAILED line and the "output below" section):
+        # keep the earliest line and the most informative message and excerpt.
+        line = old.line if old.line is not None else f.line
+        excerpt = old.excerpt if len(old.excerpt) >= len(f.excerpt) else f.excerpt
+        message = old.message if not old.message.endswith(" failed") else f.message
+        if old.message.endswith("... FAILED") and not f.message.endswith("... FAILED"):
+            message = f.message
+        merged[key] = Failure(old.kind, old.id, message, line, excerpt)
+    # A devstack run is often reported twice ([ERROR] line and "stack.sh failed"): keep both,
+    # they say different things; but drop generic task failures that only repeat a test run.
+    out = list(merged.values())
+    return sorted(out, key=lambda f: (_RANK[f.kind], f.line if f.line is not None else 0))
+
+
+def analyze_stream(
+    chunks: Iterable[bytes],
+    *,
+    name: str = "",
+    content_encoding: str | None = None,
+    signatures: SignatureSet | None = None,
+    job_name: str | None = None,
+) -> LogAnalysis:
+    """Analyse a log given as an iterable of raw byte chunks (see :class:`LogScanner`).
+
+    A gzip stream that ends early, or an iterator that raises
+    :class:`~ostk.errors.TruncatedDownload` or :class:`EOFError`, gives a
+    partial analysis with ``truncated=True``; other errors propagate.
+    """
+    from ostk.errors import TruncatedDownload
+
+    scanner = LogScanner(name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name)
+    try:
+        for chunk in chunks:
+            scanner.feed(chunk)
+    except (TruncatedDownload, EOFError):
+        return scanner.finish(truncated=True)
+    return scanner.finish()
+
+
+def _base(name: str) -> str:
+    name = name.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    return os.path.basename(name).lower()
+
+
+def read_chunks(stream: BinaryIO, size: int = 1024 * 1024) -> Iterable[bytes]:
+    """Read ``stream`` in ``size`` pieces until EOF."""
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            return
+        yield chunk

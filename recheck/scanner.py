@@ -1,0 +1,505 @@
+"""The streaming text scan: console logs in, typed failures out.
+
+A tempest job log is hundreds of MB of boring lines. The scan therefore works
+on big blocks of complete lines and lets one compiled regex find the few lines
+that carry a failure marker; Python only looks at those lines (and at the
+short blocks that follow some of them: tracebacks, ansible JSON). Memory is
+bounded: a line longer than ``MAX_LINE`` is cut, excerpts are capped.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from recheck.models import Failure, FailureKind
+from recheck.signatures import SignatureMatcher
+
+#: Longest line we keep; the rest of a longer line is skipped (counted, not stored).
+MAX_LINE = 64 * 1024
+#: Excerpt bounds: lines kept from the head and from the tail, and characters overall.
+EXCERPT_HEAD = 12
+EXCERPT_TAIL = 40
+EXCERPT_CHARS = 4000
+#: Longest ansible JSON block we try to parse.
+MAX_JSON_LINES = 4000
+MAX_MESSAGE = 500
+
+#: Cheap markers: a line without any of these is never looked at in Python.
+MARKERS = re.compile(
+    rb"FAIL|ERROR|Error|Exception|Traceback|RESULT_|fatal:|stack\.sh failed|Failed |Killed|"
+    rb"TASK \[|PLAY \[|RUN START|[Tt]imed out|Timeout|Details:|UNREACHABLE|went offline|FATAL"
+)
+
+_ZUUL_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \| ")
+_HOST_PREFIX = re.compile(r"^([A-Za-z0-9_.:\[\]-]+) \| ")
+_JENKINS_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \| ?")
+_HTML_TAG = re.compile(rb"<[^<>\n]*>")
+_HTML_ENTITY = re.compile(rb"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+_TRACE_FAILED = re.compile(r"^\{\d+\} (.+?)(?: \[[\d.]+s\])? \.\.\. FAILED\b")
+_TRACE_RESULT = re.compile(r"^\{\d+\} ")
+_FAILED_SECTION = re.compile(r"^Failed (\d+) tests? - output below:")
+_UNITTEST = re.compile(r"^(FAIL|ERROR): (\S+)(?: \(([\w.]+)\))?\s*$")
+_PYTEST = re.compile(r"^FAILED (\S+::\S+|\S+\.py\S*)(?: - (.*))?$")
+_TOX4 = re.compile(r"^([\w.-]+): FAIL code (\d+)")
+_TOX3 = re.compile(r"^ERROR:\s+([\w.-]+): (commands failed|InvocationError.*)")
+_ANSIBLE_FATAL = re.compile(r"^(fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?: (FAILED|UNREACHABLE)! => (.*)$")
+_DEVSTACK_ERROR = re.compile(r"^(?:\+ )?(?:[\w.-]+:\w+:\d+ +: +echo +')?\[ERROR\] (\S+?:\d+) (.*?)'?$")
+_STACK_FAILED = re.compile(r"stack\.sh failed")
+_RUN_END = re.compile(r"^((?:PRE-|POST-)?RUN) END RESULT_(\w+): \[([^\]]*)\]")
+_RUN_START = re.compile(r"^((?:PRE-|POST-)?RUN) START: \[([^\]]*)\]")
+_TASK = re.compile(r"^TASK \[(.*)\]")
+_PLAY = re.compile(r"^PLAY \[(.*)\]")
+_INFRA = re.compile(
+    r"NODE_FAILURE|RETRY_LIMIT|went offline during the build|Slave went offline|"
+    r"Build timed out \(after|Killed\s+timeout -s 9"
+)
+_EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Failure|Exceeded|Timeout|Exit|Mismatch)\w*)(?::\s|$)")
+
+
+def strip_prefixes(text: str) -> tuple[str, str | None]:
+    """Drop Zuul's ``timestamp | `` and ``host | `` prefixes; return (text, host)."""
+    m = _ZUUL_PREFIX.match(text)
+    if m is None:
+        return text, None
+    text = text[m.end():]
+    h = _HOST_PREFIX.match(text)
+    if h is not None and not text.startswith(("TASK [", "PLAY [")):
+        return text[h.end():], h.group(1)
+    return text, None
+
+
+def clean_html(block: bytes) -> bytes:
+    """Jenkins console.html → text: tags dropped, entities decoded."""
+    block = _HTML_TAG.sub(b"", block)
+    if b"&" in block:
+        block = _HTML_ENTITY.sub(lambda m: html.unescape(m.group().decode("ascii")).encode("utf-8"), block)
+    return block
+
+
+class _Excerpt:
+    """A bounded excerpt: the first lines, the last lines, and how many were skipped."""
+
+    def __init__(self) -> None:
+        self.head: list[str] = []
+        self.tail: list[str] = []
+        self.skipped = 0
+
+    def add(self, text: str) -> None:
+        text = text[:1000]
+        if len(self.head) < EXCERPT_HEAD:
+            self.head.append(text)
+            return
+        self.tail.append(text)
+        if len(self.tail) > EXCERPT_TAIL:
+            del self.tail[0]
+            self.skipped += 1
+
+    def lines(self) -> list[str]:
+        return self.head + self.tail
+
+    def text(self) -> str:
+        lines = list(self.head)
+        if self.skipped:
+            lines.append(f"[... {self.skipped} lines omitted ...]")
+        lines.extend(self.tail)
+        while lines and (not lines[-1].strip() or set(lines[-1].strip()) <= {"=", "-", "~"}):
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        out = "\n".join(lines)
+        if len(out) > EXCERPT_CHARS:
+            out = "[...]\n" + out[-EXCERPT_CHARS:]
+        return out
+
+
+@dataclass
+class _Pending:
+    """A failure still collecting its excerpt."""
+
+    kind: FailureKind
+    id: str
+    message: str
+    line: int
+    excerpt: _Excerpt = field(default_factory=_Excerpt)
+    #: The message came from the marker line; a better one may come from the excerpt.
+    refine_message: bool = True
+
+
+@dataclass
+class Found:
+    """What a text scan found (before de-duplication and ordering)."""
+
+    failures: list[Failure] = field(default_factory=list)
+    invalid_utf8: bool = False
+    long_lines: int = 0
+
+
+class TextScanner:
+    """Feed bytes with :meth:`feed`; call :meth:`close` to flush; read :attr:`found`."""
+
+    def __init__(self, *, html_input: bool = False, matcher: SignatureMatcher | None = None) -> None:
+        self.found = Found()
+        self.lines = 0
+        self._html = html_input
+        self._matcher = matcher
+        self._tail = b""
+        self._skipping_long = False
+        self._block: Callable[[str, str | None, int], bool] | None = None
+        self._pending: _Pending | None = None
+        self._play: str | None = None
+        self._task: str | None = None
+        self._phase: str | None = None
+        self._section_prev: str | None = None
+        self._json: list[str] = []
+        self._json_host: str | None = None
+        self._json_line = 0
+        self._json_depth = 0
+        self._unittest_seen_rule = False
+
+    # -- bytes in -------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Scan ``data``; an incomplete last line waits for the next call."""
+        if not data:
+            return
+        if self._skipping_long:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            self._skipping_long = False
+            self.lines += 1
+            data = data[nl + 1:]
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._tail += data
+            self._cap_tail()
+            return
+        block = self._tail + data[: end + 1] if self._tail else data[: end + 1]
+        self._tail = data[end + 1:]
+        self._cap_tail()
+        self._scan(block)
+
+    def close(self) -> None:
+        """Scan the last line (without newline) and finish open blocks."""
+        if self._tail:
+            tail, self._tail = self._tail, b""
+            self._scan(tail + b"\n")
+        elif self._skipping_long:
+            self.lines += 1
+        self._skipping_long = False
+        self._end_block()
+
+    def _cap_tail(self) -> None:
+        if len(self._tail) > MAX_LINE:
+            # Keep the start of the monster line; skip the rest up to its newline.
+            self.found.long_lines += 1
+            self._scan(self._tail[:MAX_LINE] + b"\n")
+            self.lines -= 1
+            self._tail = b""
+            self._skipping_long = True
+
+    def _scan(self, block: bytes) -> None:
+        if self._html:
+            block = clean_html(block)
+        pos = 0
+        size = len(block)
+        counted_pos = 0
+        counted = self.lines
+        search = MARKERS.search
+        while pos < size:
+            if self._block is not None:
+                end = block.index(b"\n", pos)
+                counted += block.count(b"\n", counted_pos, pos)
+                counted_pos = pos
+                self._block_line(block[pos:end], counted + 1)
+                pos = end + 1
+                continue
+            m = search(block, pos)
+            if m is None:
+                break
+            at = m.start()
+            start = block.rfind(b"\n", pos, at) + 1 or pos
+            end = block.index(b"\n", at)
+            counted += block.count(b"\n", counted_pos, start)
+            counted_pos = start
+            self._marker_line(block[start:end], counted + 1)
+            pos = end + 1
+        self.lines = counted + block.count(b"\n", counted_pos)
+
+    # -- lines ------------------------------------------------------------------
+
+    def _decode(self, raw: bytes) -> tuple[str, str | None]:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.found.invalid_utf8 = True
+            text = raw.decode("utf-8", "replace")
+        if "\x00" in text or "\r" in text:
+            text = text.replace("\x00", "").rstrip("\r")
+        return strip_prefixes(text)
+
+    def _block_line(self, raw: bytes, number: int) -> None:
+        text, host = self._decode(raw)
+        assert self._block is not None
+        if not self._block(text, host, number):
+            self._block = None
+            if self._matcher is not None and MARKERS.search(raw):
+                self._matcher.feed(text, number)
+            self._handle(text, host, number)
+
+    def _marker_line(self, raw: bytes, number: int) -> None:
+        text, host = self._decode(raw)
+        if self._matcher is not None:
+            self._matcher.feed(text, number)
+        self._handle(text, host, number)
+
+    def _handle(self, text: str, host: str | None, number: int) -> None:
+        stripped = text.strip()
+        if not stripped:
+            return
+        m = _TRACE_FAILED.match(stripped)
+        if m:
+            self._start_pending(FailureKind.TEST, _test_id(m.group(1)), stripped, number)
+            self._block = self._trace_inline
+            return
+        m = _FAILED_SECTION.match(stripped)
+        if m:
+            self._end_block()
+            self._section_prev = None
+            self._block = self._failed_section
+            return
+        m = _UNITTEST.match(stripped)
+        if m and (m.group(3) or "." in m.group(2)):
+            name = m.group(2)
+            test_id = f"{m.group(3)}.{name}" if m.group(3) else name
+            self._start_pending(FailureKind.TEST, _test_id(test_id), stripped, number)
+            self._unittest_seen_rule = False
+            self._block = self._unittest_block
+            return
+        m = _PYTEST.match(stripped)
+        if m and not stripped.startswith("FAILED ("):
+            self._add(FailureKind.TEST, m.group(1), m.group(2) or stripped, number)
+            return
+        m = _TOX4.match(stripped) or _TOX3.match(stripped)
+        if m:
+            self._add(FailureKind.TASK, f"tox:{m.group(1)}", stripped, number)
+            return
+        if host is not None and stripped == "ERROR":
+            self._json = []
+            self._json_host = host
+            self._json_line = number
+            self._json_depth = 0
+            self._block = self._ansible_json
+            return
+        m = _ANSIBLE_FATAL.match(stripped)
+        if m:
+            kind = FailureKind.INFRA if m.group(3) == "UNREACHABLE" else self._task_kind()
+            self._ansible_failure(kind, m.group(2), m.group(4), number)
+            return
+        m = _RUN_END.match(stripped)
+        if m:
+            self._phase = None
+            result = m.group(2)
+            if result == "TIMED_OUT":
+                self._add(FailureKind.TIMEOUT, _playbook(m.group(3)), stripped, number)
+            elif result in ("UNREACHABLE", "ABORTED"):
+                self._add(FailureKind.INFRA, _playbook(m.group(3)), stripped, number)
+            return
+        m = _RUN_START.match(stripped)
+        if m:
+            self._phase = m.group(1)
+            self._play = self._task = None
+            return
+        m = _TASK.match(stripped)
+        if m:
+            self._task = m.group(1)
+            return
+        m = _PLAY.match(stripped)
+        if m:
+            self._play = m.group(1)
+            self._task = None
+            return
+        m = _DEVSTACK_ERROR.match(stripped)
+        if m:
+            self._add(FailureKind.SETUP, "devstack", f"[ERROR] {m.group(1)} {m.group(2)}", number)
+            return
+        if _STACK_FAILED.search(stripped) and "echo" not in stripped:
+            self._add(FailureKind.SETUP, "devstack", stripped, number)
+            return
+        m = _INFRA.search(stripped)
+        if m:
+            kind = FailureKind.TIMEOUT if ("timed out" in m.group() or "Killed" in m.group()) else FailureKind.INFRA
+            self._add(kind, "job", stripped, number)
+
+    # -- blocks: each returns False when the line does not belong to it ----------
+
+    def _trace_inline(self, text: str, host: str | None, number: int) -> bool:
+        stripped = text.strip()
+        if _TRACE_RESULT.match(stripped) or stripped.startswith("=====") or _ZUUL_END(stripped):
+            self._end_block()
+            return False
+        return self._collect(text)
+
+    def _failed_section(self, text: str, host: str | None, number: int) -> bool:
+        stripped = text.strip()
+        if stripped == "Totals" or _TRACE_RESULT.match(stripped) or _ZUUL_END(stripped):
+            self._end_block()
+            return False
+        if stripped and set(stripped) == {"-"} and self._section_prev:
+            # The previous line was a test id header: it opens a new test's output.
+            test_id = _test_id(self._section_prev)
+            if self._pending is not None and self._pending.excerpt.tail[-1:] == [self._section_prev]:
+                self._pending.excerpt.tail.pop()
+            elif self._pending is not None and self._pending.excerpt.head[-1:] == [self._section_prev]:
+                self._pending.excerpt.head.pop()
+            self._flush_pending()
+            self._start_pending(FailureKind.TEST, test_id, f"{test_id} failed", number - 1)
+            self._section_prev = None
+            return True
+        if stripped.startswith("=====") and self._pending is None:
+            self._section_prev = None
+            return True
+        self._section_prev = stripped if stripped else None
+        if self._pending is not None:
+            self._pending.excerpt.add(text)
+        return True
+
+    def _unittest_block(self, text: str, host: str | None, number: int) -> bool:
+        stripped = text.strip()
+        if stripped.startswith("-----"):
+            if self._unittest_seen_rule:
+                self._end_block()
+                return False
+            self._unittest_seen_rule = True
+            return True
+        if stripped.startswith("=====") or _UNITTEST.match(stripped) or _ZUUL_END(stripped):
+            self._end_block()
+            return False
+        if not self._unittest_seen_rule:
+            return True  # the test's description line(s) before the rule
+        return self._collect(text)
+
+    def _ansible_json(self, text: str, host: str | None, number: int) -> bool:
+        if host != self._json_host or len(self._json) > MAX_JSON_LINES:
+            self._finish_ansible_json()
+            return False
+        self._json.append(text)
+        self._json_depth += text.count("{") + text.count("[") - text.count("}") - text.count("]")
+        if self._json_depth <= 0 and text.strip() in ("}", "]"):
+            self._finish_ansible_json()
+            self._block = None
+        return True
+
+    def _finish_ansible_json(self) -> None:
+        body = "\n".join(self._json)
+        host = self._json_host or "?"
+        self._json = []
+        self._ansible_failure(self._task_kind(), host, body, self._json_line)
+
+    # -- records -----------------------------------------------------------------
+
+    def _collect(self, text: str) -> bool:
+        assert self._pending is not None
+        self._pending.excerpt.add(text)
+        return True
+
+    def _start_pending(self, kind: FailureKind, test_id: str, message: str, number: int) -> None:
+        self._flush_pending()
+        self._pending = _Pending(kind, test_id, message, number)
+
+    def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        message = pending.message
+        lines = pending.excerpt.lines()
+        if pending.refine_message:
+            for line in reversed(lines):
+                if _EXCEPTION_LINE.match(line):
+                    message = line.strip()
+                    break
+        excerpt = pending.excerpt.text()
+        self._add(pending.kind, pending.id, message, pending.line, excerpt)
+        if self._matcher is not None and excerpt:
+            self._matcher.feed(excerpt, pending.line)
+
+    def _end_block(self) -> None:
+        if self._block == self._ansible_json:
+            self._finish_ansible_json()
+        self._block = None
+        self._flush_pending()
+
+    def _task_kind(self) -> FailureKind:
+        names = f"{self._phase or ''} {self._play or ''} {self._task or ''}".lower()
+        if (self._phase or "").startswith("PRE") or "devstack" in names or "setup" in names:
+            return FailureKind.SETUP
+        return FailureKind.TASK
+
+    def _ansible_failure(self, kind: FailureKind, host: str, body: str, number: int) -> None:
+        task_id = "/".join(x for x in (self._play, self._task, host) if x) or host
+        message = ""
+        doc = None
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            pass
+        excerpt = _Excerpt()
+        if isinstance(doc, dict):
+            message = _ansible_message(doc)
+            for key in ("cmd", "stderr", "stdout", "module_stderr"):
+                value = doc.get(key)
+                if isinstance(value, list):
+                    value = " ".join(str(v) for v in value)
+                if value:
+                    excerpt.add(f"{key}:")
+                    for line in str(value).splitlines():
+                        excerpt.add("  " + line)
+        else:
+            for line in body.splitlines():
+                excerpt.add(line)
+            message = body.splitlines()[0] if body.strip() else ""
+        if "timed out" in message.lower() or "timeout" in message.lower():
+            kind = FailureKind.TIMEOUT if kind is not FailureKind.INFRA else kind
+        self._add(kind, task_id, message or f"task failed on {host}", number, excerpt.text())
+        if self._matcher is not None:
+            self._matcher.feed(message + "\n" + excerpt.text(), number)
+
+    def _add(self, kind: FailureKind, fid: str, message: str, number: int | None, excerpt: str = "") -> None:
+        message = " ".join(message.split())[:MAX_MESSAGE]
+        self.found.failures.append(Failure(kind, fid.strip()[:300], message, number, excerpt))
+
+
+def _ZUUL_END(stripped: str) -> bool:
+    return stripped.startswith(("TASK [", "PLAY [", "PLAY RECAP", "RUN END", "RUN START", "POST-RUN", "PRE-RUN"))
+
+
+def _ansible_message(doc: dict) -> str:
+    msg = doc.get("msg")
+    rc = doc.get("rc")
+    parts = []
+    if msg:
+        parts.append(str(msg) if not isinstance(msg, (dict, list)) else json.dumps(msg)[:MAX_MESSAGE])
+    if rc not in (None, 0):
+        parts.append(f"rc={rc}")
+    stderr = str(doc.get("stderr") or "").strip().splitlines()
+    if stderr:
+        parts.append(stderr[-1])
+    return "; ".join(parts)
+
+
+def _test_id(raw: str) -> str:
+    """A test id as subunit-trace prints it: without ``[id-…,smoke]`` attributes."""
+    raw = raw.strip()
+    if raw.endswith("]") and "[" in raw:
+        raw = raw[: raw.index("[")] if not raw.startswith("setUpClass") else raw
+    return raw
+
+
+def _playbook(banner: str) -> str:
+    # "trusted : opendev.org/zuul/zuul-jobs/playbooks/run.yaml@master" → the playbook path.
+    path = banner.split(" : ", 1)[-1]
+    return path.split("@", 1)[0]
