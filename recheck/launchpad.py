@@ -1,0 +1,304 @@
+"""Launchpad bug search: which known bug does a failure look like?
+
+``GET <api>/<project or group>?ws.op=searchTasks&search_text=...`` (anonymous,
+JSON). By default Launchpad returns only unresolved tasks, so every fixed
+status is passed explicitly (``status=`` repeated): a gate failure is often a
+bug someone already fixed elsewhere. Searching the ``openstack`` project
+group covers every OpenStack project; the change's own project is searched
+too so that its bugs rank first.
+
+Candidates are ranked on what a human would check: is the exact test id in
+the bug, is it the same project, is it recent and hot, is it still open.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import requests
+
+from ostk.errors import ServiceError
+from ostk.http import HttpSettings, build_session, get_json
+from recheck.models import BugMatch, Failure, FailureKind
+
+DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
+PROJECT_GROUP = "openstack"
+OPEN_STATUSES = ("New", "Incomplete", "Confirmed", "Triaged", "In Progress")
+FIXED_STATUSES = ("Fix Committed", "Fix Released")
+#: Bug search is an extra: one quick retry, not the default three with backoff.
+HTTP_SETTINGS = HttpSettings(retries=1, read_timeout=30.0)
+
+_BUG_NUMBER = re.compile(r"/bugs/(\d+)")
+_TASK_TITLE = re.compile(r'^Bug #(\d+) in [^:]+: "(.*)"$', re.S)
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+_HEX = re.compile(r"\b(?:0x)?[0-9a-f]{7,}\b", re.I)
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?s?\b")
+_QUOTED_PATH = re.compile(r"(/[\w.-]+){2,}")
+_PUNCT = re.compile(r"[\"'`<>(){}\[\],;=]")
+
+
+@dataclass(frozen=True)
+class BugTask:
+    """One Launchpad bug task with the bug's details merged in."""
+
+    number: int
+    title: str
+    status: str
+    target: str
+    url: str
+    importance: str | None = None
+    description: str = ""
+    heat: int = 0
+    tags: tuple[str, ...] = ()
+    date_created: _dt.datetime | None = None
+    date_last_updated: _dt.datetime | None = None
+
+
+class LaunchpadClient:
+    """Anonymous, read-only access to Launchpad's bug search.
+
+    >>> lp = LaunchpadClient()
+    >>> lp.search_tasks("openstack", "test_rescue_unrescue_instance")
+    """
+
+    def __init__(self, base_url: str = DEFAULT_LAUNCHPAD, *, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or build_session(HTTP_SETTINGS)
+        self._bugs: dict[str, dict[str, Any]] = {}
+        self._links: dict[int, str] = {}
+
+    def search_tasks(
+        self, target: str, text: str, *, statuses: Sequence[str] = OPEN_STATUSES + FIXED_STATUSES, limit: int = 20
+    ) -> list[BugTask]:
+        """Bug tasks of ``target`` (project or project group) matching ``text``."""
+        params: list[tuple[str, str]] = [("ws.op", "searchTasks"), ("search_text", text), ("ws.size", str(limit))]
+        params += [("status", status) for status in statuses]
+        data = get_json(
+            self.session, f"{self.base_url}/{target}", what=f"searching Launchpad ({target})", params=params
+        )
+        entries = data.get("entries") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise ServiceError(f"searching Launchpad ({target}): unexpected answer")
+        return [task for task in (self._task(entry) for entry in entries[:limit]) if task]
+
+    def bug(self, bug_link: str) -> dict[str, Any]:
+        """The bug resource (title, description, heat, tags...), memoised."""
+        if bug_link not in self._bugs:
+            data = get_json(self.session, bug_link, what="reading a Launchpad bug")
+            self._bugs[bug_link] = data if isinstance(data, dict) else {}
+        return self._bugs[bug_link]
+
+    def with_details(self, task: BugTask, bug_link: str) -> BugTask:
+        bug = self.bug(bug_link)
+        return replace(
+            task,
+            title=str(bug.get("title") or task.title),
+            description=str(bug.get("description") or ""),
+            heat=int(bug.get("heat") or 0),
+            tags=tuple(bug.get("tags") or ()),
+            date_last_updated=_date(bug.get("date_last_updated")) or task.date_created,
+        )
+
+    def _task(self, entry: Any) -> BugTask | None:
+        if not isinstance(entry, dict):
+            return None
+        link = str(entry.get("bug_link") or "")
+        match = _BUG_NUMBER.search(link)
+        title_match = _TASK_TITLE.match(str(entry.get("title") or ""))
+        if match:
+            number = int(match.group(1))
+        elif title_match:
+            number = int(title_match.group(1))
+        else:
+            return None
+        task = BugTask(
+            number=number,
+            title=title_match.group(2) if title_match else str(entry.get("title") or ""),
+            status=str(entry.get("status") or ""),
+            target=str(entry.get("bug_target_name") or ""),
+            url=f"https://bugs.launchpad.net/bugs/{number}",
+            importance=entry.get("importance"),
+            date_created=_date(entry.get("date_created")),
+        )
+        self._links[number] = link
+        return task
+
+    def link_of(self, number: int) -> str | None:
+        return self._links.get(number)
+
+
+def search_terms(failure: Failure) -> list[str]:
+    """What to search for: the test id, its method name, the normalised message."""
+    terms = []
+    if failure.kind is FailureKind.TEST and failure.id:
+        test_id = strip_tags(failure.id)
+        terms.append(test_id)
+        short = test_id.rsplit(".", 1)[-1]
+        if short != test_id and len(short) > 8:
+            terms.append(short)
+    message = normalise_message(failure.message)
+    if message:
+        terms.append(message)
+    seen: set[str] = set()
+    return [t for t in terms if not (t in seen or seen.add(t))]  # type: ignore[func-returns-value]
+
+
+def strip_tags(test_id: str) -> str:
+    """``test_x[id-1234,smoke]`` → ``test_x`` (tempest's attribute suffix)."""
+    return re.sub(r"\[[^\]]*\]$", "", test_id.strip())
+
+
+def normalise_message(message: str, *, words: int = 10) -> str:
+    """The stable words of an error message: no ids, numbers, addresses or paths."""
+    text = _UUID.sub(" ", message)
+    text = _IP.sub(" ", text)
+    text = _HEX.sub(" ", text)
+    text = _QUOTED_PATH.sub(" ", text)
+    text = _NUMBER.sub(" ", text)
+    text = _PUNCT.sub(" ", text)
+    return " ".join(text.split()[:words])
+
+
+def rank(
+    task: BugTask,
+    *,
+    failure: Failure,
+    project: str | None,
+    matched_by: str,
+    now: _dt.datetime | None = None,
+) -> BugMatch:
+    """Score one candidate for one failure, with the reasons."""
+    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    haystack = f"{task.title}\n{task.description}".lower()
+    score = 0.2
+    why = [f"Launchpad search for {matched_by!r}"]
+    test_id = strip_tags(failure.id) if failure.kind is FailureKind.TEST else ""
+    if test_id and test_id.lower() in haystack:
+        score += 0.4
+        why.append("the exact test id is in the bug")
+    elif test_id and test_id.rsplit(".", 1)[-1].lower() in haystack:
+        score += 0.15
+        why.append("the test name is in the bug")
+    message = normalise_message(failure.message).lower()
+    if message and message in " ".join(_PUNCT.sub(" ", haystack).split()):
+        score += 0.2
+        why.append("the error message is in the bug")
+    short_project = (project or "").rsplit("/", 1)[-1].lower()
+    if short_project and task.target.lower() == short_project:
+        score += 0.1
+        why.append(f"same project ({task.target})")
+    updated = task.date_last_updated or task.date_created
+    if updated:
+        age_days = max(0.0, (now - updated).total_seconds() / 86400)
+        recency = math.exp(-age_days / 365)
+        score += 0.1 * recency
+        if age_days < 90:
+            why.append(f"active {int(age_days)} days ago")
+    if task.heat:
+        score += min(0.1, 0.02 * math.log1p(task.heat))
+        if task.heat >= 10:
+            why.append(f"heat {task.heat}")
+    if task.status in FIXED_STATUSES:
+        score *= 0.8
+        why.append(f"already {task.status}")
+    return BugMatch(
+        number=task.number,
+        title=task.title,
+        status=task.status or None,
+        url=task.url,
+        score=min(score, 0.99),
+        source="launchpad",
+        why=tuple(why),
+    )
+
+
+class LaunchpadBugFinder:
+    """Finds and ranks Launchpad bugs for a set of failures.
+
+    The first service error stops the search (raised to the caller), so a
+    down Launchpad costs one request, not one per failure.
+    """
+
+    def __init__(
+        self,
+        client: LaunchpadClient,
+        *,
+        max_failures: int = 3,
+        max_details: int = 8,
+        now: _dt.datetime | None = None,
+    ) -> None:
+        self.client = client
+        self.max_failures = max_failures
+        self.max_details = max_details
+        self.now = now
+        self._searches: dict[tuple[str, str], list[BugTask]] = {}
+
+    def find(self, failures: Iterable[Failure], project: str | None, *, top: int = 3) -> tuple[BugMatch, ...]:
+        """The best few bugs for ``failures`` of a job of ``project``."""
+        targets = [PROJECT_GROUP]
+        short_project = (project or "").rsplit("/", 1)[-1]
+        if short_project and short_project != PROJECT_GROUP:
+            targets.append(short_project)
+        matches: dict[int, BugMatch] = {}
+        for failure in list(failures)[: self.max_failures]:
+            candidates: dict[int, tuple[BugTask, str]] = {}
+            for term in search_terms(failure):
+                for target in targets:
+                    for task in self._search(target, term):
+                        # Prefer the project's own task of a bug: it carries its status there.
+                        known = candidates.get(task.number)
+                        if known is None or (
+                            task.target.lower() == short_project.lower() != known[0].target.lower()
+                        ):
+                            candidates[task.number] = (task, known[1] if known else term)
+            for number, (task, term) in list(candidates.items())[: self.max_details]:
+                link = self.client.link_of(number)
+                detailed = self.client.with_details(task, link) if link else task
+                match = rank(detailed, failure=failure, project=project, matched_by=term, now=self.now)
+                if number not in matches or match.score > matches[number].score:
+                    matches[number] = match
+        return tuple(sorted(matches.values(), key=lambda m: -m.score)[:top])
+
+    def _search(self, target: str, term: str) -> list[BugTask]:
+        key = (target, term)
+        if key not in self._searches:
+            self._searches[key] = self.client.search_tasks(target, term)
+        return self._searches[key]
+
+
+def merge_matches(*groups: Iterable[BugMatch], top: int = 3) -> tuple[BugMatch, ...]:
+    """Merge offline signature matches and Launchpad matches by bug number, best first."""
+    merged: dict[int, BugMatch] = {}
+    for group in groups:
+        for match in group:
+            current = merged.get(match.number)
+            if current is None:
+                merged[match.number] = match
+                continue
+            best, other = (current, match) if current.score >= match.score else (match, current)
+            why = tuple(dict.fromkeys(best.why + other.why))
+            merged[match.number] = replace(
+                best,
+                status=best.status or other.status,
+                title=best.title or other.title,
+                score=min(1.0, best.score + 0.05) if best.source != other.source else best.score,
+                why=why,
+            )
+    return tuple(sorted(merged.values(), key=lambda m: -m.score)[:top])
+
+
+def _date(value: Any) -> _dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return parsed

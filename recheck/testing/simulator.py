@@ -1,0 +1,736 @@
+"""The CI simulator: one threaded HTTP server on 127.0.0.1, four services.
+
+Routes (all on the same free port):
+
+- Gerrit at the root: ``/changes/...``, ``/a/changes/...`` (Basic auth),
+  ``/c/<project>/+/<n>`` pages.
+- Zuul under ``/zuul``: ``/zuul/api/tenant/<t>/build/<uuid>``,
+  ``/zuul/api/tenant/<t>/builds``, build pages ``/zuul/t/<t>/build/<uuid>``.
+- Logs under ``/logs``.
+- Launchpad under ``/launchpad/1.0``: ``/<target>?ws.op=searchTasks``,
+  ``/bugs/<n>``.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as _dt
+import gzip
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid as _uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+XSSI = ")]}'\n"
+_FIXED = {"Fix Committed", "Fix Released"}
+_CLOSED = _FIXED | {"Invalid", "Won't Fix", "Expired", "Opinion"}
+
+
+def gzip_bytes(data: bytes, level: int = 6) -> bytes:
+    """``data`` gzip-compressed (what a log server stores)."""
+    return gzip.compress(data, compresslevel=level, mtime=0)
+
+
+@dataclass
+class SimLog:
+    """A file on the simulated log server.
+
+    ``encoding``: ``"plain"``; ``"gzip"`` (stored compressed, served with
+    ``Content-Encoding: gzip`` like logs.openstack.org); ``"gz"`` (a ``.gz``
+    file served as bytes). ``data`` is the plain content, or already
+    compressed bytes when ``compressed=True`` (cheap for huge logs).
+    """
+
+    data: bytes
+    encoding: str = "plain"
+    compressed: bool = False
+    #: 404 (old logs expire).
+    expired: bool = False
+    #: Bytes per second per connection (None: as fast as possible).
+    rate: float | None = None
+    #: Close the connection after this many body bytes (Content-Length stays the full size).
+    truncate_at: int | None = None
+
+    def body(self) -> bytes:
+        if self.encoding in ("gzip", "gz") and not self.compressed:
+            self.data = gzip_bytes(self.data)
+            self.compressed = True
+        return self.data
+
+
+@dataclass
+class SimJob:
+    """A job of a simulated buildset, with its logs.
+
+    ``log`` is the ``job-output.txt`` content (or give ``log_file`` for full
+    control); ``subunit`` adds a subunit artifact; ``has_logs=False`` is a
+    build that left none (NODE_FAILURE).
+    """
+
+    name: str
+    result: str = "FAILURE"
+    log: bytes | None = None
+    voting: bool = True
+    subunit: bytes | None = None
+    encoding: str = "gzip"
+    expired: bool = False
+    rate: float | None = None
+    truncate_at: int | None = None
+    has_logs: bool = True
+    log_file: SimLog | None = None
+    uuid: str = field(default_factory=lambda: _uuid.uuid4().hex)
+    duration: str = "12m 03s"
+    error_detail: str | None = None
+
+
+@dataclass
+class SimBug:
+    """A Launchpad bug with one task per project."""
+
+    number: int
+    title: str
+    description: str = ""
+    projects: tuple[str, ...] = ("nova",)
+    status: str = "New"
+    importance: str = "Medium"
+    heat: int = 6
+    tags: tuple[str, ...] = ()
+    date_created: str = "2026-10-01T10:00:00.000000+00:00"
+    date_last_updated: str = "2026-11-01T10:00:00.000000+00:00"
+
+
+@dataclass
+class _Change:
+    number: int
+    project: str
+    branch: str
+    change_id: str
+    subject: str
+    patchsets: int
+    status: str = "NEW"
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CISimulator:
+    """Gerrit + Zuul + log server + Launchpad over real HTTP on 127.0.0.1 (a free port).
+
+    Use as a context manager; it stops by itself on exit. Thread-safe: the
+    server answers concurrent requests (parallel log downloads) on threads.
+    """
+
+    def __init__(self, *, tenant: str = "openstack", username: str = "alice", password: str = "s3cret-http-pw") -> None:
+        self.tenant = tenant
+        self.username = username
+        self.password = password
+        #: Serve Zuul builds in the old flat shape (project/change/patchset at the top level).
+        self.zuul_flat_builds = False
+        #: Launchpad answers 503 to everything.
+        self.launchpad_down = False
+        self._lock = threading.Lock()
+        self._changes: dict[int, _Change] = {}
+        self._builds: dict[str, dict[str, Any]] = {}
+        self._logs: dict[str, SimLog] = {}
+        self._bugs: dict[int, SimBug] = {}
+        self._failures: dict[str, list[int]] = {}
+        self._clock = _dt.datetime(2026, 11, 20, 8, 0, 0)
+        self.requests: list[tuple[str, str]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        template = resources.files("recheck.testing").joinpath("data/launchpad_bug_task.json").read_text("utf-8")
+        self._task_template = json.loads(template)
+
+    # -- lifecycle ------------------------------------------------------
+    def start(self) -> CISimulator:
+        simulator = self
+
+        class Handler(_Handler):
+            sim = simulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> CISimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- addresses ------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the simulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def gerrit_url(self) -> str:
+        return self.url
+
+    @property
+    def zuul_url(self) -> str:
+        return f"{self.url}/zuul"
+
+    @property
+    def launchpad_url(self) -> str:
+        return f"{self.url}/launchpad/1.0"
+
+    @property
+    def logs_url(self) -> str:
+        return f"{self.url}/logs"
+
+    def change_url(self, number: int, patchset: int | None = None) -> str:
+        change = self._changes[number]
+        suffix = f"/{patchset}" if patchset else ""
+        return f"{self.url}/c/{change.project}/+/{number}{suffix}"
+
+    def build_url(self, uuid: str) -> str:
+        return f"{self.zuul_url}/t/{self.tenant}/build/{uuid}"
+
+    def netrc_text(self) -> str:
+        """A ``.netrc`` entry with the simulator's Gerrit credentials."""
+        return f"machine 127.0.0.1 login {self.username} password {self.password}\n"
+
+    # -- data -----------------------------------------------------------
+    def add_change(
+        self,
+        number: int,
+        *,
+        project: str = "openstack/nova",
+        branch: str = "master",
+        change_id: str | None = None,
+        patchsets: int = 1,
+        subject: str = "Fix the thing",
+    ) -> None:
+        """A change with ``patchsets`` patch sets and no messages yet."""
+        change_id = change_id or "I" + hashlib.sha1(f"{project}{number}".encode()).hexdigest()
+        with self._lock:
+            self._changes[number] = _Change(number, project, branch, change_id, subject, patchsets)
+            for ps in range(1, patchsets + 1):
+                self._append(self._changes[number], f"Uploaded patch set {ps}.", ps, "owner", "autogenerated:gerrit:newPatchSet")
+
+    def add_patchset(self, number: int) -> int:
+        with self._lock:
+            change = self._changes[number]
+            change.patchsets += 1
+            self._append(change, f"Uploaded patch set {change.patchsets}.", change.patchsets, "owner", "autogenerated:gerrit:newPatchSet")
+            return change.patchsets
+
+    def add_message(
+        self, number: int, message: str, *, patchset: int, author: str = "reviewer", tag: str | None = None
+    ) -> None:
+        """A review message, ``Patch Set N:`` prefixed like Gerrit does."""
+        with self._lock:
+            self._append(self._changes[number], f"Patch Set {patchset}:\n\n{message}", patchset, author, tag)
+
+    def add_buildset(
+        self,
+        number: int,
+        patchset: int,
+        *,
+        pipeline: str = "check",
+        jobs: Iterable[SimJob],
+        style: str = "zuul",
+    ) -> list[SimJob]:
+        """Report a buildset: logs and builds registered, the CI comment posted.
+
+        ``style="zuul"`` posts a Zuul v3 comment linking build pages;
+        ``style="jenkins"`` an old ``Build failed.`` comment linking log directories.
+        """
+        jobs = list(jobs)
+        change = self._changes[number]
+        failed = any(j.result not in ("SUCCESS", "SKIPPED") for j in jobs)
+        lines = []
+        for job in jobs:
+            short = f"{number % 100:02d}/{number}/{patchset}/{pipeline}/{job.name}/{job.uuid[:7]}"
+            log_dir = f"{self.logs_url}/{short}/"
+            self._register_logs(job, short)
+            build = {
+                "uuid": job.uuid,
+                "job_name": job.name,
+                "result": job.result,
+                "voting": job.voting,
+                "log_url": log_dir if job.has_logs else None,
+                "pipeline": pipeline,
+                "start_time": self._clock.isoformat(),
+                "end_time": (self._clock + _dt.timedelta(minutes=12)).isoformat(),
+                "error_detail": job.error_detail,
+                "artifacts": (
+                    [{"name": "Test results (subunit)", "url": f"{log_dir}testrepository.subunit"}] if job.subunit else []
+                ),
+                "ref": {"project": change.project, "change": number, "patchset": str(patchset), "branch": change.branch},
+            }
+            with self._lock:
+                self._builds[job.uuid] = build
+            url = self.build_url(job.uuid) if style == "zuul" else log_dir.rstrip("/")
+            suffix = f" in {job.duration}" if job.result not in ("SKIPPED",) else ""
+            if job.result == "ERROR" and job.error_detail:
+                suffix = f" {job.error_detail}"
+            if not job.voting:
+                suffix += " (non-voting)"
+            lines.append(f"- {job.name} {url} : {job.result}{suffix}")
+        verdict = "failed" if failed else "succeeded"
+        if style == "zuul":
+            header = f"Build {verdict} ({pipeline} pipeline).  For information on how to proceed, see https://docs.opendev.org/opendev/infra-manual/latest/developers.html#automated-testing"
+            author, tag = "zuul", f"autogenerated:zuul:{pipeline}"
+        else:
+            header = f"Build {verdict}.  For information on how to proceed, see https://wiki.openstack.org/wiki/GerritJenkinsGit#Test_Failures"
+            author, tag = "jenkins", None
+        vote = "Verified-1" if failed else "Verified+1"
+        text = f"Patch Set {patchset}: {vote}\n\n{header}\n\n" + "\n".join(lines) + "\n"
+        with self._lock:
+            self._append(change, text, patchset, author, tag)
+        return jobs
+
+    def add_log(self, path: str, log: SimLog) -> str:
+        """Serve ``log`` at ``/logs/<path>``; returns its URL."""
+        with self._lock:
+            self._logs[path.lstrip("/")] = log
+        return f"{self.logs_url}/{path.lstrip('/')}"
+
+    def add_bug(self, bug: SimBug) -> None:
+        with self._lock:
+            self._bugs[bug.number] = bug
+
+    def fail_next(self, service: str, count: int, status: int = 503) -> None:
+        """The next ``count`` requests to ``service`` (gerrit, zuul, logs, launchpad) get ``status``."""
+        with self._lock:
+            self._failures.setdefault(service, []).extend([status] * count)
+
+    def posted_messages(self, number: int) -> list[str]:
+        """Messages posted through the review API on change ``number``."""
+        with self._lock:
+            return [m["message"] for m in self._changes[number].messages if m.get("_posted")]
+
+    def load_gerrit_events(self, path: str | Path, *, logs: bytes | None = None) -> list[int]:
+        """Add the changes and CI comments of a Gerrit stream-events fixture; see :func:`load_gerrit_events`."""
+        return load_gerrit_events(self, path, logs=logs)
+
+    # -- internals ------------------------------------------------------
+    def _register_logs(self, job: SimJob, short: str) -> None:
+        if not job.has_logs:
+            return
+        if job.log_file is not None:
+            name = "job-output.txt.gz" if job.log_file.encoding == "gz" else "job-output.txt"
+            self.add_log(f"{short}/{name}", job.log_file)
+        elif job.log is not None:
+            name = "job-output.txt.gz" if job.encoding == "gz" else "job-output.txt"
+            self.add_log(
+                f"{short}/{name}",
+                SimLog(job.log, encoding=job.encoding, expired=job.expired, rate=job.rate, truncate_at=job.truncate_at),
+            )
+        if job.subunit is not None:
+            self.add_log(f"{short}/testrepository.subunit", SimLog(job.subunit, expired=job.expired))
+
+    def _append(self, change: _Change, message: str, patchset: int, author: str, tag: str | None, posted: bool = False) -> None:
+        self._clock += _dt.timedelta(minutes=5)
+        entry: dict[str, Any] = {
+            "id": hashlib.sha1(f"{change.number}{len(change.messages)}".encode()).hexdigest()[:12],
+            "author": {"_account_id": 1000 + len(author), "name": author.title(), "username": author},
+            "real_author": {"_account_id": 1000 + len(author), "name": author.title(), "username": author},
+            "date": self._clock.strftime("%Y-%m-%d %H:%M:%S.000000000"),
+            "message": message,
+            "_revision_number": patchset,
+        }
+        if tag:
+            entry["tag"] = tag
+        if posted:
+            entry["_posted"] = True
+        change.messages.append(entry)
+
+    def _take_failure(self, service: str) -> int | None:
+        with self._lock:
+            queue = self._failures.get(service)
+            if queue:
+                return queue.pop(0)
+        return None
+
+    def _change_json(self, change: _Change) -> dict[str, Any]:
+        revisions = {
+            hashlib.sha1(f"{change.number}/{ps}".encode()).hexdigest(): {
+                "_number": ps,
+                "ref": f"refs/changes/{change.number % 100:02d}/{change.number}/{ps}",
+            }
+            for ps in range(change.patchsets, change.patchsets + 1)
+        }
+        return {
+            "id": f"{quote(change.project, safe='')}~{change.branch}~{change.change_id}",
+            "project": change.project,
+            "branch": change.branch,
+            "change_id": change.change_id,
+            "subject": change.subject,
+            "status": change.status,
+            "_number": change.number,
+            "current_revision": next(iter(revisions)),
+            "revisions": revisions,
+            "messages": [{k: v for k, v in m.items() if not k.startswith("_posted")} for m in change.messages],
+        }
+
+    def _find_change(self, ident: str) -> _Change | None:
+        ident = unquote(ident)
+        if ident.isdigit():
+            return self._changes.get(int(ident))
+        parts = ident.split("~")
+        if len(parts) == 2 and parts[1].isdigit():
+            change = self._changes.get(int(parts[1]))
+            return change if change and change.project == parts[0] else None
+        matches = [c for c in self._changes.values() if c.change_id == parts[-1]]
+        if len(parts) == 3:
+            matches = [c for c in matches if c.project == parts[0] and c.branch == parts[1]]
+        return matches[0] if len(matches) == 1 else None
+
+    def _task_json(self, bug: SimBug, project: str) -> dict[str, Any]:
+        task = copy.deepcopy(self._task_template)
+        api = self.launchpad_url
+        task.update(
+            {
+                "title": f'Bug #{bug.number} in {project.title()}: "{bug.title}"',
+                "bug_link": f"{api}/bugs/{bug.number}",
+                "self_link": f"{api}/{project}/+bug/{bug.number}",
+                "target_link": f"{api}/{project}",
+                "web_link": f"https://bugs.launchpad.net/{project}/+bug/{bug.number}",
+                "status": bug.status,
+                "importance": bug.importance,
+                "bug_target_name": project,
+                "bug_target_display_name": project.title(),
+                "date_created": bug.date_created,
+                "is_complete": bug.status in _CLOSED,
+            }
+        )
+        return task
+
+    def _bug_json(self, bug: SimBug) -> dict[str, Any]:
+        api = self.launchpad_url
+        return {
+            "self_link": f"{api}/bugs/{bug.number}",
+            "web_link": f"https://bugs.launchpad.net/bugs/{bug.number}",
+            "resource_type_link": f"{api}/#bug",
+            "id": bug.number,
+            "title": bug.title,
+            "description": bug.description,
+            "tags": list(bug.tags),
+            "heat": bug.heat,
+            "date_created": bug.date_created,
+            "date_last_updated": bug.date_last_updated,
+            "duplicate_of_link": None,
+        }
+
+    def _search(self, target: str, text: str, statuses: list[str]) -> list[dict[str, Any]]:
+        words = re.findall(r"\w+", text.lower())
+        entries = []
+        with self._lock:
+            bugs = list(self._bugs.values())
+        for bug in sorted(bugs, key=lambda b: -b.number):
+            if statuses and bug.status not in statuses:
+                continue
+            if not statuses and bug.status in _CLOSED:
+                continue
+            haystack = set(re.findall(r"\w+", f"{bug.title}\n{bug.description}".lower()))
+            if not words or not all(word in haystack for word in words):
+                continue
+            projects = bug.projects if target == "openstack" else [p for p in bug.projects if p == target]
+            entries.extend(self._task_json(bug, project) for project in projects)
+        return entries
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: CISimulator
+    protocol_version = "HTTP/1.1"
+    server_version = "ostk-ci-simulator"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr logging
+        pass
+
+    # -- dispatch -------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = parse_qs(parts.query, keep_blank_values=True)
+        with self.sim._lock:
+            self.sim.requests.append((method, self.path))
+        body = b""
+        if method == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+        try:
+            if path.startswith("/logs/"):
+                self._logs(path[len("/logs/"):])
+            elif path.startswith("/zuul/"):
+                self._zuul(path[len("/zuul"):], query)
+            elif path.startswith("/launchpad/1.0/"):
+                self._launchpad(path[len("/launchpad/1.0/"):], query)
+            else:
+                self._gerrit(method, path, query, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # -- responses ------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, document: Any, *, xssi: bool = False) -> None:
+        text = json.dumps(document)
+        self._send(200, ((XSSI if xssi else "") + text).encode(), "application/json; charset=utf-8")
+
+    def _fault(self, service: str) -> bool:
+        status = self.sim._take_failure(service)
+        if status is None:
+            return False
+        self._send(status, f"simulated {status}\n".encode())
+        return True
+
+    # -- Gerrit ---------------------------------------------------------
+    def _gerrit(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        if self._fault("gerrit"):
+            return
+        if path.startswith("/a/"):
+            if not self._authorised():
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="Gerrit Code Review"')
+                self.send_header("Content-Length", "12")
+                self.end_headers()
+                self.wfile.write(b"Unauthorized")
+                return
+            path = path[2:]
+        review = re.match(r"^/changes/([^/]+)/revisions/([^/]+)/review$", path)
+        if method == "POST" and review:
+            self._post_review(review.group(1), review.group(2), body)
+            return
+        if method != "GET":
+            self._send(405, b"Method Not Allowed")
+            return
+        if path in ("/changes/", "/changes"):
+            q = (query.get("q") or [""])[0]
+            ident = q.split(":", 1)[1] if q.startswith("change:") else q
+            with self.sim._lock:
+                found = [c for c in self.sim._changes.values() if c.change_id == ident or str(c.number) == ident]
+                result = [
+                    {k: v for k, v in self.sim._change_json(c).items() if k not in ("messages", "revisions", "current_revision")}
+                    for c in found
+                ]
+            self._json(result, xssi=True)
+            return
+        match = re.match(r"^/changes/([^/]+)(?:/detail)?/?$", path)
+        if match:
+            with self.sim._lock:
+                change = self.sim._find_change(match.group(1))
+                document = self.sim._change_json(change) if change else None
+            if document is None:
+                self._send(404, f"Not found: {unquote(match.group(1))}".encode())
+                return
+            self._json(document, xssi=True)
+            return
+        page = re.match(r"^/(?:c/.+/\+/)?(\d+)(?:/\d+)?/?$", path)
+        if page:
+            self._send(200, b"<html><body>Gerrit Code Review</body></html>", "text/html")
+            return
+        self._send(404, b"Not found")
+
+    def _authorised(self) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return user == self.sim.username and password == self.sim.password
+
+    def _post_review(self, ident: str, revision: str, body: bytes) -> None:
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            self._send(400, b"Invalid JSON")
+            return
+        with self.sim._lock:
+            change = self.sim._find_change(ident)
+            if change is None:
+                self._send(404, f"Not found: {ident}".encode())
+                return
+            patchset = change.patchsets if revision == "current" else int(revision) if revision.isdigit() else None
+            if patchset is None or patchset > change.patchsets:
+                self._send(404, f"Not found: {revision}".encode())
+                return
+            message = str(payload.get("message") or "")
+            if message:
+                self.sim._append(change, f"Patch Set {patchset}:\n\n{message}", patchset, self.sim.username, None, posted=True)
+        self._json({"labels": {}}, xssi=True)
+
+    # -- Zuul -----------------------------------------------------------
+    def _zuul(self, path: str, query: dict[str, list[str]]) -> None:
+        if self._fault("zuul"):
+            return
+        sim = self.sim
+        build = re.match(rf"^/api/tenant/{re.escape(sim.tenant)}/build/([0-9a-f]+)$", path)
+        if build:
+            with sim._lock:
+                data = sim._builds.get(build.group(1))
+            if data is None:
+                self._send(404, b'{"description": "Build not found"}', "application/json")
+                return
+            self._json(self._build_shape(data))
+            return
+        if path == f"/api/tenant/{sim.tenant}/builds":
+            with sim._lock:
+                builds = list(sim._builds.values())
+            wanted = {k: v[0] for k, v in query.items() if k in ("change", "patchset", "result", "job_name", "pipeline")}
+            out = []
+            for item in builds:
+                flat = {**item, **{k: str(v) for k, v in item["ref"].items()}}
+                if all(str(flat.get(k)) == v for k, v in wanted.items()):
+                    out.append(self._build_shape(item))
+            self._json(out)
+            return
+        if re.match(rf"^/t/{re.escape(sim.tenant)}/build/[0-9a-f]+/?$", path):
+            self._send(200, b"<html><body>Zuul build</body></html>", "text/html")
+            return
+        self._send(404, b"Not found")
+
+    def _build_shape(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not self.sim.zuul_flat_builds:
+            return data
+        flat = {k: v for k, v in data.items() if k != "ref"}
+        flat.update({k: data["ref"][k] for k in ("project", "change", "patchset")})
+        return flat
+
+    # -- logs -----------------------------------------------------------
+    def _logs(self, path: str) -> None:
+        if self._fault("logs"):
+            return
+        with self.sim._lock:
+            log = self.sim._logs.get(unquote(path))
+        if log is None or log.expired:
+            self._send(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html")
+            return
+        body = log.body()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8" if not path.endswith(".subunit") else "application/octet-stream")
+        if log.encoding == "gzip":
+            self.send_header("Content-Encoding", "gzip")
+        elif log.encoding == "gz":
+            self.send_header("Content-Type", "application/gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        limit = len(body) if log.truncate_at is None else min(log.truncate_at, len(body))
+        started = time.monotonic()
+        sent = 0
+        step = 64 * 1024
+        view = memoryview(body)
+        while sent < limit:
+            piece = view[sent : min(limit, sent + step)]
+            self.wfile.write(piece)
+            sent += len(piece)
+            if log.rate:
+                # Pace the connection: never ahead of rate bytes per second.
+                ahead = sent / log.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        if limit < len(body):
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+    # -- Launchpad ------------------------------------------------------
+    def _launchpad(self, path: str, query: dict[str, list[str]]) -> None:
+        if self.sim.launchpad_down:
+            self._send(503, b"Launchpad is down for maintenance", headers={"Retry-After": "0"})
+            return
+        if self._fault("launchpad"):
+            return
+        bug = re.match(r"^bugs/(\d+)$", path)
+        if bug:
+            with self.sim._lock:
+                found = self.sim._bugs.get(int(bug.group(1)))
+            if found is None:
+                self._send(404, b"Object: None, name: bug")
+                return
+            self._json(self.sim._bug_json(found))
+            return
+        target = path.strip("/")
+        if (query.get("ws.op") or [""])[0] == "searchTasks" and re.match(r"^[\w.+-]+$", target):
+            text = (query.get("search_text") or [""])[0]
+            entries = self.sim._search(target, text, query.get("status") or [])
+            size = int((query.get("ws.size") or ["75"])[0])
+            self._json(
+                {
+                    "start": 0,
+                    "total_size": len(entries),
+                    "entries": entries[:size],
+                    "resource_type_link": f"{self.sim.launchpad_url}/#bug_task-page-resource",
+                }
+            )
+            return
+        self._send(404, b"Not found")
+
+
+def load_gerrit_events(sim: CISimulator, path: str | Path, *, logs: bytes | None = None) -> list[int]:
+    """Add the changes and Jenkins comments of a Gerrit stream-events fixture.
+
+    Accepts a list of events or ``{"events": [...]}``. Each ``comment-added``
+    with a CI comment becomes a message on its change; log directory links
+    are rewritten to the simulator's log server (the originals expired long
+    ago), and ``logs`` (if given) is served as every job's ``console.html``.
+    Returns the change numbers added.
+    """
+    data = json.loads(Path(path).read_text("utf-8"))
+    events = data.get("events", []) if isinstance(data, dict) else data
+    numbers = []
+    for index, event in enumerate(events):
+        if event.get("type") != "comment-added" or not event.get("comment"):
+            continue
+        change = event.get("change") or {}
+        number = int(change.get("number") or 64831 + index)
+        patchset = int((event.get("patchSet") or {}).get("number") or 1)
+        comment = event["comment"]
+        urls = re.findall(r"https?://logs\.openstack\.org/(\S+)", comment)
+        comment = re.sub(r"https?://logs\.openstack\.org/", sim.logs_url + "/", comment)
+        if number not in sim._changes:
+            sim.add_change(
+                number,
+                project=change.get("project") or "openstack/requirements",
+                branch=change.get("branch") or "master",
+                change_id=change.get("id"),
+                patchsets=patchset,
+                subject=change.get("subject") or "",
+            )
+            numbers.append(number)
+        target = sim._changes[number]
+        while target.patchsets < patchset:
+            sim.add_patchset(number)
+        body = comment if comment.startswith("Patch Set") else f"Patch Set {patchset}:\n\n{comment}"
+        author = (event.get("author") or {}).get("username") or "jenkins"
+        with sim._lock:
+            sim._append(target, body, patchset, author, None)
+        if logs is not None:
+            for url in urls:
+                sim.add_log(url.rstrip("/") + "/console.html", SimLog(logs, encoding="gzip"))
+    return numbers
