@@ -1,0 +1,161 @@
+"""Keystone: configuration, bootstrap and the gunicorn command line.
+
+Choices (see DESIGN.md, "The real services to test against"): sqlite; fernet
+tokens; bcrypt with 4 rounds (the default 12 costs ~0.25 s per login);
+``max_password_length = 72`` (bcrypt's limit; silences a warning per request);
+an in-memory dogpile cache (without it every API call costs ~0.3 s), which is
+why gunicorn runs one worker: a second worker would hold a second cache.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import grp
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ostk.files import atomic_write, ensure_private_dir
+from swiftfunc.stack.processes import ServiceFailed
+from swiftfunc.stack.state import Layout, Secrets
+
+HOST = "127.0.0.1"
+
+#: oslo.config parses sys.argv when keystone is imported, so gunicorn's own
+#: arguments would make every worker exit with "unrecognized arguments".
+WSGI_SHIM = '''"""Keystone's WSGI app for gunicorn, written by ostk stack."""
+import sys
+
+sys.argv = sys.argv[:1]
+
+from keystone.server import wsgi  # noqa: E402
+
+application = wsgi.initialize_public_application()
+'''
+
+SHIM_MODULE = "ostk_keystone_wsgi"
+
+
+def base_url(port: int) -> str:
+    return f"http://{HOST}:{port}"
+
+
+def v3_url(port: int) -> str:
+    return f"{base_url(port)}/v3"
+
+
+def config_text(layout: Layout, port: int) -> str:
+    kdir = layout.keystone_dir
+    return f"""# Written by 'ostk stack up'; rewritten on every up.
+[DEFAULT]
+log_file = {layout.log("keystone")}
+use_stderr = false
+debug = false
+
+[database]
+connection = sqlite:///{kdir / "keystone.db"}
+
+[token]
+provider = fernet
+
+[fernet_tokens]
+key_repository = {kdir / "fernet-keys"}
+
+[fernet_receipts]
+key_repository = {kdir / "fernet-keys"}
+
+[credential]
+key_repository = {kdir / "credential-keys"}
+
+[identity]
+password_hash_rounds = 4
+max_password_length = 72
+
+[cache]
+enabled = true
+backend = dogpile.cache.memory
+
+[oslo_policy]
+enforce_new_defaults = false
+enforce_scope = false
+"""
+
+
+def write_files(layout: Layout, port: int) -> Path:
+    """Write keystone.conf and the WSGI shim; return the config path."""
+    kdir = ensure_private_dir(layout.keystone_dir)
+    conf = kdir / "keystone.conf"
+    atomic_write(conf, config_text(layout, port), mode=0o600)
+    atomic_write(kdir / f"{SHIM_MODULE}.py", WSGI_SHIM, mode=0o600)
+    return conf
+
+
+def environ(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment keystone's processes run with."""
+    env = {k: v for k, v in base.items() if not k.startswith("OS_")}
+    env["OS_KEYSTONE_CONFIG_FILES"] = str(layout.keystone_dir / "keystone.conf")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def bootstrap(python: Path, layout: Layout, secrets: Secrets, port: int, base_environ: Mapping[str, str]) -> None:
+    """db_sync, key repositories, and the admin user/project, RegionOne, identity endpoint."""
+    conf = str(layout.keystone_dir / "keystone.conf")
+    user = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    url = v3_url(port) + "/"
+    env = environ(layout, base_environ)
+    # keystone.cmd.manage has no __main__ guard, and the venv's scripts have stale shebangs.
+    manage = [str(python), "-c", "from keystone.cmd.manage import main; main()", "--config-file", conf]
+    steps: list[Sequence[str]] = [
+        [*manage, "db_sync"],
+        [*manage, "fernet_setup", "--keystone-user", user, "--keystone-group", group],
+        [*manage, "credential_setup", "--keystone-user", user, "--keystone-group", group],
+        [
+            *manage, "bootstrap",
+            "--bootstrap-username", "admin",
+            "--bootstrap-project-name", "admin",
+            "--bootstrap-role-name", "admin",
+            "--bootstrap-service-name", "keystone",
+            "--bootstrap-region-id", "RegionOne",
+            "--bootstrap-admin-url", url,
+            "--bootstrap-internal-url", url,
+            "--bootstrap-public-url", url,
+        ],
+    ]
+    # The password goes through the environment, not argv (visible in ps).
+    env["OS_BOOTSTRAP_PASSWORD"] = secrets.admin_password
+    log = layout.log("keystone-manage")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as sink:
+        for argv in steps:
+            sink.write(("$ keystone-manage " + " ".join(argv[5:]) + "\n").encode())
+            sink.flush()
+            try:
+                result = subprocess.run(
+                    argv, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=env, cwd=layout.keystone_dir, timeout=300, check=False,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise ServiceFailed("keystone", f"keystone-manage {argv[5]} took more than 300 s", log) from exc
+            if result.returncode != 0:
+                raise ServiceFailed("keystone", f"keystone-manage {argv[5]} exited with {result.returncode}", log)
+
+
+def server_argv(python: Path, layout: Layout, port: int) -> list[str]:
+    """gunicorn serving keystone on 127.0.0.1:port (one worker: see module doc)."""
+    return [
+        str(python), "-m", "gunicorn",
+        "--bind", f"{HOST}:{port}",
+        "--workers", "1",
+        "--worker-class", "gthread",
+        "--threads", "4",
+        "--timeout", "120",
+        # gunicorn 27 otherwise writes a control socket under the home directory.
+        "--no-control-socket",
+        "--chdir", str(layout.keystone_dir),
+        "--pythonpath", str(layout.keystone_dir),
+        "--error-logfile", "-",
+        f"{SHIM_MODULE}:application",
+    ]
+

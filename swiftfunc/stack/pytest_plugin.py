@@ -1,0 +1,41 @@
+"""pytest fixtures: one real keystone (and swift) per test run.
+
+Enable with ``pytest_plugins = ["swiftfunc.stack.pytest_plugin"]`` in a
+conftest. ``keystone_stack`` starts keystone on a free port in a temporary
+directory the first time a test asks for it; ``swift_stack`` adds swift to
+that same stack. Both are stopped (and their files deleted) at the end of the
+session. Venvs are reused across runs (``OSTK_VENVS_DIR`` or
+``~/.local/share/ostk/venvs``); the first run creates them (~1 min).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from swiftfunc.stack import Stack
+from swiftfunc.stack.ports import free_ports
+
+
+@pytest.fixture(scope="session")
+def _ostk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    keystone_port, swift_port = free_ports(2)
+    stack = Stack(tmp_path_factory.mktemp("ostk-stack"), keystone_port=keystone_port, swift_port=swift_port)
+    try:
+        yield stack
+    finally:
+        stack.down(purge=True)
+
+
+@pytest.fixture(scope="session")
+def keystone_stack(_ostk_stack: Stack) -> Stack:
+    """A running keystone (``.keystone_url``, ``.admin``, ``.os_environ()``)."""
+    _ostk_stack.up()
+    return _ostk_stack
+
+
+@pytest.fixture(scope="session")
+def swift_stack(_ostk_stack: Stack) -> Stack:
+    """The same stack with swift running too (``.swift_url``, ``.swift_python``)."""
+    _ostk_stack.up(swift=True)
+    return _ostk_stack

@@ -1,0 +1,63 @@
+"""Swift's entries in keystone: service project and user, roles, catalog.
+
+Every step is get-or-create, so running it again (after a crash half-way,
+or on a later ``up``) changes nothing that is already right.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ostk.auth import AuthConfig, keystone_errors, keystone_session
+
+#: Roles Swift's keystoneauth setup refers to (bootstrap makes admin/member/reader).
+ROLES = ("member", "service", "ResellerAdmin")
+
+
+def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, service_password: str) -> None:
+    """Create the ``swift`` service user and the ``object-store`` endpoints."""
+    session = keystone_session(admin, timeout=60)
+    with keystone_errors("registering swift in keystone"):
+        roles = {name: _ensure(session, keystone_v3, "roles", {"name": name}) for name in ROLES}
+        roles["admin"] = _find(session, keystone_v3, "roles", {"name": "admin"})
+        project = _ensure(session, keystone_v3, "projects", {"name": "service", "domain_id": "default"})
+        user = _find(session, keystone_v3, "users", {"name": "swift", "domain_id": "default"})
+        if user is None:
+            user = _create(session, keystone_v3, "users", {
+                "name": "swift", "domain_id": "default", "password": service_password,
+                "default_project_id": project["id"], "enabled": True,
+            })
+        else:
+            session.patch(f"{keystone_v3}/users/{user['id']}", json={"user": {"password": service_password}})
+        for role in ("admin", "service"):
+            if roles.get(role):
+                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]['id']}")
+        service = _ensure(session, keystone_v3, "services", {"type": "object-store", "name": "swift"})
+        url = f"http://127.0.0.1:{swift_port}/v1/AUTH_%(project_id)s"
+        existing = session.get(f"{keystone_v3}/endpoints", params={"service_id": service["id"]}).json()["endpoints"]
+        for interface in ("public", "internal", "admin"):
+            found = [e for e in existing if e["interface"] == interface]
+            if found and found[0]["url"] == url:
+                continue
+            for stale in found:
+                session.delete(f"{keystone_v3}/endpoints/{stale['id']}")
+            _create(session, keystone_v3, "endpoints", {
+                "service_id": service["id"], "interface": interface, "url": url,
+                "region_id": "RegionOne", "enabled": True,
+            })
+
+
+def _find(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any] | None:
+    items = session.get(f"{base}/{collection}", params=attrs).json()[collection]
+    if collection == "services":
+        items = [i for i in items if i.get("type") == attrs.get("type")]
+    return items[0] if items else None
+
+
+def _create(session: Any, base: str, collection: str, body: dict[str, Any]) -> dict[str, Any]:
+    singular = collection[:-1]
+    return session.post(f"{base}/{collection}", json={singular: body}).json()[singular]
+
+
+def _ensure(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any]:
+    query = {k: v for k, v in attrs.items() if not (collection == "services" and k == "name")}
+    return _find(session, base, collection, query) or _create(session, base, collection, attrs)

@@ -1,0 +1,316 @@
+"""Swift all-in-one: swift.conf, rings, server configs and command lines.
+
+One device, one replica, part power 8: the smallest cluster Swift's
+functional tests accept. Two storage policies (gold, silver) so the
+multi-policy tests run. The proxy authenticates with keystonemiddleware's
+authtoken + keystoneauth and enables every middleware the functional tests
+probe for through ``/info``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from ostk.files import atomic_write, ensure_private_dir
+from swiftfunc.stack.processes import ServiceFailed
+from swiftfunc.stack.state import Layout, Secrets
+
+HOST = "127.0.0.1"
+DEVICE = "sdb1"
+#: domain_remap's storage domain (write it as storage_domain in test.conf).
+STORAGE_DOMAIN = "example.net"
+POLICIES = ("gold", "silver")
+BACKENDS = ("account", "container", "object")
+
+#: Modules whose main() runs each server; the venv's scripts have stale shebangs.
+SERVER_MODULES = {
+    "account": "swift.account.server",
+    "container": "swift.container.server",
+    "object": "swift.obj.server",
+    "proxy": "swift.proxy.server",
+}
+
+PIPELINE = (
+    "catch_errors gatekeeper healthcheck proxy-logging cache etag-quoter domain_remap "
+    "listing_formats container_sync bulk tempurl formpost ratelimit authtoken keystoneauth "
+    "staticweb copy container-quotas account-quotas slo dlo versioned_writes symlink "
+    "proxy-logging proxy-server"
+)
+
+# Builds every ring in one interpreter start (swift-ring-builder would take
+# one start per command). Arguments: swift_dir, then name=port pairs.
+RING_SCRIPT = """
+import sys
+from swift.common.ring import RingBuilder
+swift_dir = sys.argv[1]
+for pair in sys.argv[2:]:
+    name, port = pair.split("=")
+    builder = RingBuilder(8, 1, 1)
+    builder.add_dev({"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1",
+                     "port": int(port), "device": "%s", "weight": 1.0})
+    builder.rebalance()
+    builder.save("%%s/%%s.builder" %% (swift_dir, name))
+    builder.get_ring().save("%%s/%%s.ring.gz" %% (swift_dir, name))
+""" % DEVICE
+
+
+def default_storage_dir(root: Path) -> Path:
+    """A tmpfs directory for the stack rooted at ``root`` (ext4's xattrs are too small).
+
+    /dev/shm is a tmpfs writable without root; elsewhere we fall back to the
+    stack directory, where 4 of Swift's metadata tests may fail with 503.
+    """
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+        return shm / f"ostk-stack-{os.getuid()}-{digest}"
+    return root / "storage"
+
+
+def swift_conf(secrets: Secrets) -> str:
+    policies = "".join(
+        f"\n[storage-policy:{index}]\nname = {name}\n" + ("default = yes\n" if index == 0 else "")
+        for index, name in enumerate(POLICIES)
+    )
+    return (
+        "# Written by 'ostk stack up'.\n[swift-hash]\n"
+        f"swift_hash_path_suffix = {secrets.swift_hash_suffix}\n"
+        f"swift_hash_path_prefix = {secrets.swift_hash_prefix}\n"
+        f"{policies}"
+    )
+
+
+def backend_conf(kind: str, port: int, layout: Layout, storage: Path) -> str:
+    extra = "allow_versions = true\n" if kind == "container" else ""
+    module = "object" if kind == "object" else kind
+    return f"""# Written by 'ostk stack up'; rewritten on every up.
+[DEFAULT]
+bind_ip = {HOST}
+bind_port = {port}
+workers = 0
+mount_check = false
+devices = {storage}
+swift_dir = {layout.swift_dir}
+log_name = {kind}-server
+
+[pipeline:main]
+pipeline = healthcheck {kind}-server
+
+[app:{kind}-server]
+use = egg:swift#{module}
+{extra}
+[filter:healthcheck]
+use = egg:swift#healthcheck
+"""
+
+
+def proxy_conf(
+    layout: Layout,
+    *,
+    port: int,
+    keystone_port: int,
+    memcached_port: int | None,
+    secrets: Secrets,
+) -> str:
+    memcache = f"{HOST}:{memcached_port}" if memcached_port else ""
+    pipeline = PIPELINE
+    if not memcache:
+        # Without a memcached both would retry an absent server on every request.
+        pipeline = pipeline.replace(" cache ", " ").replace(" ratelimit ", " ")
+    authtoken_cache = f"memcached_servers = {memcache}\n" if memcache else ""
+    keystone = f"http://{HOST}:{keystone_port}"
+    return f"""# Written by 'ostk stack up'; rewritten on every up. Contains a password: keep 0600.
+[DEFAULT]
+bind_ip = {HOST}
+bind_port = {port}
+workers = 0
+swift_dir = {layout.swift_dir}
+log_name = proxy-server
+
+[pipeline:main]
+pipeline = {pipeline}
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+allow_account_management = true
+allow_open_expired = true
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = {keystone}/v3
+auth_url = {keystone}
+auth_type = password
+project_domain_id = default
+user_domain_id = default
+project_name = service
+username = swift
+password = {secrets.swift_service_password}
+region_name = RegionOne
+interface = public
+{authtoken_cache}delay_auth_decision = True
+# keystonemiddleware 13 otherwise rejects the plain user tokens that Swift's
+# RBAC functional tests send as service tokens.
+service_token_roles_required = False
+include_service_catalog = False
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+reseller_prefix = AUTH, SERVICE
+operator_roles = admin, member
+reseller_admin_role = ResellerAdmin
+SERVICE_service_roles = service
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = {memcache or "127.0.0.1:1"}
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+# Log no part of tokens (swift logs their first 16 characters by default).
+reveal_sensitive_prefix = 0
+
+[filter:etag-quoter]
+use = egg:swift#etag_quoter
+
+[filter:domain_remap]
+use = egg:swift#domain_remap
+storage_domain = {STORAGE_DOMAIN}
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:container_sync]
+use = egg:swift#container_sync
+
+[filter:bulk]
+use = egg:swift#bulk
+
+[filter:tempurl]
+use = egg:swift#tempurl
+
+[filter:formpost]
+use = egg:swift#formpost
+
+[filter:ratelimit]
+use = egg:swift#ratelimit
+
+[filter:staticweb]
+use = egg:swift#staticweb
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:container-quotas]
+use = egg:swift#container_quotas
+
+[filter:account-quotas]
+use = egg:swift#account_quotas
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+
+[filter:versioned_writes]
+use = egg:swift#versioned_writes
+allow_versioned_writes = true
+allow_object_versioning = true
+
+[filter:symlink]
+use = egg:swift#symlink
+"""
+
+
+def write_files(
+    layout: Layout,
+    secrets: Secrets,
+    *,
+    storage: Path,
+    swift_port: int,
+    keystone_port: int,
+    ports: Mapping[str, int],
+) -> None:
+    """Write swift.conf and every server's config (all 0600)."""
+    sdir = ensure_private_dir(layout.swift_dir)
+    (storage / DEVICE).mkdir(parents=True, exist_ok=True)
+    atomic_write(sdir / "swift.conf", swift_conf(secrets), mode=0o600)
+    for kind in BACKENDS:
+        atomic_write(sdir / f"{kind}-server.conf", backend_conf(kind, ports[kind], layout, storage), mode=0o600)
+    atomic_write(
+        sdir / "proxy-server.conf",
+        proxy_conf(layout, port=swift_port, keystone_port=keystone_port,
+                   memcached_port=ports.get("memcached"), secrets=secrets),
+        mode=0o600,
+    )
+
+
+def ring_names() -> dict[str, str]:
+    """Ring file stem -> the backend whose port it points at."""
+    names = {"account": "account", "container": "container"}
+    for index, _ in enumerate(POLICIES):
+        names["object" if index == 0 else f"object-{index}"] = "object"
+    return names
+
+
+def build_rings(python: Path, layout: Layout, ports: Mapping[str, int], environ: Mapping[str, str]) -> None:
+    """Build any missing ring (a ring records the ports, so it is kept across ups)."""
+    missing = [
+        f"{stem}={ports[backend]}"
+        for stem, backend in ring_names().items()
+        if not (layout.swift_dir / f"{stem}.ring.gz").is_file()
+    ]
+    if not missing:
+        return
+    log = layout.log("swift-rings")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as sink:
+        result = subprocess.run(
+            [str(python), "-c", RING_SCRIPT, str(layout.swift_dir), *missing],
+            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=dict(environ), timeout=300, check=False,
+        )
+    if result.returncode != 0:
+        raise ServiceFailed("swift rings", f"ring building exited with {result.returncode}", log)
+
+
+def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
+    """Run one swift server in the foreground; ``-v`` logs to stdout (no /dev/log here)."""
+    code = f"from {SERVER_MODULES[kind]} import main; main()"
+    return [str(python), "-c", code, str(layout.swift_dir / f"{kind}-server.conf"), "-v"]
+
+
+def memcached_argv(program: str, port: int) -> list[str]:
+    argv = [program, "-l", HOST, "-p", str(port), "-U", "0", "-m", "64", "-c", "1024"]
+    if os.geteuid() == 0:
+        # memcached refuses to run as root unless told which user to be.
+        argv += ["-u", "root"]
+    return argv
+
+
+def find_memcached() -> str | None:
+    """The memcached program, if installed (scripts/apt-packages.txt lists it)."""
+    return shutil.which("memcached") or next(
+        (p for p in ("/usr/bin/memcached", "/usr/sbin/memcached") if os.access(p, os.X_OK)), None
+    )
+
+
+def remove_storage(storage: Path) -> None:
+    """Delete the storage directory (only ours: it holds nothing but the device)."""
+    if storage.is_dir():
+        shutil.rmtree(storage, ignore_errors=True)
+

@@ -1,0 +1,71 @@
+"""A real keystone started through swiftfunc.stack: tokens, restart after kill -9, idempotent up."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+import requests
+
+from ostk.auth import keystone_errors, keystone_session
+from swiftfunc.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_admin_can_issue_and_validate_a_token(keystone_stack: Stack) -> None:
+    session = keystone_session(keystone_stack.admin)
+    with keystone_errors("test"):
+        token = session.get_token()
+    response = requests.get(
+        f"{keystone_stack.keystone_url}/auth/tokens",
+        headers={"X-Auth-Token": token, "X-Subject-Token": token},
+        timeout=30,
+    )
+    assert response.status_code == 200
+    body = response.json()["token"]
+    assert body["user"]["name"] == "admin"
+    assert body["project"]["name"] == "admin"
+    assert "admin" in {role["name"] for role in body["roles"]}
+
+
+def test_a_wrong_password_is_refused(keystone_stack: Stack) -> None:
+    response = requests.post(
+        f"{keystone_stack.keystone_url}/auth/tokens",
+        json={"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": "not-the-password"}}}}},
+        timeout=30,
+    )
+    assert response.status_code == 401
+
+
+def test_up_on_a_running_stack_starts_nothing(keystone_stack: Stack) -> None:
+    before = keystone_stack.status()
+    again = keystone_stack.up()
+    assert again.started == ()
+    assert [s.pid for s in again.services] == [s.pid for s in before.services]
+
+
+def test_killed_keystone_shows_down_and_up_restarts_it_keeping_data(keystone_stack: Stack) -> None:
+    session = keystone_session(keystone_stack.admin)
+    name = f"survivor-{os.getpid()}"
+    created = session.post(
+        f"{keystone_stack.keystone_url}/projects", json={"project": {"name": name, "domain_id": "default"}}
+    ).json()["project"]
+    pid = keystone_stack.status().services[0].pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while keystone_stack.status().services[0].running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not keystone_stack.status().services[0].running
+
+    status = keystone_stack.up()
+
+    assert "keystone" in status.started
+    assert status.services[0].running and status.services[0].pid != pid
+    found = keystone_session(keystone_stack.admin).get(
+        f"{keystone_stack.keystone_url}/projects/{created['id']}"
+    ).json()["project"]
+    assert found["name"] == name
