@@ -144,6 +144,10 @@ def _cms_from_text(text: str) -> tuple[str, bytes]:
             der = base64.b64decode(body.encode("ascii"), validate=True)
         except (binascii.Error, ValueError, UnicodeEncodeError):
             raise _malformed("PKI token is not valid base64") from None
+        # Python < 3.13 tolerates padding in the middle; one DER must have one
+        # token text, or a re-encoded revoked token would get a fresh id.
+        if base64.b64encode(der).decode("ascii") != body:
+            raise _malformed("PKI token is not canonical base64")
         return "pki", der
     raise _malformed("not a PKI, PKIZ or CMS token")
 
