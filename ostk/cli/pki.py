@@ -36,6 +36,8 @@ MAX_TOKEN_INPUT = 1024 * 1024
 #: A local revocation list or payload file larger than this is refused.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _WHITESPACE = b" \t\r\n\x0b\x0c"
+#: Transport policy for keystone requests (tests swap in a faster one).
+HTTP_SETTINGS = http.HttpSettings(connect_timeout=10.0, read_timeout=30.0)
 
 TOKEN_HELP = "the token text, '-' to read it from stdin, or @FILE to read it from a file"
 
@@ -130,8 +132,8 @@ def _register_decode(commands: argparse._SubParsersAction, common: argparse.Argu
     sub = commands.add_parser(
         "decode", parents=[common], help="show a token's payload (UNVERIFIED)",
         description="Decode a PKI, PKIZ, CMS PEM or DER token and show its payload WITHOUT "
-        "verifying its signature, expiry or revocation: never trust what it shows. "
-        "Exit 1 if the token is malformed.",
+        "verifying its signature, expiry or revocation: the output is marked UNVERIFIED, "
+        "never trust what it shows. Exit 1 if the token is malformed.",
     )
     sub.add_argument("token", metavar="TOKEN", help=TOKEN_HELP)
     _add_hash_algorithms(sub)
@@ -265,7 +267,7 @@ def _signing_dir(args: argparse.Namespace, env: Environment, url: str) -> Path:
 
 
 def _source(args: argparse.Namespace, env: Environment, url: str, *, authenticated: bool = False) -> KeystoneSource:
-    session = http.build_session()
+    session = http.build_session(HTTP_SETTINGS)
     if not authenticated:
         return KeystoneSource(url, http_session=session)
     config = auth.resolve(auth.flags_from_args(args), env.environ, env.cwd)
