@@ -320,15 +320,16 @@ class TrustStore:
         if signer.leaf_problem is not None:
             return _Chain((signer,), f"signing certificate may not sign: {signer.leaf_problem}")
         cas = self._ca_infos
-        signing = self._signing_infos
 
         def trusted(info: _CertInfo) -> bool:
             return any(info.cert == ca.cert for ca in cas)
 
         chain = [signer]
         current = signer
-        # A bounded walk up to a self-signed trust anchor, as openssl builds it:
-        # issuers from -CAfile first, untrusted intermediates from -certfile.
+        # A bounded walk up to a self-signed trust anchor, as openssl cms builds
+        # it: every issuer comes from the CA file. (openssl uses -certfile only
+        # to find the signer, and keystone's tokens embed no certificates, so
+        # an intermediate CA must be in the CA file too.)
         for _depth in range(10):
             if current.self_issued:
                 if trusted(current):
@@ -337,7 +338,7 @@ class TrustStore:
             parent = next(
                 (
                     c
-                    for c in (*cas, *signing)
+                    for c in cas
                     if c.subject == current.issuer and _signature_check(c.public_key, current.cert)
                 ),
                 None,
