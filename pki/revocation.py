@@ -22,6 +22,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import threading
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable
@@ -310,6 +311,7 @@ class RevocationCache:
         self.path = self.directory / LIST_FILE
         self._failed_path = self.directory / FAILED_FILE
         self._lock = filelock.FileLock(str(self.directory / LOCK_FILE), timeout=lock_timeout)
+        self._thread_lock = threading.RLock()
         self._fetch = fetch
         self._trust = trust
         self.cache_time = float(cache_time)
@@ -365,17 +367,23 @@ class RevocationCache:
     # ------------------------------------------------------------------------
     @contextlib.contextmanager
     def _locked(self):  # type: ignore[no-untyped-def]
-        try:
-            self._lock.acquire()
-        except filelock.Timeout as exc:
-            raise RevocationUnavailable(
-                f"revocation list: another process held {self._lock.lock_file} "
-                f"for more than {self._lock.timeout:.0f} s"
-            ) from exc
-        try:
-            yield
-        finally:
-            self._lock.release()
+        # Threads of this process queue on the thread lock; processes on the file lock.
+        with self._thread_lock:
+            try:
+                self._lock.acquire()
+            except filelock.Timeout as exc:
+                raise RevocationUnavailable(
+                    f"revocation list: another process held {self._lock.lock_file} "
+                    f"for more than {self._lock.timeout:.0f} s"
+                ) from exc
+            except OSError as exc:
+                raise InputError(
+                    f"cannot lock {self._lock.lock_file}: {exc.strerror or exc}"
+                ) from exc
+            try:
+                yield
+            finally:
+                self._lock.release()
 
     def _age(self, mtime: float) -> float:
         return max(0.0, self._clock() - mtime)

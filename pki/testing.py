@@ -286,11 +286,12 @@ class KeystoneStandIn:
         """Within the block, requests (to ``paths`` prefixes, default all) fail.
 
         ``kind``: ``"503"`` (Service Unavailable), ``"close"`` (the connection
-        is dropped without an answer), or ``"slow"`` (answer after ``delay``
-        seconds, at most 30).
+        is dropped without an answer), ``"slow"`` (answer after ``delay``
+        seconds, at most 30), or ``"truncate"`` (the body ends before the
+        announced ``Content-Length``).
         """
-        if kind not in ("503", "close", "slow"):
-            raise ValueError("kind must be '503', 'close' or 'slow'")
+        if kind not in ("503", "close", "slow", "truncate"):
+            raise ValueError("kind must be '503', 'close', 'slow' or 'truncate'")
         with self._lock:
             previous = self._outage
             self._outage = (kind, tuple(paths) if paths else None, min(max(delay, 0.0), 30.0))
@@ -463,6 +464,8 @@ class KeystoneStandIn:
                 kind, delay = fault
                 if kind == "slow":
                     time.sleep(delay)
+                elif kind == "truncate":
+                    start_response = _lying_length(start_response)
                 else:  # "503" ("close" is handled by the request handler)
                     return _json(start_response, "503 Service Unavailable",
                                  {"error": {"code": 503, "message": "stand-in outage",
@@ -646,11 +649,23 @@ class _Handler(WSGIRequestHandler):
         pass  # tests do not want an access log on stderr
 
 
+def _lying_length(start_response: Callable[..., Any]) -> Callable[..., Any]:
+    """Announce a longer body than is sent, so the client sees a cut download."""
+
+    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        changed = [(k, str(int(v) * 2 + 100) if k.lower() == "content-length" else v) for k, v in headers]
+        return start_response(status, changed, exc_info)
+
+    return wrapped
+
+
 def _faulty(app: Callable[..., Any], kind: str, delay: float) -> Callable[..., Any]:
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if kind == "slow":
             time.sleep(delay)
             return app(environ, start_response)
+        if kind == "truncate":
+            return app(environ, _lying_length(start_response))
         return _json(start_response, "503 Service Unavailable",
                      {"error": {"code": 503, "message": "stand-in outage", "title": "Service Unavailable"}})
     return wrapped

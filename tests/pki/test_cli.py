@@ -422,3 +422,14 @@ def test_help_texts_explain_exit_codes(run):
     assert result.code == 0
     assert "Exit 0 valid" in result.out and "--check-revocation" in result.out
     assert "UNVERIFIED" in run("pki", "decode", "--help").out
+
+
+@pytest.mark.parametrize("kind", ["slow", "truncate", "close"])
+def test_keystone_faults_are_exit_4_with_one_line(run, keystone, tmp_path, monkeypatch, kind):
+    monkeypatch.setattr(pki_cli, "HTTP_SETTINGS",
+                        HttpSettings(connect_timeout=1, read_timeout=0.3, retries=0))
+    with keystone.outage(kind, delay=1.0):
+        result = run("pki", "verify", "MIIB", "--keystone", keystone.url, "--signing-dir",
+                     str(tmp_path / "s"))
+    assert result.code == 4
+    assert len(result.err.strip().splitlines()) == 1

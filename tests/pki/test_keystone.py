@@ -170,3 +170,11 @@ def test_default_signing_dir_is_per_keystone(tmp_path):
     b = signing_dir_for(tmp_path, "http://127.0.0.1:35357/")
     assert a != b and a.parent == tmp_path / "pki"
     assert signing_dir_for(tmp_path, "http://127.0.0.1:5000") == a
+
+
+def test_truncated_answer_is_a_service_error(keystone):
+    from ostk.errors import TruncatedDownload
+
+    with keystone.outage("truncate", paths=["/v3/OS-SIMPLE-CERT"]):
+        with pytest.raises(TruncatedDownload):
+            _source(keystone).fetch_certificates()
