@@ -1,20 +1,237 @@
-"""``ostk stack ...``: a real Keystone (and Swift) all-in-one on loopback."""
+"""``ostk stack ...``: a real Keystone (and Swift) all-in-one on 127.0.0.1.
+
+Exit codes: 0 done (``status``: every service runs); 1 ``status`` found a
+service down or no stack; 2 usage; 3 local trouble (port taken, missing
+program, venv build failed); 4 a service failed to start.
+"""
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
+from typing import Any
 
-from ostk.cli.stub import not_implemented
+import yaml
+
+from ostk import output
+from ostk.auth import clouds_yaml_paths
+from ostk.environment import Environment
+from ostk.errors import ExitStatus, InputError, UsageError
+from ostk.files import atomic_write, ensure_private_dir
+
+CLOUD_NAME = "ostk-local"
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     group = subparsers.add_parser("stack", help="run a real keystone (and swift) on 127.0.0.1")
     commands = group.add_subparsers(title="stack commands", metavar="COMMAND")
-    for name, text in [
-        ("up", "start (or restart) the stack"),
-        ("env", "print the admin credentials as OS_* exports"),
-        ("status", "show which services run"),
-        ("logs", "show a service's log"),
-        ("down", "stop the stack"),
-    ]:
-        sub = commands.add_parser(name, parents=[common], help=text)
-        sub.set_defaults(handler=not_implemented(f"stack {name}"))
+
+    up = commands.add_parser(
+        "up", parents=[common], help="start (or restart) the stack",
+        description="Start keystone (and with --swift a swift all-in-one) as plain processes on "
+        "127.0.0.1. Idempotent: a running stack is left alone; dead services are restarted.",
+    )
+    up.add_argument("--swift", action="store_true", help="also run swift (proxy with keystone auth)")
+    up.add_argument("--keystone-port", type=_port, metavar="PORT", help="default 5000 (or the stack's recorded port)")
+    up.add_argument("--swift-port", type=_port, metavar="PORT", help="default 8080 (or the stack's recorded port)")
+    _add_dir(up)
+    up.set_defaults(handler=_up)
+
+    env = commands.add_parser(
+        "env", parents=[common], help="print the admin credentials as OS_* exports",
+        description="Print 'export OS_...' lines for eval \"$(ostk stack env)\". --clouds-yaml prints "
+        f"a clouds.yaml entry '{CLOUD_NAME}' instead; --write-clouds-yaml adds it to your clouds.yaml.",
+    )
+    env.add_argument("--clouds-yaml", action="store_true", help=f"print the clouds.yaml entry '{CLOUD_NAME}'")
+    env.add_argument(
+        "--write-clouds-yaml", nargs="?", const="", metavar="FILE",
+        help="add/replace the entry in FILE (default: ~/.config/openstack/clouds.yaml), mode 0600",
+    )
+    _add_dir(env)
+    env.set_defaults(handler=_env)
+
+    status = commands.add_parser("status", parents=[common], help="show which services run (exit 1 if any is down)")
+    _add_dir(status)
+    status.set_defaults(handler=_status)
+
+    logs = commands.add_parser("logs", parents=[common], help="show a service's log (all logs' ends without SERVICE)")
+    logs.add_argument("service", nargs="?", metavar="SERVICE",
+                      help="keystone, memcached, account, container, object, proxy, keystone-manage, swift-rings")
+    logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    _add_dir(logs)
+    logs.set_defaults(handler=_logs)
+
+    down = commands.add_parser("down", parents=[common], help="stop the stack's processes")
+    down.add_argument("--purge", action="store_true", help="also delete its data, secrets, logs and swift storage")
+    _add_dir(down)
+    down.set_defaults(handler=_down)
+
+
+def _add_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, metavar="DIR",
+                        help="the stack's directory (default: $XDG_STATE_HOME/ostk/stack)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 1-65535: {value}")
+    return value
+
+
+def _stack(args: argparse.Namespace, env: Environment, **ports: int | None) -> Any:
+    # Imported here: the rest of the CLI should not pay for it.
+    from swiftfunc.stack import Stack, default_dir
+
+    directory = args.dir if args.dir is not None else default_dir(env.environ)
+    if not directory.is_absolute():
+        directory = env.cwd / directory
+    return Stack(directory, environ=env.environ, **ports)
+
+
+def _up(args: argparse.Namespace, env: Environment) -> int:
+    stack = _stack(args, env, keystone_port=args.keystone_port, swift_port=args.swift_port)
+    status = stack.up(swift=args.swift, progress=lambda message: output.info(env, message))
+    if args.json:
+        output.print_json(env, _status_doc(status))
+        return ExitStatus.OK
+    if not status.started:
+        output.info(env, "the stack is already running; nothing changed")
+    _render_status(env, status)
+    env.stdout.write(f"credentials: eval \"$(ostk stack env{_dir_flag(args)})\"\n")
+    return ExitStatus.OK
+
+
+def _env(args: argparse.Namespace, env: Environment) -> int:
+    stack = _stack(args, env)
+    variables = stack.os_environ()
+    entry = _cloud_entry(variables)
+    if args.write_clouds_yaml is not None:
+        path = Path(args.write_clouds_yaml) if args.write_clouds_yaml else clouds_yaml_paths(env.environ, env.cwd)[1]
+        _write_cloud(path, entry)
+        output.info(env, f"wrote cloud '{CLOUD_NAME}' to {path}; use --os-cloud {CLOUD_NAME}")
+        if not args.json and not args.clouds_yaml:
+            return ExitStatus.OK
+    if args.json:
+        output.print_json(env, {"environ": variables, "clouds_yaml": {"clouds": {CLOUD_NAME: entry}}})
+    elif args.clouds_yaml:
+        env.stdout.write(yaml.safe_dump({"clouds": {CLOUD_NAME: entry}}, sort_keys=False))
+    else:
+        for key, value in variables.items():
+            env.stdout.write(f"export {key}={shlex.quote(value)}\n")
+    return ExitStatus.OK
+
+
+def _status(args: argparse.Namespace, env: Environment) -> int:
+    stack = _stack(args, env)
+    status = stack.status()
+    if args.json:
+        output.print_json(env, _status_doc(status))
+    elif not status.services:
+        env.stdout.write(f"no stack in {status.directory}\n")
+    else:
+        _render_status(env, status)
+    return ExitStatus.OK if status.running else ExitStatus.NEGATIVE
+
+
+def _logs(args: argparse.Namespace, env: Environment) -> int:
+    from swiftfunc.stack.processes import follow, log_tail
+
+    if args.tail is not None and args.tail < 0:
+        raise UsageError("--tail must be 0 or more")
+    stack = _stack(args, env)
+    paths = stack.logs(args.service)
+    if args.service is not None:
+        path = paths[0]
+        if not path.is_file():
+            raise InputError(f"no log for {args.service} in {stack.directory} (has it run?)")
+        if args.tail is not None:
+            env.stdout.write("".join(line + "\n" for line in log_tail(path, args.tail)))
+        else:
+            try:
+                for chunk in follow(path):
+                    env.stdout.write(chunk.decode("utf-8", "replace"))
+            except OSError as exc:
+                raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+        return ExitStatus.OK
+    if not paths:
+        raise InputError(f"no logs in {stack.directory} (has the stack run?)")
+    for path in paths:
+        env.stdout.write(f"==> {path} <==\n")
+        env.stdout.write("".join(line + "\n" for line in log_tail(path, 20 if args.tail is None else args.tail)))
+    return ExitStatus.OK
+
+
+def _down(args: argparse.Namespace, env: Environment) -> int:
+    stack = _stack(args, env)
+    stopped = stack.down(purge=args.purge)
+    if args.json:
+        output.print_json(env, {"stopped": stopped, "purged": bool(args.purge)})
+    else:
+        env.stdout.write(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}\n")
+        if args.purge:
+            env.stdout.write(f"deleted the stack's files in {stack.directory}\n")
+    return ExitStatus.OK
+
+
+def _dir_flag(args: argparse.Namespace) -> str:
+    return f" --dir {shlex.quote(str(args.dir))}" if args.dir is not None else ""
+
+
+def _status_doc(status: Any) -> dict[str, Any]:
+    doc = output.to_jsonable(status)
+    doc["running"] = status.running
+    return doc
+
+
+def _render_status(env: Environment, status: Any) -> None:
+    env.stdout.write(f"stack:    {status.directory}\n")
+    env.stdout.write(f"keystone: {status.keystone_url} (keystone {status.keystone_version})\n")
+    if status.swift_url:
+        env.stdout.write(f"swift:    {status.swift_url} (swift {status.swift_version}; "
+                         f"storage {status.storage_dir}; storage_domain {status.storage_domain})\n")
+    for service in status.services:
+        state = "running" if service.running else "DOWN"
+        pid = f"pid {service.pid}" if service.pid else "-"
+        port = f"127.0.0.1:{service.port}" if service.port else "-"
+        env.stdout.write(f"  {service.name:<10} {state:<8} {port:<16} {pid:<10} {service.log}\n")
+
+
+def _cloud_entry(variables: dict[str, str]) -> dict[str, Any]:
+    return {
+        "auth": {
+            "auth_url": variables["OS_AUTH_URL"],
+            "username": variables["OS_USERNAME"],
+            "password": variables["OS_PASSWORD"],
+            "project_name": variables["OS_PROJECT_NAME"],
+            "user_domain_name": variables["OS_USER_DOMAIN_NAME"],
+            "project_domain_name": variables["OS_PROJECT_DOMAIN_NAME"],
+        },
+        "region_name": variables["OS_REGION_NAME"],
+        "interface": variables["OS_INTERFACE"],
+        "identity_api_version": 3,
+    }
+
+
+def _write_cloud(path: Path, entry: dict[str, Any]) -> None:
+    document: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {path}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path} is not valid YAML; not touching it") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise InputError(f"{path}: expected a mapping at the top level; not touching it")
+        document = loaded or {}
+    clouds = document.get("clouds") or {}
+    if not isinstance(clouds, dict):
+        raise InputError(f"{path}: 'clouds' is not a mapping; not touching it")
+    clouds[CLOUD_NAME] = entry
+    document["clouds"] = clouds
+    ensure_private_dir(path.parent)
+    atomic_write(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)

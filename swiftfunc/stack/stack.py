@@ -103,7 +103,10 @@ class Stack:
     ) -> None:
         self.directory = Path(directory).absolute()
         self.layout = Layout(self.directory)
+        # ``environ`` locates directories (XDG, OSTK_VENVS_DIR); the servers
+        # themselves run with this process's real environment (PATH etc.).
         self._environ = dict(os.environ if environ is None else environ)
+        self._child_environ = dict(os.environ)
         self.venvs_dir = venvs_dir or venvs.default_venvs_dir(self._environ)
         recorded = self._state()
         self._keystone_port = keystone_port or (recorded.keystone_port if recorded else DEFAULT_KEYSTONE_PORT)
@@ -242,7 +245,7 @@ class Stack:
         keystone.write_files(self.layout, self._keystone_port)
         if not state.keystone_bootstrapped:
             note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
-            keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._environ)
+            keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._child_environ)
             state = replace(state, keystone_bootstrapped=True, keystone_version=self.keystone_version)
             save_state(self.layout, state)
         note(f"starting keystone on {self.keystone_url}")
@@ -250,7 +253,7 @@ class Stack:
             state, started, "keystone",
             keystone.server_argv(venv.python, self.layout, self._keystone_port),
             marker=str(self.layout.keystone_dir),
-            environ=keystone.environ(self.layout, self._environ),
+            environ=keystone.environ(self.layout, self._child_environ),
             healthy=lambda: _http_ok(self.keystone_url),
         )
         return state
@@ -277,7 +280,7 @@ class Stack:
             keystone_port=self._keystone_port,
             ports={k: v for k, v in internal.items() if k != "memcached" or memcached},
         )
-        env = _swift_environ(self._environ)
+        env = _swift_environ(self._child_environ)
         swift.build_rings(venv.python, self.layout, internal, env)
         if not state.swift_registered:
             note("registering swift in keystone (service user, object-store endpoints)")
@@ -310,7 +313,27 @@ class Stack:
                     state, started, name, swift.server_argv(venv.python, self.layout, name), marker=str(conf),
                     environ=env, healthy=lambda port=port: _http_ok(f"http://127.0.0.1:{port}/healthcheck"),
                 )
+        if "proxy" in started:
+            self._check_swift_auth(state)
         return state
+
+    def _check_swift_auth(self, state: StackState) -> None:
+        """One authenticated request through authtoken + keystoneauth: /healthcheck skips both."""
+        from ostk.auth import keystone_errors, keystone_session
+
+        with keystone_errors("checking swift"):
+            session = keystone_session(self.admin, timeout=60)
+            token = session.get_token()
+            project = session.get_project_id()
+        url = f"{self.swift_url}/v1/AUTH_{project}"
+        try:
+            answer = requests.head(url, headers={"X-Auth-Token": token}, timeout=60)
+        except requests.RequestException as exc:
+            raise ServiceFailed("proxy", f"HEAD of the admin account failed: {exc}", state.processes["proxy"].log) from exc
+        if answer.status_code // 100 != 2:
+            raise ServiceFailed(
+                "proxy", f"HEAD of the admin account answered {answer.status_code}", state.processes["proxy"].log
+            )
 
     def _start(
         self,

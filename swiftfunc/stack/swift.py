@@ -121,7 +121,9 @@ def proxy_conf(
     if not memcache:
         # Without a memcached both would retry an absent server on every request.
         pipeline = pipeline.replace(" cache ", " ").replace(" ratelimit ", " ")
-    authtoken_cache = f"memcached_servers = {memcache}\n" if memcache else ""
+    # Swift's own memcache client (set up by the cache filter) serves authtoken
+    # too; memcached_servers would need python-memcached in the venv.
+    authtoken_cache = "cache = swift.cache\n" if memcache else ""
     keystone = f"http://{HOST}:{keystone_port}"
     return f"""# Written by 'ostk stack up'; rewritten on every up. Contains a password: keep 0600.
 [DEFAULT]
