@@ -1,0 +1,83 @@
+"""The library entry point for scripts: ``recheck.review.check_review``."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ostk.errors import NotFound, UsageError
+from ostk.http import HttpSettings, build_session
+from recheck.gerrit import GerritClient
+from recheck.logcache import LogCache
+from recheck.review import check_review
+from recheck.testing import SimBug, SimJob
+
+from .conftest import TEMPEST_FAILURE, TEMPEST_TEST
+
+
+def _setup(sim):
+    sim.add_change(300, project="openstack/nova", patchsets=2)
+    jobs = sim.add_buildset(300, 2, jobs=[SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE), SimJob("pep8", "SUCCESS")])
+    sim.add_bug(SimBug(1900002, "reboot hard fails", description=TEMPEST_TEST, projects=("nova",)))
+    return jobs
+
+
+def test_gerrit_url_names_the_server_and_patch_set(sim, tmp_path):
+    _setup(sim)
+    report = check_review(sim.change_url(300, 2), launchpad=sim.launchpad_url, cache=LogCache(tmp_path))
+    assert (report.review.change, report.review.patchset) == (300, 2)
+    assert report.suggestion == "recheck bug #1900002"
+
+
+def test_zuul_build_url_resolves_through_the_build_api(sim):
+    jobs = _setup(sim)
+    report = check_review(sim.build_url(jobs[0].uuid), gerrit=sim.gerrit_url, launchpad=sim.launchpad_url)
+    assert report.review.change == 300 and report.review.patchset == 2
+    assert report.jobs[0].failures[0].id == TEMPEST_TEST
+
+
+def test_old_patch_set_has_no_ci_results(sim):
+    _setup(sim)
+    report = check_review("300", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, patchset=1)
+    assert report.jobs == () and report.suggestion is None
+    assert any("no CI results" in w for w in report.warnings)
+
+
+def test_unknown_patch_set_is_a_usage_error(sim):
+    _setup(sim)
+    with pytest.raises(UsageError, match="no patch set 7"):
+        check_review("300", gerrit=sim.gerrit_url, patchset=7)
+
+
+def test_unknown_change_id_is_not_found(sim):
+    with pytest.raises(NotFound, match="no change with Change-Id"):
+        check_review("I" + "9" * 40, gerrit=sim.gerrit_url)
+
+
+def test_a_bot_can_pass_clients_and_a_confirmation(sim):
+    _setup(sim)
+    session = build_session(HttpSettings(backoff=0.01))
+    from recheck.gerrit import GerritCredentials
+
+    gerrit = GerritClient(sim.gerrit_url, session=session, credentials=GerritCredentials(sim.username, sim.password))
+    asked = []
+    report = check_review(
+        "300", gerrit=gerrit, launchpad=sim.launchpad_url, post=True,
+        confirm=lambda comment, rep: asked.append(comment) or False,
+        now=dt.datetime(2026, 11, 22),
+    )
+    assert asked == ["recheck bug #1900002"] and report.posted is False
+    assert sim.posted_messages(300) == []
+    report = check_review("300", gerrit=gerrit, launchpad=sim.launchpad_url, post=True, confirm=lambda c, r: True)
+    assert report.posted is True
+    assert sim.posted_messages(300) == ["Patch Set 2:\n\nrecheck bug #1900002"]
+
+
+def test_zuul_builds_api_fills_in_jobs_without_a_comment(sim):
+    sim.add_change(301, project="openstack/nova")
+    sim.add_buildset(301, 1, jobs=[SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE)])
+    # Drop the comment: only the builds API knows the build now.
+    sim._changes[301].messages = sim._changes[301].messages[:1]
+    report = check_review("301", gerrit=sim.gerrit_url, zuul=sim.zuul_url, launchpad=sim.launchpad_url)
+    assert [j.name for j in report.jobs] == ["tempest-full"]
+    assert report.jobs[0].failures[0].id == TEMPEST_TEST
