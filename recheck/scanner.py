@@ -33,9 +33,8 @@ MARKERS = re.compile(
     rb"TASK \[|PLAY \[|RUN START|[Tt]imed out|Timeout|Details:|UNREACHABLE|went offline|FATAL"
 )
 
-_ZUUL_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \| ")
+_ZUUL_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: \| | \|$| )")
 _HOST_PREFIX = re.compile(r"^([A-Za-z0-9_.:\[\]-]+) \| ")
-_JENKINS_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \| ?")
 _HTML_TAG = re.compile(rb"<[^<>\n]*>")
 _HTML_ENTITY = re.compile(rb"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 
@@ -65,8 +64,9 @@ def strip_prefixes(text: str) -> tuple[str, str | None]:
     m = _ZUUL_PREFIX.match(text)
     if m is None:
         return text, None
+    zuul = "|" in m.group()
     text = text[m.end():]
-    h = _HOST_PREFIX.match(text)
+    h = _HOST_PREFIX.match(text) if zuul else None
     if h is not None and not text.startswith(("TASK [", "PLAY [")):
         return text[h.end():], h.group(1)
     return text, None

@@ -140,6 +140,8 @@ class SignatureSet:
         self.signatures: tuple[Signature, ...] = tuple(signatures)
         #: Files or entries that could not be loaded, one line each.
         self.warnings: tuple[str, ...] = tuple(warnings)
+        # Building a matcher filters every signature: reuse one per (log, job) in match().
+        self._matchers: dict[tuple[str, str | None], SignatureMatcher] = {}
 
     def __len__(self) -> int:
         return len(self.signatures)
@@ -157,7 +159,11 @@ class SignatureSet:
         failed_tests: Collection[str] = (),
     ) -> tuple[BugMatch, ...]:
         """The bugs whose signature one event (a line, or a traceback) matches, best first."""
-        m = self.matcher(log_name=log_name, job_name=job_name)
+        key = (log_name, job_name)
+        base = self._matchers.get(key)
+        if base is None:
+            base = self._matchers[key] = self.matcher(log_name=log_name, job_name=job_name)
+        m = base.fresh()
         m.feed(text)
         return m.results(failed_tests)
 
@@ -191,6 +197,13 @@ class SignatureMatcher:
                 anchor = max(words, key=len)
                 entry = (_Indexed(sig, alt, phrases, forbidden), score, note)
                 self._index.setdefault(anchor, []).append(entry)
+
+    def fresh(self) -> SignatureMatcher:
+        """A matcher with the same index and no hits yet."""
+        clone = object.__new__(SignatureMatcher)
+        clone._index = self._index
+        clone._hits = {}
+        return clone
 
     def feed(self, text: str, line: int | None = None) -> bool:
         """Check one event; return True if some signature matched it."""

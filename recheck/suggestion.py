@@ -45,7 +45,9 @@ def suggest(jobs: Sequence[JobReport]) -> str | None:
     if best is not None:
         return f"recheck bug #{best.number}"
     job = failed[0]
-    return _one_line(f"recheck - {job.name}: {_reason(job)}")
+    # A bare log has no job name (name ""): say what failed without it.
+    where = f"{job.name}: " if job.name else ""
+    return _one_line(f"recheck - {where}{_reason(job)}")
 
 
 def _reason(job: JobReport) -> str:

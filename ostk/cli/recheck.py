@@ -7,7 +7,9 @@ targets (change numbers, Gerrit/Zuul URLs, Change-Ids) go to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import re
 from pathlib import Path
 
 from rich.markup import escape
@@ -87,9 +89,13 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     sigs = _signature_set(args, env)
     source: str = target if is_url(target) else str(Path(env.cwd, target))
     session = build_session() if is_url(target) else None
-    analysis = analyze(source, signatures=sigs, session=session, job_name=args.build_name)
-    job = job_from_analysis(args.build_name or _log_name(target), target if is_url(target) else None, analysis)
-    report = Report(review=None, jobs=(job,), suggestion=suggest([job]), posted=False)
+    analysis = analyze(source, signatures=sigs, session=session,
+                       job_name=args.build_name or (job_name_from_url(target) if is_url(target) else None))
+    job_name = args.build_name or (job_name_from_url(target) if is_url(target) else None)
+    job = job_from_analysis(job_name or _log_name(target), target if is_url(target) else None, analysis)
+    # Without a known job name the comment should not name the log file as if it were a job.
+    suggestion = suggest([job if job_name else dataclasses.replace(job, name="")])
+    report = Report(review=None, jobs=(job,), suggestion=suggestion, posted=False)
     if args.json:
         output.print_json(env, report.to_json())
     else:
@@ -109,6 +115,19 @@ def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **f
         truncated=analysis.truncated,
         **fields,  # type: ignore[arg-type]
     )
+
+
+_BUILD_ID = re.compile(r"^[0-9a-f]{7,32}$")
+
+
+def job_name_from_url(url: str) -> str | None:
+    """The job name in a Zuul/Jenkins log URL (``…/check/<job>/<build id>/job-output.txt``)."""
+    parts = [p for p in url.split("?", 1)[0].split("/") if p]
+    if len(parts) >= 4 and "." in parts[-1]:
+        parts = parts[:-1]
+    if len(parts) >= 3 and _BUILD_ID.match(parts[-1]) and not _BUILD_ID.match(parts[-2]):
+        return parts[-2]
+    return None
 
 
 def _log_name(target: str) -> str:

@@ -1,0 +1,289 @@
+"""Each failure format the text scan knows (see DESIGN.md, "Job output")."""
+from __future__ import annotations
+
+import recheck
+from recheck import FailureKind
+
+
+def scan(text: str, name: str = "job-output.txt"):
+    return recheck.analyze_stream([text.encode("utf-8")], name=name)
+
+
+def kinds_ids(analysis):
+    return [(f.kind, f.id) for f in analysis.failures]
+
+
+def test_unittest_fail_and_error_blocks_attach_their_tracebacks():
+    log = """\
+======================================================================
+FAIL: test_create (nova.tests.unit.test_api.ApiTest)
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "nova/tests/unit/test_api.py", line 10, in test_create
+    self.assertEqual(1, 2)
+AssertionError: 1 != 2
+
+======================================================================
+ERROR: nova.tests.unit.test_db.DbTest.test_open
+----------------------------------------------------------------------
+Traceback (most recent call last):
+  File "nova/tests/unit/test_db.py", line 3, in test_open
+    raise OSError("disk")
+OSError: disk
+
+----------------------------------------------------------------------
+Ran 2 tests in 0.1s
+
+FAILED (failures=1, errors=1)
+"""
+    a = scan(log)
+    assert kinds_ids(a) == [
+        (FailureKind.TEST, "nova.tests.unit.test_api.ApiTest.test_create"),
+        (FailureKind.TEST, "nova.tests.unit.test_db.DbTest.test_open"),
+    ]
+    first, second = a.failures
+    assert first.message == "AssertionError: 1 != 2" and first.line == 2
+    assert "self.assertEqual(1, 2)" in first.excerpt and "OSError" not in first.excerpt
+    assert second.message == "OSError: disk"
+    assert "Ran 2 tests" not in second.excerpt
+
+
+def test_pytest_short_summary_lines():
+    log = (
+        "=========================== short test summary info ============================\n"
+        "FAILED tests/test_x.py::TestX::test_y - AssertionError: assert 1 == 2\n"
+        "FAILED tests/test_z.py::test_w\n"
+        "========================= 2 failed, 3 passed in 0.12s ==========================\n"
+    )
+    a = scan(log)
+    assert kinds_ids(a) == [
+        (FailureKind.TEST, "tests/test_x.py::TestX::test_y"),
+        (FailureKind.TEST, "tests/test_z.py::test_w"),
+    ]
+    assert a.failures[0].message == "AssertionError: assert 1 == 2"
+
+
+def test_tox_failures_are_tasks():
+    a = scan("  py3: FAIL code 1 (12.34=setup[1.00]+cmd[11.34] seconds)\n  evaluation failed :( (12.5 seconds)\n")
+    assert kinds_ids(a) == [(FailureKind.TASK, "tox:py3")]
+    a = scan("ERROR:   pep8: commands failed\n")
+    assert kinds_ids(a) == [(FailureKind.TASK, "tox:pep8")]
+
+
+def test_zuul_ansible_error_with_json_gives_play_task_host_and_msg(wrap):
+    body = "\n".join(
+        [
+            "PLAY [controller]",
+            "TASK [run-tempest : Run Tempest]",
+        ]
+    )
+    log = wrap(body, host=None) + wrap(
+        "\n".join(
+            [
+                "ERROR",
+                "{",
+                '  "cmd": "tox -e all -- tempest.api",',
+                '  "msg": "non-zero return code",',
+                '  "rc": 1,',
+                '  "stderr": "line one\\nFinal: boom"',
+                "}",
+            ]
+        )
+    )
+    a = scan(log)
+    assert kinds_ids(a) == [(FailureKind.TASK, "controller/run-tempest : Run Tempest/controller")]
+    f = a.failures[0]
+    assert f.message == "non-zero return code; rc=1; Final: boom"
+    assert "tox -e all -- tempest.api" in f.excerpt
+    assert f.line == 3
+
+
+def test_zuul_error_ignoring_errors_is_not_a_failure(wrap):
+    a = scan(wrap("ERROR: Ignoring Errors"))
+    assert a.failures == ()
+
+
+def test_ansible_fatal_failed_and_unreachable():
+    log = (
+        "TASK [devstack : Run devstack]\n"
+        'fatal: [controller]: FAILED! => {"changed": true, "msg": "non-zero return code", "rc": 2}\n'
+        'fatal: [compute1]: UNREACHABLE! => {"changed": false, "msg": "Failed to connect to the host via ssh", '
+        '"unreachable": true}\n'
+    )
+    a = scan(log)
+    assert kinds_ids(a) == [
+        (FailureKind.INFRA, "devstack : Run devstack/compute1"),
+        (FailureKind.SETUP, "devstack : Run devstack/controller"),
+    ]
+    assert a.failures[1].message == "non-zero return code; rc=2"
+
+
+def test_devstack_error_and_stack_sh_failed_come_before_the_tempest_failures_they_cause(wrap):
+    log = wrap(
+        "\n".join(
+            [
+                "{0} tempest.api.compute.servers.test_a.ServersTest.test_b [1.0s] ... FAILED",
+                "",
+                "Captured traceback:",
+                "~~~~~~~~~~~~~~~~~~~",
+                "    Traceback (most recent call last):",
+                "    tempest.lib.exceptions.TimeoutException: Request timed out",
+                "{0} tempest.api.compute.servers.test_a.ServersTest.test_c [0.5s] ... ok",
+            ]
+        )
+    )
+    devstack = wrap(
+        "\n".join(
+            [
+                "+ functions-common:die:264               :   echo '[ERROR] /opt/stack/devstack/lib/keystone:456 keystone did not start'",
+                "[ERROR] /opt/stack/devstack/lib/keystone:456 keystone did not start",
+                "stack.sh failed: full log in /opt/stack/logs/devstacklog.txt.2024-05-14-091234",
+            ]
+        )
+    )
+    a = scan(log + devstack)
+    assert [f.kind for f in a.failures] == [FailureKind.SETUP, FailureKind.SETUP, FailureKind.TEST]
+    assert a.failures[0].message == "[ERROR] /opt/stack/devstack/lib/keystone:456 keystone did not start"
+    assert a.failures[1].message.startswith("stack.sh failed")
+    assert a.failures[2].message == "tempest.lib.exceptions.TimeoutException: Request timed out"
+
+
+def test_run_end_banners_timed_out_and_unreachable(wrap):
+    log = wrap(
+        "RUN END RESULT_NORMAL: [untrusted : opendev.org/openstack/devstack/playbooks/pre.yaml@master]\n"
+        "RUN END RESULT_TIMED_OUT: [untrusted : opendev.org/openstack/tempest/playbooks/devstack-tempest.yaml@master]\n"
+        "POST-RUN END RESULT_UNREACHABLE: [trusted : opendev.org/opendev/base-jobs/playbooks/base/post.yaml@master]\n",
+        host=None,
+    )
+    a = scan(log)
+    assert kinds_ids(a) == [
+        (FailureKind.INFRA, "opendev.org/opendev/base-jobs/playbooks/base/post.yaml"),
+        (FailureKind.TIMEOUT, "opendev.org/openstack/tempest/playbooks/devstack-tempest.yaml"),
+    ]
+    assert a.failures[1].message.startswith("RUN END RESULT_TIMED_OUT")
+
+
+def test_jenkins_console_html_tags_and_entities_are_stripped():
+    html_log = (
+        "<html><body><pre>\n"
+        "<span class=\"timestamp\"><b>2014-01-14 18:31:23.456</b> </span>"
+        "FAIL: test_x (nova.tests.T)\n"
+        "----------------------------------------------------------------------\n"
+        "Traceback (most recent call last):\n"
+        "MismatchError: &lt;Response [500]&gt; != &quot;ok&quot; &amp; &#39;more&#39;\n"
+        "\n"
+        "======================================================================\n"
+        "<a href='https://jenkins06.openstack.org/computer/x/log'>Looks like the node went offline during the build. "
+        "Check the slave log for the details.</a>FATAL: /var/lib/jenkins/logs/slaves/x/slave.log (No such file or directory)\n"
+        "</pre></body></html>\n"
+    )
+    a = scan(html_log, name="console.html")
+    assert kinds_ids(a) == [(FailureKind.INFRA, "job"), (FailureKind.TEST, "nova.tests.T.test_x")]
+    assert a.failures[1].message == "MismatchError: <Response [500]> != \"ok\" & 'more'"
+    assert "<" not in a.failures[0].message.replace("<Response", "")
+    assert a.failures[0].message.startswith("Looks like the node went offline during the build.")
+
+
+def test_duplicates_merge_the_failed_line_and_the_output_below_section(subunit_dir, render, wrap):
+    text = render("subunit-trace --fails", subunit_dir / "stestr_failure.subunit")
+    assert text.count("test_trace_with_all_skips") >= 2  # reported inline and in the section
+    a = scan(wrap(text))
+    assert len(a.failures) == 1
+
+
+def test_failures_never_carry_zuul_prefixes(wrap):
+    a = scan(wrap("{3} tempest.x.T.test_y [2.0s] ... FAILED\n"))
+    assert a.failures[0].id == "tempest.x.T.test_y"
+    assert "|" not in a.failures[0].message
+
+
+def test_test_attributes_are_dropped_from_ids_like_subunit_trace_does():
+    a = scan("{0} tempest.api.T.test_y[id-1234,smoke] [2.0s] ... FAILED\n")
+    assert a.failures[0].id == "tempest.api.T.test_y"
+
+
+def test_line_numbers_count_every_line_of_a_big_block():
+    lines = ["{0} tempest.x.T.test_%d [1.0s] ... ok" % i for i in range(50_000)]
+    lines[41_234] = "{0} tempest.x.T.test_bad [1.0s] ... FAILED"
+    a = scan("\n".join(lines) + "\n")
+    assert a.failures[0].line == 41_235
+    assert a.lines == 50_000
+
+
+def test_job_output_json_gives_exact_failed_tasks_and_tests_from_their_stdout(subunit_dir, render):
+    import json
+
+    trace = render("subunit-trace", subunit_dir / "stestr_failure.subunit")
+    doc = [
+        {
+            "phase": "pre",
+            "playbook": "opendev.org/opendev/base-jobs/playbooks/base/pre.yaml",
+            "plays": [{"play": {"name": "all"}, "tasks": [{"task": {"name": "Gather"}, "hosts": {"controller": {"changed": False}}}]}],
+            "stats": {"controller": {"failures": 0, "unreachable": 0}},
+        },
+        {
+            "phase": "run",
+            "playbook": "opendev.org/openstack/tempest/playbooks/run.yaml",
+            "plays": [
+                {
+                    "play": {"name": "controller"},
+                    "tasks": [
+                        {
+                            "task": {"name": "Ignored probe"},
+                            "hosts": {"controller": {"failed": True, "ignore_errors": True, "msg": "meh"}},
+                        },
+                        {
+                            "task": {"name": "run-tempest : Run Tempest"},
+                            "hosts": {
+                                "controller": {
+                                    "failed": True,
+                                    "rc": 1,
+                                    "msg": "non-zero return code",
+                                    "cmd": ["tox", "-e", "all"],
+                                    "stdout": trace,
+                                }
+                            },
+                        },
+                    ],
+                }
+            ],
+            "stats": {"controller": {"failures": 1, "unreachable": 0}},
+        },
+    ]
+    a = recheck.analyze_stream([json.dumps(doc).encode()], name="job-output.json")
+    assert kinds_ids(a) == [
+        (FailureKind.TEST, "stestr.tests.test_subunit_trace.TestSubunitTrace.test_trace_with_all_skips"),
+        (FailureKind.TASK, "controller/run-tempest : Run Tempest/controller"),
+    ]
+    assert a.failures[1].message == "non-zero return code; rc=1"
+    assert "tox -e all" in a.failures[1].excerpt
+
+
+def test_job_output_json_unreachable_host_is_infra():
+    import json
+
+    doc = [
+        {
+            "phase": "run",
+            "playbook": "p.yaml",
+            "plays": [
+                {
+                    "play": {"name": "all"},
+                    "tasks": [
+                        {
+                            "task": {"name": "ping"},
+                            "hosts": {"compute1": {"unreachable": True, "msg": "Failed to connect to the host via ssh"}},
+                        }
+                    ],
+                }
+            ],
+        }
+    ]
+    a = recheck.analyze_stream([json.dumps(doc).encode()], name="job-output.json")
+    assert kinds_ids(a) == [(FailureKind.INFRA, "all/ping/compute1")]
+
+
+def test_invalid_job_output_json_is_a_warning_not_an_error():
+    a = recheck.analyze_stream([b'[{"plays": [ broken'], name="job-output.json")
+    assert a.failures == ()
+    assert any("not valid JSON" in w for w in a.warnings)
