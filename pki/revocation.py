@@ -35,7 +35,7 @@ from ostk.errors import InputError, ServiceError
 from ostk.files import atomic_write, ensure_private_dir, private_dir_warnings
 from pki.certs import TrustStore
 from pki.cms import der_to_pem, pem_to_der, verify_cms
-from pki.errors import TokenInvalid
+from pki.errors import Reason, TokenInvalid
 
 __all__ = [
     "RevokedToken",
@@ -290,7 +290,10 @@ class RevocationCache:
     ``fetch`` returns keystone's answer (bytes or text, any form that
     :meth:`RevocationList.from_signed` accepts) or raises
     :class:`ostk.errors.ServiceError`. ``trust`` is a :class:`TrustStore` or
-    a callable returning the current one (certificates may rotate).
+    a callable returning the current one (certificates may rotate);
+    ``refresh_trust``, if given, is called once when a fetched list names a
+    signer we do not know (keystone rotated its key), e.g.
+    :meth:`pki.verifier.Verifier.refresh_trust`.
     """
 
     def __init__(
@@ -302,6 +305,7 @@ class RevocationCache:
         cache_time: float = DEFAULT_CACHE_TIME,
         max_stale_age: float = DEFAULT_MAX_STALE_AGE,
         lock_timeout: float = 60.0,
+        refresh_trust: Callable[[], TrustStore] | None = None,
         clock: Callable[[], float] = time.time,
         now: Callable[[], _dt.datetime] | None = None,
     ) -> None:
@@ -314,6 +318,7 @@ class RevocationCache:
         self._thread_lock = threading.RLock()
         self._fetch = fetch
         self._trust = trust
+        self._refresh_trust = refresh_trust
         self.cache_time = float(cache_time)
         self.max_stale_age = float(max_stale_age)
         self._clock = clock
@@ -438,11 +443,17 @@ class RevocationCache:
 
     def _fetch_and_verify(self) -> RevocationList:
         data = self._fetch()
+        source = "keystone's revocation list"
         try:
-            return RevocationList.from_signed(
-                data, self._current_trust(), now=self._now_dt(), source="keystone's revocation list"
-            )
+            return RevocationList.from_signed(data, self._current_trust(), now=self._now_dt(), source=source)
         except RevocationListError as exc:
+            if exc.reason is Reason.UNKNOWN_SIGNER and self._refresh_trust is not None:
+                try:
+                    return RevocationList.from_signed(
+                        data, self._refresh_trust(), now=self._now_dt(), source=source
+                    )
+                except RevocationListError as again:
+                    exc = again
             # Bad data from the service is a service failure, not bad local input.
             raise ServiceError(str(exc)) from exc
 

@@ -128,6 +128,13 @@ class Verifier:
                 self._cache.popitem(last=False)
         return verified
 
+    def refresh_trust(self) -> TrustStore:
+        """Fetch the certificates again (at most once per ``cert_refresh_interval``)
+        and return the current trust; for a revocation list naming a new signer."""
+        if self._certificates is not None:
+            self._refresh_certificates(self._trust)
+        return self._trust
+
     def forget(self) -> None:
         """Drop every cached verdict (e.g. after changing the trust)."""
         with self._lock:

@@ -197,7 +197,7 @@ def _verify(args: argparse.Namespace, env: Environment) -> int:
         hash_algorithms=algorithms,
         cert_refresh_interval=0.0,
     )
-    verifier.revocation = _revocation_check(args, env, lambda: verifier.trust)
+    verifier.revocation = _revocation_check(args, env, lambda: verifier.trust, verifier.refresh_trust)
     fmt = None
     try:
         decoded = decode(raw)
@@ -290,7 +290,10 @@ def _revocation_url(args: argparse.Namespace, env: Environment) -> str:
 
 
 def _revocation_check(
-    args: argparse.Namespace, env: Environment, trust: Callable[[], TrustStore]
+    args: argparse.Namespace,
+    env: Environment,
+    trust: Callable[[], TrustStore],
+    refresh_trust: Callable[[], TrustStore] | None = None,
 ) -> RevocationCheck | None:
     if args.revocation_list:
         return RevocationList.from_signed(
@@ -307,6 +310,7 @@ def _revocation_check(
         trust,
         cache_time=args.revocation_cache_time,
         max_stale_age=args.revocation_max_age,
+        refresh_trust=refresh_trust,
     )
     for warning in cache.warnings:
         output.warn(env, warning)

@@ -326,3 +326,18 @@ def test_concurrent_processes_fetch_at_most_once_per_window(keystone, tmp_path):
     assert all(proc.returncode == 0 for proc in procs), results
     assert all(int(out) > 0 for out, _ in results)
     assert keystone.revocation_fetches == 1
+
+
+def test_rotated_list_signer_triggers_one_trust_refresh(keystone, tmp_path):
+    source = KeystoneSource(keystone.url, http_session=build_session(FAST), token=ADMIN_TOKEN)
+    old_trust = source.fetch_certificates().trust_store()
+    keystone.rotate_certificates()
+    refreshed = []
+
+    def refresh():
+        refreshed.append(1)
+        return source.fetch_certificates().trust_store()
+
+    cache = RevocationCache(tmp_path, source.fetch_revocation_list, old_trust, refresh_trust=refresh)
+    assert len(cache.get()) == 0 and not cache.state.stale
+    assert refreshed == [1]

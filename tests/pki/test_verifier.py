@@ -193,3 +193,25 @@ def test_verifier_with_the_revocation_cache_over_http(keystone, tmp_path):
         verifier.verify(token)
     assert keystone.revocation_fetches == 1
     assert keystone.count(*CERT_PATHS) == 2
+
+
+def test_revocation_list_from_a_rotated_key_refreshes_certificates(keystone, tmp_path):
+    source = KeystoneSource(keystone.url, http_session=build_session(FAST), token=ADMIN_TOKEN)
+    verifier = Verifier(certificates=CertificateCache(tmp_path, source))
+    verifier.revocation = RevocationCache(tmp_path, source.fetch_revocation_list, lambda: verifier.trust,
+                                          cache_time=0, refresh_trust=verifier.refresh_trust)
+    old_token = keystone.issue_token("demo")
+    verifier.verify(old_token)
+    keystone.rotate_certificates()  # the list is now signed by a key we have not seen
+    victim = keystone.issue_token("demo")
+    keystone.revoke(victim)
+    # The old token still verifies with the old certs; the list, signed by the
+    # new key, made the verifier fetch the certificates again.
+    verifier.forget()
+    assert verifier.verify(old_token)
+    assert verifier.stats.cert_refreshes == 1
+    assert verifier.revocation.state.stale is False
+    with pytest.raises(TokenInvalid) as info:
+        verifier.verify(victim)
+    assert info.value.reason is Reason.REVOKED
+    assert verifier.stats.cert_refreshes == 1
