@@ -36,3 +36,32 @@ __all__ = [
     "read_signature_file",
     "suggest",
 ]
+
+# The review workflow (issue 7): Gerrit review → failed jobs → bugs → comment.
+# ``recheck.testing`` (the CI simulator) is imported on its own, never from here.
+from recheck.comments import CIComment, ChangeMessage, JobResult, parse_ci_comment  # noqa: E402
+from recheck.gerrit import Change, GerritClient, GerritCredentials  # noqa: E402
+from recheck.launchpad import LaunchpadBugFinder, LaunchpadClient  # noqa: E402
+from recheck.logcache import LogCache  # noqa: E402
+from recheck.review import ReviewProgress, check_review  # noqa: E402
+from recheck.reviewref import ReviewTarget, parse_review  # noqa: E402
+from recheck.zuul import Build, ZuulClient  # noqa: E402
+
+__all__ += [
+    "Build",
+    "CIComment",
+    "Change",
+    "ChangeMessage",
+    "GerritClient",
+    "GerritCredentials",
+    "JobResult",
+    "LaunchpadBugFinder",
+    "LaunchpadClient",
+    "LogCache",
+    "ReviewProgress",
+    "ReviewTarget",
+    "ZuulClient",
+    "check_review",
+    "parse_ci_comment",
+    "parse_review",
+]

@@ -161,7 +161,8 @@ def normalise_message(message: str, *, words: int = 10) -> str:
     text = _QUOTED_PATH.sub(" ", text)
     text = _NUMBER.sub(" ", text)
     text = _PUNCT.sub(" ", text)
-    return " ".join(text.split()[:words])
+    # Leftovers of removed values ("196 s" → "s") are noise to a full-text search.
+    return " ".join([w for w in text.split() if len(w) > 1][:words])
 
 
 def rank(
