@@ -256,8 +256,7 @@ def _trust_source(
         return None, TrustStore.from_files(args.signing_cert, args.ca)
     if args.keystone:
         cache = CertificateCache(_signing_dir(args, env, args.keystone), _source(args, env, args.keystone))
-        for warning in cache.warnings:
-            output.warn(env, warning)
+        _warn_once(args, env, cache.warnings)
         return cache, None
     raise UsageError("give --signing-cert and --ca, or --keystone URL, to verify against")
 
@@ -312,9 +311,17 @@ def _revocation_check(
         max_stale_age=args.revocation_max_age,
         refresh_trust=refresh_trust,
     )
-    for warning in cache.warnings:
-        output.warn(env, warning)
+    _warn_once(args, env, cache.warnings)
     return _WarnIfStale(cache, env)
+
+
+def _warn_once(args: argparse.Namespace, env: Environment, warnings: list[str]) -> None:
+    # The certificate and revocation caches usually share one signing dir.
+    seen = args.__dict__.setdefault("_warned", set())
+    for warning in warnings:
+        if warning not in seen:
+            seen.add(warning)
+            output.warn(env, warning)
 
 
 class _WarnIfStale:

@@ -433,3 +433,13 @@ def test_keystone_faults_are_exit_4_with_one_line(run, keystone, tmp_path, monke
                      str(tmp_path / "s"))
     assert result.code == 4
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_open_signing_dir_is_warned_about_once(run, keystone, tmp_path):
+    signing_dir = tmp_path / "open"
+    signing_dir.mkdir()
+    os.chmod(signing_dir, 0o755)
+    result = run("pki", "verify", keystone.issue_token(), "--keystone", keystone.url, "--signing-dir",
+                 str(signing_dir), "--check-revocation", "--os-token", ADMIN_TOKEN)
+    assert result.code == 0
+    assert result.err.count("accessible by others") == 1

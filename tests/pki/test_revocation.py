@@ -5,7 +5,6 @@ the requests it receives.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import stat
