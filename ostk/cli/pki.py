@@ -284,8 +284,8 @@ def _revocation_url(args: argparse.Namespace, env: Environment) -> str:
     config = auth.resolve(auth.flags_from_args(args), env.environ, env.cwd)
     if config.auth_url:
         return config.auth_url
-    raise ConfigError("--check-revocation needs a keystone: pass --keystone URL, --os-auth-url "
-                      "or set OS_AUTH_URL")
+    raise ConfigError("fetching the revocation list needs a keystone: pass --keystone URL, "
+                      "--os-auth-url or set OS_AUTH_URL")
 
 
 def _revocation_check(

@@ -443,3 +443,9 @@ def test_open_signing_dir_is_warned_about_once(run, keystone, tmp_path):
                  str(signing_dir), "--check-revocation", "--os-token", ADMIN_TOKEN)
     assert result.code == 0
     assert result.err.count("accessible by others") == 1
+
+
+def test_revoked_without_any_source_is_a_config_error(run):
+    result = run("pki", "revoked")
+    assert result.code == 3
+    assert "needs a keystone" in result.err
