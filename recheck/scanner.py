@@ -56,6 +56,10 @@ _INFRA = re.compile(
     r"NODE_FAILURE|RETRY_LIMIT|went offline during the build|Slave went offline|"
     r"Build timed out \(after|Killed\s+timeout -s 9"
 )
+#: Lines that always start something new: they close any open block.
+_STARTS = re.compile(
+    r"^(?:\{\d+\} |FAIL: |ERROR: |Failed \d+ tests? - output below|(?:PRE-|POST-)?RUN (?:START|END)|TASK \[|PLAY \[)"
+)
 _EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Failure|Exceeded|Timeout|Exit|Mismatch)\w*)(?::\s|$)")
 
 
@@ -159,6 +163,7 @@ class TextScanner:
         self._json_line = 0
         self._json_depth = 0
         self._unittest_seen_rule = False
+        self._unittest_preamble = 0
 
     # -- bytes in -------------------------------------------------------------
 
@@ -245,7 +250,10 @@ class TextScanner:
     def _block_line(self, raw: bytes, number: int) -> None:
         text, host = self._decode(raw)
         assert self._block is not None
-        if not self._block(text, host, number):
+        starts = self._block != self._ansible_json and _STARTS.match(text.lstrip())
+        if starts:
+            self._end_block()
+        if starts or not self._block(text, host, number):
             self._block = None
             if self._matcher is not None and MARKERS.search(raw):
                 self._matcher.feed(text, number)
@@ -278,6 +286,7 @@ class TextScanner:
             test_id = f"{m.group(3)}.{name}" if m.group(3) else name
             self._start_pending(FailureKind.TEST, _test_id(test_id), stripped, number)
             self._unittest_seen_rule = False
+            self._unittest_preamble = 0
             self._block = self._unittest_block
             return
         m = _PYTEST.match(stripped)
@@ -380,7 +389,12 @@ class TextScanner:
             self._end_block()
             return False
         if not self._unittest_seen_rule:
-            return True  # the test's description line(s) before the rule
+            # The test's description line(s) before the rule; no rule soon means no block.
+            self._unittest_preamble += 1
+            if self._unittest_preamble > 3:
+                self._end_block()
+                return False
+            return True
         return self._collect(text)
 
     def _ansible_json(self, text: str, host: str | None, number: int) -> bool:

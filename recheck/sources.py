@@ -14,6 +14,8 @@ from recheck.engine import LogScanner, read_chunks
 from recheck.models import LogAnalysis
 from recheck.signatures import SignatureSet
 
+#: Bytes per HTTP read: a connection cut loses at most the chunk being read.
+HTTP_CHUNK = 64 * 1024
 #: Bytes per read from a local file: big blocks keep per-chunk overhead negligible.
 FILE_CHUNK = 1024 * 1024
 
@@ -56,7 +58,9 @@ def analyze(
     if is_url(source):
         url = str(source)
         scanner = LogScanner(name=url, signatures=signatures, job_name=job_name)
-        chunks = iter_bytes(session or build_session(), url, what=f"downloading {redact_url(url)}")
+        chunks = iter_bytes(
+            session or build_session(), url, what=f"downloading {redact_url(url)}", chunk_size=HTTP_CHUNK
+        )
         return _drain(scanner, chunks)
     if isinstance(source, (str, os.PathLike)):
         scanner = LogScanner(name=os.fspath(source), signatures=signatures, job_name=job_name)

@@ -164,3 +164,14 @@ def wrap() -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def gzipped() -> Callable[[bytes | str], bytes]:
     return gz
+
+
+@pytest.fixture
+def serve(log_server: LogServer) -> Callable[..., str]:
+    """serve(path, body, headers=..., status=..., cut_at=...) → the URL of that log."""
+
+    def _serve(path: str, body: bytes, **kw: object) -> str:
+        log_server.routes[path] = Served(body, **kw)  # type: ignore[arg-type]
+        return log_server.url + path
+
+    return _serve

@@ -1,0 +1,174 @@
+"""The engine on awkward input: chunking, gzip, truncation, junk, huge lines."""
+from __future__ import annotations
+
+import gzip
+import io
+import tracemalloc
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import recheck
+from recheck import FailureKind, LogScanner
+from ostk.errors import TruncatedDownload
+
+FAILING = (
+    "2024-05-14 09:12:00.000001 | controller | {0} tempest.api.compute.T.test_a [1.0s] ... ok\n"
+    "2024-05-14 09:12:01.000002 | controller | {1} tempest.api.compute.T.test_b [1.0s] ... FAILED\n"
+    "2024-05-14 09:12:01.000003 | controller | \n"
+    "2024-05-14 09:12:01.000004 | controller | Captured traceback:\n"
+    "2024-05-14 09:12:01.000005 | controller | ~~~~~~~~~~~~~~~~~~~\n"
+    "2024-05-14 09:12:01.000006 | controller |     Traceback (most recent call last):\n"
+    "2024-05-14 09:12:01.000007 | controller |     tempest.lib.exceptions.BuildErrorException: Server failed to build\n"
+    "2024-05-14 09:12:02 | controller | {0} tempest.api.compute.T.test_c [1.0s] ... ok\n"
+    "2024-05-14 09:12:03.000001 | controller | ERROR\n"
+    "2024-05-14 09:12:03.000002 | controller | {\n"
+    '2024-05-14 09:12:03.000003 | controller |   "msg": "non-zero return code",\n'
+    '2024-05-14 09:12:03.000004 | controller |   "rc": 1\n'
+    "2024-05-14 09:12:03.000005 | controller | }\n"
+).encode()
+
+
+def summary(a):
+    return [(f.kind, f.id, f.message, f.line, f.excerpt) for f in a.failures]
+
+
+REFERENCE = summary(recheck.analyze_stream([FAILING]))
+
+
+def test_reference_log_findings():
+    assert [(k, i, m, ln) for k, i, m, ln, _ in REFERENCE] == [
+        (FailureKind.TEST, "tempest.api.compute.T.test_b", "tempest.lib.exceptions.BuildErrorException: Server failed to build", 2),
+        (FailureKind.TASK, "controller", "non-zero return code; rc=1", 9),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(FAILING)), max_size=30), st.booleans())
+def test_any_chunking_gives_the_same_answer(cuts, compress):
+    data = gzip.compress(FAILING, mtime=0) if compress else FAILING
+    points = sorted({c % len(data) for c in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)])]
+    assert summary(recheck.analyze_stream(pieces)) == REFERENCE
+
+
+def test_gzip_detected_by_magic_whatever_the_name():
+    a = recheck.analyze_stream([gzip.compress(FAILING)], name="console.txt")
+    assert summary(a) == REFERENCE
+
+
+def test_plain_bytes_under_a_gz_name_are_read_as_plain():
+    # Servers often decode Content-Encoding for us although the name says .gz.
+    a = recheck.analyze_stream([FAILING], name="job-output.txt.gz", content_encoding="gzip")
+    assert summary(a) == REFERENCE and not a.truncated
+
+
+def test_multi_member_gzip_is_read_to_the_end():
+    half = len(FAILING) // 2
+    cut = FAILING.rindex(b"\n", 0, half) + 1
+    data = gzip.compress(FAILING[:cut]) + gzip.compress(FAILING[cut:])
+    assert summary(recheck.analyze_stream([data])) == REFERENCE
+
+
+def test_truncated_gzip_gives_a_partial_analysis_and_a_warning():
+    data = gzip.compress(FAILING * 50)
+    a = recheck.analyze_stream([data[: len(data) * 2 // 3]])
+    assert a.truncated
+    assert a.warnings[0].startswith("log truncated")
+    assert any(f.id == "tempest.api.compute.T.test_b" for f in a.failures)
+
+
+def test_corrupt_gzip_is_reported_not_raised():
+    data = bytearray(gzip.compress(FAILING * 20))
+    data[200:260] = b"\xff" * 60
+    a = recheck.analyze_stream([bytes(data)])
+    assert a.truncated
+    assert any("corrupt" in w for w in a.warnings)
+
+
+def test_iterator_raising_truncated_download_gives_partial_result():
+    def chunks():
+        yield FAILING[:300]
+        raise TruncatedDownload("downloading x: download cut short (connection reset)")
+
+    a = recheck.analyze_stream(chunks())
+    assert a.truncated and a.bytes == 300
+    assert a.failures[0].id == "tempest.api.compute.T.test_b"
+
+
+def test_log_scanner_can_be_finished_by_the_downloader_after_a_cut():
+    scanner = LogScanner(name="job-output.txt")
+    scanner.feed(FAILING[:400])
+    a = scanner.finish(truncated=True)
+    assert a.truncated and a.failures[0].id == "tempest.api.compute.T.test_b"
+    assert scanner.finish() is a  # finishing twice is harmless
+
+
+def test_empty_log():
+    a = recheck.analyze_stream([])
+    assert a.failures == () and a.bytes == 0 and "log is empty" in a.warnings
+    a = recheck.analyze_stream([b""], name="x.gz")
+    assert a.failures == () and not a.truncated
+
+
+def test_binary_junk_and_nul_bytes_do_not_break_the_scan():
+    junk = bytes(range(256)) * 64
+    a = recheck.analyze_stream([junk, b"\x00\x00FAIL: x.T.test_z\n\x00", junk])
+    assert any("binary" in w for w in a.warnings)
+    assert all("\x00" not in f.message for f in a.failures)
+
+
+def test_invalid_utf8_is_replaced_with_a_warning():
+    a = recheck.analyze_stream([b"{0} tempest.x.T.test_\xff\xfe [1.0s] ... FAILED\n"])
+    assert a.failures[0].id == "tempest.x.T.test_\ufffd\ufffd"
+    assert "invalid UTF-8 replaced" in a.warnings
+
+
+def test_a_100_mb_line_without_newline_keeps_memory_bounded():
+    block = b"x" * (1024 * 1024)
+
+    def chunks():
+        yield b"FAIL: before.T.test_1\n"
+        for _ in range(100):
+            yield block
+        yield b"\n{0} after.T.test_2 [1.0s] ... FAILED\n"
+
+    tracemalloc.start()
+    try:
+        a = recheck.analyze_stream(chunks())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024, peak
+    assert [f.id for f in a.failures] == ["before.T.test_1", "after.T.test_2"]
+    assert a.failures[1].line == 3
+    assert any("very long line" in w for w in a.warnings)
+
+
+def test_a_huge_line_without_any_newline_at_all():
+    a = recheck.analyze_stream(iter([b"ERROR " + b"y" * 300_000]))
+    assert a.lines == 1 and a.bytes == 300_006
+
+
+def test_html_entities_in_plain_text_logs_are_left_alone():
+    a = recheck.analyze_stream([b"FAILED tests/t.py::test_a - assert '&lt;' == '<'\n"])
+    assert a.failures[0].message == "assert '&lt;' == '<'"
+
+
+def test_analyze_reads_paths_and_streams(tmp_path):
+    p = tmp_path / "job-output.txt.gz"
+    p.write_bytes(gzip.compress(FAILING))
+    assert summary(recheck.analyze(p)) == REFERENCE
+    assert summary(recheck.analyze(str(p))) == REFERENCE
+    assert summary(recheck.analyze(io.BytesIO(FAILING))) == REFERENCE
+
+
+def test_missing_path_is_an_input_error(tmp_path):
+    import pytest
+
+    from ostk.errors import InputError
+
+    with pytest.raises(InputError, match="no such log file"):
+        recheck.analyze(tmp_path / "nope.txt")
+    with pytest.raises(InputError, match="directory"):
+        recheck.analyze(tmp_path)
