@@ -34,26 +34,23 @@ _DIGESTS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
 }
 #: signatureAlgorithm OIDs openssl writes for RSA PKCS#1 v1.5 and ECDSA
 #: (the hash always comes from digestAlgorithm, as in openssl).
-_RSA_SIGNATURES = frozenset(
-    {
-        "1.2.840.113549.1.1.1",  # rsaEncryption (what openssl writes)
-        "1.2.840.113549.1.1.5",
-        "1.2.840.113549.1.1.14",
-        "1.2.840.113549.1.1.11",
-        "1.2.840.113549.1.1.12",
-        "1.2.840.113549.1.1.13",
-    }
-)
-_EC_SIGNATURES = frozenset(
-    {
-        "1.2.840.10045.2.1",  # id-ecPublicKey
-        "1.2.840.10045.4.1",
-        "1.2.840.10045.4.3.1",
-        "1.2.840.10045.4.3.2",
-        "1.2.840.10045.4.3.3",
-        "1.2.840.10045.4.3.4",
-    }
-)
+#: signature OID → the digest it implies (None: any; it comes from digestAlgorithm)
+_RSA_SIGNATURES: dict[str, str | None] = {
+    "1.2.840.113549.1.1.1": None,  # rsaEncryption (what openssl writes)
+    "1.2.840.113549.1.1.5": "sha1",
+    "1.2.840.113549.1.1.14": "sha224",
+    "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384",
+    "1.2.840.113549.1.1.13": "sha512",
+}
+_EC_SIGNATURES: dict[str, str | None] = {
+    "1.2.840.10045.2.1": None,  # id-ecPublicKey
+    "1.2.840.10045.4.1": "sha1",
+    "1.2.840.10045.4.3.1": "sha224",
+    "1.2.840.10045.4.3.2": "sha256",
+    "1.2.840.10045.4.3.3": "sha384",
+    "1.2.840.10045.4.3.4": "sha512",
+}
 _OID_DATA = "1.2.840.113549.1.7.1"
 _OID_SIGNED_DATA = "1.2.840.113549.1.7.2"
 _OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
@@ -165,18 +162,34 @@ def _parse(der: bytes) -> SignedMessage:
     digest_oid = signer["digest_algorithm"]["algorithm"].dotted
     if digest_oid not in _DIGESTS:
         raise TokenInvalid(Reason.MALFORMED, f"unsupported digest algorithm {digest_oid}")
+    # Not needed to verify, but a token that differs from what was signed in
+    # an unsigned field would carry a fresh token id: be strict about it.
+    if digest_oid not in {a["algorithm"].dotted for a in signed["digest_algorithms"]}:
+        raise TokenInvalid(Reason.MALFORMED, "signer's digest is not among digestAlgorithms")
     sid = signer["sid"]
     issuer = serial = key_id = None
+    # Versions as RFC 5652 computes them (parsing them also catches a broken tag).
+    expected = "v1" if sid.name == "issuer_and_serial_number" else "v3"
+    if signer["version"].native != expected or signed["version"].native != expected:
+        raise TokenInvalid(Reason.MALFORMED, "unexpected SignedData/SignerInfo version")
     if sid.name == "issuer_and_serial_number":
         issuer = sid.chosen["issuer"].hashable
         serial = sid.chosen["serial_number"].native
     else:
         key_id = bytes(sid.chosen.native)
     signature_algorithm = signer["signature_algorithm"]["algorithm"].dotted
-    if signature_algorithm not in _RSA_SIGNATURES and signature_algorithm not in _EC_SIGNATURES:
+    if signature_algorithm in _RSA_SIGNATURES:
+        implied = _RSA_SIGNATURES[signature_algorithm]
+        parameters_ok = signer["signature_algorithm"]["parameters"].dump() in (b"", b"\x05\x00")
+    elif signature_algorithm in _EC_SIGNATURES:
+        implied = _EC_SIGNATURES[signature_algorithm]
+        parameters_ok = signer["signature_algorithm"]["parameters"].dump() == b""
+    else:
         raise TokenInvalid(
             Reason.MALFORMED, f"unsupported signature algorithm {signature_algorithm}"
         )
+    if not parameters_ok or implied not in (None, _DIGESTS[digest_oid][0]):
+        raise TokenInvalid(Reason.MALFORMED, "signature algorithm disagrees with the digest")
     signed_attrs = message_digest = attr_content_type = None
     attrs = signer["signed_attrs"]
     if attrs.contents is not None and len(attrs.contents) > 0:

@@ -169,13 +169,15 @@ def decode(token: str | bytes) -> DecodedToken:
             raise _malformed("empty token")
         fmt, der = _cms_from_text(text)
     else:
-        raw = bytes(token).strip(_WHITESPACE)
-        if not raw:
-            raise _malformed("empty token")
+        raw = bytes(token)
         if raw[:1] == b"\x30":
+            # DER is binary: never strip it (its last byte may look like whitespace)
             fmt, der = "cms-der", raw
             text = ""
         else:
+            raw = raw.strip(_WHITESPACE)
+            if not raw:
+                raise _malformed("empty token")
             try:
                 text = raw.decode("ascii")
             except UnicodeDecodeError:
