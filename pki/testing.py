@@ -120,6 +120,9 @@ class KeystoneStandIn:
         token_lifetime: seconds until an issued token expires.
         disabled_apis: API versions answering 404 everywhere (``{"v3"}`` makes
             a v2-only keystone), changeable while running.
+        ca, signer: the CA and signing cert to start with (default: new ones;
+            pass shared ones to save key generation across many tests).
+        key_type: ``"rsa"`` (keystone's) or ``"ec"``, for generated keys.
     """
 
     def __init__(
@@ -129,6 +132,9 @@ class KeystoneStandIn:
         users: Iterable[StandInUser] | None = None,
         token_lifetime: float = 3600.0,
         disabled_apis: Iterable[str] = (),
+        ca: issuing.KeyPair | None = None,
+        signer: issuing.KeyPair | None = None,
+        key_type: str = "rsa",
     ) -> None:
         if token_format not in ("pki", "pkiz"):
             raise ValueError("token_format must be 'pki' or 'pkiz'")
@@ -151,8 +157,11 @@ class KeystoneStandIn:
         self._issued: dict[str, _Issued] = {}
         self._revoked: list[dict[str, str]] = []
         self._outage: tuple[str, tuple[str, ...] | None, float] | None = None
-        self.ca = issuing.create_ca()
-        self.signer = issuing.create_signing_cert(self.ca)
+        if signer is not None and ca is None:
+            raise ValueError("give the CA that issued signer")
+        self.key_type = key_type
+        self.ca = ca or issuing.create_ca(key_type=key_type)
+        self.signer = signer or issuing.create_signing_cert(self.ca, key_type=key_type)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -224,8 +233,8 @@ class KeystoneStandIn:
         Tokens issued before keep verifying against the old certificates only,
         as with a real keystone's key rotation.
         """
-        ca = issuing.create_ca() if new_ca else self.ca
-        signer = issuing.create_signing_cert(ca)
+        ca = issuing.create_ca(key_type=self.key_type) if new_ca else self.ca
+        signer = issuing.create_signing_cert(ca, key_type=self.key_type)
         with self._lock:
             self.ca, self.signer = ca, signer
 

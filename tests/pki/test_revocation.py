@@ -130,9 +130,16 @@ def test_lookup_cost_does_not_grow_with_list_size():
 FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=1, backoff=0.01)
 
 
+@pytest.fixture(scope="module")
+def material():
+    """One RSA CA and signing cert per module: key generation is the slow part."""
+    ca = create_ca()
+    return ca, create_signing_cert(ca)
+
+
 @pytest.fixture
-def keystone():
-    with KeystoneStandIn() as ks:
+def keystone(material):
+    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
         yield ks
 
 

@@ -38,9 +38,16 @@ class MutableRevocation:
         return self.listing.is_revoked(token_ids, audit_ids)
 
 
+@pytest.fixture(scope="module")
+def material():
+    """One RSA CA and signing cert per module: key generation is the slow part."""
+    ca = create_ca()
+    return ca, create_signing_cert(ca)
+
+
 @pytest.fixture
-def keystone():
-    with KeystoneStandIn() as ks:
+def keystone(material):
+    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
         yield ks
 
 
