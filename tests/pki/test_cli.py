@@ -457,3 +457,14 @@ def test_revoked_without_any_source_is_a_config_error(run):
     result = run("pki", "revoked")
     assert result.code == 3
     assert "needs a keystone" in result.err
+
+
+def test_password_flags_log_in_to_the_keystone_given(run, keystone, tmp_path):
+    # No OS_AUTH_URL: --keystone is where we log in (version discovery at its root).
+    victim = keystone.issue_token("demo")
+    keystone.revoke(victim)
+    result = run("pki", "verify", victim, "--keystone", keystone.url, "--signing-dir", str(tmp_path / "s"),
+                 "--check-revocation", "--os-username", "admin", "--os-password", "secret",
+                 "--os-project-name", "admin", "--json")
+    assert result.code == 1 and result.json["reason"] == "revoked"
+    assert keystone.count("/v3/auth/tokens") == 1
