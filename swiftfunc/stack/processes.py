@@ -21,6 +21,8 @@ from ostk.errors import InputError, ServiceError
 #: Popen objects of the servers this Python process started: kept so they are
 #: reaped (no zombies that look alive) and not garbage-collected mid-run.
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+#: Exit statuses of reaped children, for error messages.
+_EXITED: dict[int, int] = {}
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,8 @@ def is_running(record: ProcessRecord) -> bool:
 
 def exit_status(record: ProcessRecord) -> int | None:
     """The exit status if this process started it and it has exited, else None."""
-    proc = _CHILDREN.get(record.pid)
-    return proc.poll() if proc is not None else None
+    _reap(record.pid)
+    return _EXITED.get(record.pid)
 
 
 def stop(record: ProcessRecord, *, timeout: float = 10.0) -> bool:
@@ -112,10 +114,15 @@ def stop(record: ProcessRecord, *, timeout: float = 10.0) -> bool:
     members of its group that carry the marker (e.g. gunicorn workers whose
     master was killed with -9). Returns True if anything was signalled.
     """
-    targets = [pid for pid in _group_members(record.pid, record.marker)]
-    alive = is_running(record)
-    if alive and record.pid not in targets:
-        targets.append(record.pid)
+    if is_running(record):
+        targets = [record.pid] + [p for p in _group_members(record.pid, record.marker) if p != record.pid]
+    elif _alive(record.pid):
+        # The PID now belongs to another program. The kernel never hands out a
+        # PID that is still a process-group id, so our group has no members left.
+        return False
+    else:
+        # Our leader is gone; its workers may linger in the group.
+        targets = _group_members(record.pid, record.marker)
     if not targets:
         return False
     _signal_all(targets, signal.SIGTERM)
@@ -170,6 +177,7 @@ def follow(path: Path, chunk: int = 65536) -> Iterator[bytes]:
 def _reap(pid: int) -> None:
     proc = _CHILDREN.get(pid)
     if proc is not None and proc.poll() is not None:
+        _EXITED[pid] = proc.returncode
         _CHILDREN.pop(pid, None)
 
 

@@ -241,7 +241,7 @@ class Stack:
         if record is not None:
             # A killed master's workers let go of the port a moment later.
             processes.stop(record)
-        ports.require_free("keystone", self._keystone_port, wait=10 if record else 0)
+        ports.require_free("keystone", self._keystone_port, wait=2 if record else 0)
         keystone.write_files(self.layout, self._keystone_port)
         if not state.keystone_bootstrapped:
             note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
@@ -299,7 +299,7 @@ class Stack:
             if record is not None:
                 processes.stop(record)
             port = self._swift_port if name == "proxy" else internal[name]
-            ports.require_free(name, port, wait=10 if record else 0)
+            ports.require_free(name, port)
             note(f"starting {name} on 127.0.0.1:{port}")
             if name == "memcached":
                 assert memcached is not None

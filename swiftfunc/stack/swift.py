@@ -291,9 +291,23 @@ def build_rings(python: Path, layout: Layout, ports: Mapping[str, int], environ:
 
 
 def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
-    """Run one swift server in the foreground; ``-v`` logs to stdout (no /dev/log here)."""
-    code = f"from {SERVER_MODULES[kind]} import main; main()"
-    return [str(python), "-c", code, str(layout.swift_dir / f"{kind}-server.conf"), "-v"]
+    """Run one swift server in the foreground; ``-v`` logs to stdout (no /dev/log here).
+
+    Swift reads storage policies from /etc/swift/swift.conf when it is
+    imported and ``swift_dir`` does not reload them, so the launcher points
+    swift at our swift.conf and reloads the policies before starting.
+    """
+    code = (
+        "import sys\n"
+        "from swift.common.utils import set_swift_dir\n"
+        "from swift.common.storage_policy import reload_storage_policies\n"
+        "set_swift_dir(sys.argv[1])\n"
+        "reload_storage_policies()\n"
+        "del sys.argv[1]\n"
+        f"from {SERVER_MODULES[kind]} import main\n"
+        "main()\n"
+    )
+    return [str(python), "-c", code, str(layout.swift_dir), str(layout.swift_dir / f"{kind}-server.conf"), "-v"]
 
 
 def memcached_argv(program: str, port: int) -> list[str]:

@@ -1,0 +1,90 @@
+"""A real swift behind keystoneauth, started through swiftfunc.stack."""
+from __future__ import annotations
+
+import socket
+import uuid
+import pytest
+import requests
+import swiftclient
+
+from ostk.auth import keystone_session
+from swiftfunc.stack import PortInUse, Stack, processes
+
+pytestmark = pytest.mark.integration
+
+
+def _user_with_role(stack: Stack, role: str) -> tuple[str, str, str]:
+    """A new project and user holding ``role`` on it: (user name, password, project id)."""
+    admin = keystone_session(stack.admin)
+    base = stack.keystone_url
+    suffix = uuid.uuid4().hex[:8]
+    project = admin.post(f"{base}/projects", json={"project": {"name": f"p-{suffix}", "domain_id": "default"}}).json()["project"]
+    password = uuid.uuid4().hex
+    user = admin.post(f"{base}/users", json={"user": {
+        "name": f"u-{suffix}", "domain_id": "default", "password": password}}).json()["user"]
+    role_id = admin.get(f"{base}/roles", params={"name": role}).json()["roles"][0]["id"]
+    admin.put(f"{base}/projects/{project['id']}/users/{user['id']}/roles/{role_id}")
+    return user["name"], password, project["id"]
+
+
+def _connection(stack: Stack, user: str, password: str, project_id: str) -> swiftclient.Connection:
+    return swiftclient.Connection(
+        authurl=stack.keystone_url, user=user, key=password, auth_version="3", retries=0,
+        os_options={"project_id": project_id, "user_domain_id": "default"},
+    )
+
+
+def test_a_keystone_member_can_put_and_get_an_object(swift_stack: Stack) -> None:
+    user, password, project_id = _user_with_role(swift_stack, "member")
+    conn = _connection(swift_stack, user, password, project_id)
+    url, _token = conn.get_auth()
+    assert url == f"{swift_stack.swift_url}/v1/AUTH_{project_id}"
+    conn.put_container("box")
+    conn.put_object("box", "greeting", b"hello swift")
+    headers, body = conn.get_object("box", "greeting")
+    assert body == b"hello swift"
+    assert headers["content-length"] == "11"
+
+
+def test_a_user_without_an_operator_role_is_refused(swift_stack: Stack) -> None:
+    user, password, project_id = _user_with_role(swift_stack, "reader")
+    conn = _connection(swift_stack, user, password, project_id)
+    with pytest.raises(swiftclient.ClientException) as caught:
+        conn.put_container("forbidden")
+    assert caught.value.http_status == 403
+
+
+def test_anonymous_requests_are_refused(swift_stack: Stack) -> None:
+    answer = requests.get(f"{swift_stack.swift_url}/v1/AUTH_nobody/c", timeout=30)
+    assert answer.status_code == 401
+
+
+def test_info_advertises_the_middlewares_the_functional_tests_need(swift_stack: Stack) -> None:
+    info = requests.get(f"{swift_stack.swift_url}/info", timeout=30).json()
+    for name in ("staticweb", "domain_remap", "symlink", "slo", "tempurl", "bulk_upload",
+                 "account_quotas", "container_quotas", "versioned_writes", "object_versioning", "etag_quoter"):
+        assert name in info, name
+    assert {p["name"] for p in info["swift"]["policies"]} == {"gold", "silver"}
+    assert info["swift"]["version"].startswith(swift_stack.swift_version)
+    assert swift_stack.swift_python.is_file()
+
+
+def test_a_failure_midway_stops_what_that_up_started(swift_stack: Stack) -> None:
+    records = swift_stack.process_records()
+    for name in ("proxy", "object"):
+        processes.stop(records[name])
+    with socket.socket() as holder:
+        # The proxy's port is taken by a stranger: up restarts the object
+        # server, then must fail on the proxy and stop the object server again.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", swift_stack.swift_port))
+        holder.listen()
+        with pytest.raises(PortInUse, match=f"proxy: port 127.0.0.1:{swift_stack.swift_port} is already in use"):
+            swift_stack.up(swift=True)
+        status = {s.name: s for s in swift_stack.status().services}
+        assert not status["object"].running and not status["proxy"].running
+        assert status["keystone"].running and status["account"].running
+        assert "object" not in swift_stack.process_records()
+    restored = swift_stack.up(swift=True)
+    assert set(restored.started) == {"object", "proxy"}
+    assert restored.running

@@ -1,0 +1,91 @@
+"""Processes: started in their own group, recognised only while still ours, stopped by record."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from swiftfunc.stack import processes
+from swiftfunc.stack.processes import ServiceFailed
+from swiftfunc.stack.stack import _wait_healthy
+
+SLEEPER = "import time, sys; print('sleeping', flush=True); time.sleep(60)  # {marker}"
+
+
+def _spawn(tmp_path: Path, marker: str = "ostk-test-marker") -> processes.ProcessRecord:
+    return processes.spawn(
+        "sleeper", [sys.executable, "-c", SLEEPER.format(marker=marker)],
+        log=tmp_path / "sleeper.log", marker=marker, cwd=tmp_path, environ=os.environ,
+    )
+
+
+def test_spawned_process_is_running_and_stop_ends_it(tmp_path: Path) -> None:
+    record = _spawn(tmp_path)
+    try:
+        assert processes.is_running(record)
+        assert os.getpgid(record.pid) == record.pid  # its own group
+        assert processes.stop(record, timeout=5)
+        assert not processes.is_running(record)
+    finally:
+        processes.stop(record, timeout=1)
+
+
+def test_a_reused_pid_is_not_ours_and_is_never_signalled(tmp_path: Path) -> None:
+    record = _spawn(tmp_path)
+    try:
+        # Same PID but another start time, or another command line: a stranger.
+        for stranger in (
+            dataclasses.replace(record, start_time=record.start_time + 1),
+            dataclasses.replace(record, marker="some-other-stack"),
+        ):
+            assert not processes.is_running(stranger)
+            assert not processes.stop(stranger, timeout=1)
+        assert processes.is_running(record)
+    finally:
+        processes.stop(record, timeout=1)
+
+
+def test_a_process_of_someone_else_survives_stop_of_a_forged_record(tmp_path: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        forged = processes.ProcessRecord("keystone", other.pid, 0, "ostk-marker", tmp_path / "x.log")
+        assert not processes.stop(forged, timeout=1)
+        time.sleep(0.2)
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_server_that_exits_fails_with_its_name_status_and_log_tail(tmp_path: Path) -> None:
+    record = processes.spawn(
+        "keystone", [sys.executable, "-c", "print('config is broken', flush=True); raise SystemExit(3)"],
+        log=tmp_path / "keystone.log", marker="-c", cwd=tmp_path, environ=os.environ,
+    )
+    with pytest.raises(ServiceFailed) as caught:
+        _wait_healthy(record, lambda: False, timeout=30)
+    message = str(caught.value)
+    assert message.startswith("keystone failed to start: exited with status 3")
+    assert "config is broken" in message
+    assert caught.value.exit_status == 4
+
+
+def test_a_server_that_never_gets_healthy_times_out(tmp_path: Path) -> None:
+    record = _spawn(tmp_path)
+    try:
+        with pytest.raises(ServiceFailed, match="sleeper failed to start: not healthy after 1 s"):
+            _wait_healthy(record, lambda: False, timeout=1)
+    finally:
+        processes.stop(record, timeout=1)
+
+
+def test_log_tail_reads_only_the_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "big.log"
+    log.write_text("".join(f"line {n}\n" for n in range(100_000)))
+    assert processes.log_tail(log, 2) == ["line 99998", "line 99999"]
+    assert processes.log_tail(tmp_path / "missing.log") == []
