@@ -347,3 +347,35 @@ def test_rotated_list_signer_triggers_one_trust_refresh(keystone, tmp_path):
     cache = RevocationCache(tmp_path, source.fetch_revocation_list, old_trust, refresh_trust=refresh)
     assert len(cache.get()) == 0 and not cache.state.stale
     assert refreshed == [1]
+
+
+# Fuzz: whatever the bytes, only the documented exception escapes ------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fuzz_trust():
+    ca = create_ca(key_type="ec")
+    return TrustStore([create_signing_cert(ca, key_type="ec").cert], [ca.cert])
+
+
+_PREFIXES = st.sampled_from([b"", b"{", b'{"signed": "', b"-----BEGIN CMS-----\n", b"PKIZ_", b"MII", b"0\x82"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=_PREFIXES, body=st.binary(max_size=300))
+def test_any_input_gives_a_list_or_a_list_error(fuzz_trust, prefix, body):
+    try:
+        RevocationList.from_signed(prefix + body, fuzz_trust)
+    except RevocationListError:
+        pass
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.sampled_from(["", "PKIZ_", "MII", "-----BEGIN CMS-----\n"]), body=st.text(max_size=200))
+def test_any_signed_json_gives_a_list_or_a_list_error(fuzz_trust, prefix, body):
+    try:
+        RevocationList.from_signed(json.dumps({"signed": prefix + body}), fuzz_trust)
+    except RevocationListError:
+        pass
