@@ -18,6 +18,7 @@ from swiftfunc.provision import (
     provision,
     teardown,
 )
+from swiftfunc.stack import Stack, default_dir, local_stack
 from swiftfunc.testconf import DEFAULT_PATH as DEFAULT_TEST_CONF
 from swiftfunc.testconf import TestConf
 
@@ -33,11 +34,14 @@ __all__ = [
     "PasswordMismatch",
     "Plan",
     "Report",
+    "Stack",
     "TestAccount",
     "TestConf",
     "check_accounts",
+    "default_dir",
     "default_plan",
     "is_ours",
+    "local_stack",
     "login",
     "provision",
     "teardown",

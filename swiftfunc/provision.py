@@ -14,6 +14,7 @@ run interrupted half-way is completed by the next one.
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ T = TypeVar("T")
 
 #: Placeholder id for objects a dry run would create.
 NEW = "(new)"
+#: Pauses before retrying a read that failed with a 5xx (then one last try).
+READ_RETRY_DELAYS = (0.5, 1.5)
 #: Interfaces the object-store endpoints are registered on.
 ENDPOINT_INTERFACES = ("public", "internal", "admin")
 
@@ -107,7 +110,16 @@ class Keystone:
         self.writes = 0
 
     def read(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        from keystoneauth1 import exceptions as ka
+
         with keystone_errors(what):
+            # Reads are idempotent: retry a server error a couple of times (a
+            # sqlite-backed keystone answers 500 "database is locked" under load).
+            for delay in READ_RETRY_DELAYS:
+                try:
+                    return call(*args, **kwargs)
+                except (ka.InternalServerError, ka.BadGateway, ka.ServiceUnavailable, ka.GatewayTimeout):
+                    time.sleep(delay)
             return call(*args, **kwargs)
 
     def write(self, what: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -116,10 +128,21 @@ class Keystone:
             return call(*args, **kwargs)
 
     def read_all(self, calls: dict[str, tuple[str, Callable[[], Any]]]) -> dict[str, Any]:
-        """Run independent read calls concurrently (one round-trip of latency for all)."""
-        with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
-            futures = {key: pool.submit(self.read, what, call) for key, (what, call) in calls.items()}
-            return {key: future.result() for key, future in futures.items()}
+        """Run independent read calls, all but the first concurrently.
+
+        The first goes alone: a keystone that just started loads its policy
+        rules on the first request, and requests racing that load are refused
+        with a spurious 403.
+        """
+        items = list(calls.items())
+        first_key, (first_what, first_call) = items[0]
+        results = {first_key: self.read(first_what, first_call)}
+        rest = items[1:]
+        if rest:
+            with ThreadPoolExecutor(max_workers=len(rest)) as pool:
+                futures = {key: pool.submit(self.read, what, call) for key, (what, call) in rest}
+                results.update({key: future.result() for key, future in futures.items()})
+        return results
 
     def password_ok(self, user_id: str, password: str) -> bool:
         """True if ``password`` is the user's password (an unscoped login; no write)."""
