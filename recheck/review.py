@@ -18,6 +18,9 @@ optionally post it.
 from __future__ import annotations
 
 import datetime as _dt
+import multiprocessing
+import os
+import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,7 +34,7 @@ import urllib3.exceptions
 
 from ostk.errors import NotFound, OstkError, ServiceError, TruncatedDownload, UsageError
 from ostk.http import build_session, check_status, redact_url, service_errors
-from recheck.engine import analyze_stream
+from recheck.engine import LogScanner, analyze_stream
 from recheck.suggestion import suggest
 from recheck.comments import CIComment, JobResult, ci_comments, latest_per_pipeline, recheck_after
 from recheck.gerrit import Change, GerritClient, GerritCredentials, ambiguous
@@ -45,6 +48,10 @@ from recheck.zuul import Artifact, Build, ZuulClient, parse_build_page
 DEFAULT_WORKERS = 4
 #: Bytes per read: small enough that Ctrl-C and progress stay responsive.
 CHUNK = 64 * 1024
+#: Logs at least this big (bytes on the wire) are analysed in a child process when
+#: there are several CPUs: the engine's scan holds the GIL, so threads alone would
+#: analyse one log at a time while the others' downloads wait.
+PROCESS_THRESHOLD = 8 * 1024 * 1024
 
 _RESULT_FAILURES = {
     "NODE_FAILURE": (FailureKind.INFRA, "no test node could be provided (NODE_FAILURE)"),
@@ -126,6 +133,7 @@ def check_review(
     cwd: Path | None = None,
     workers: int = DEFAULT_WORKERS,
     now: _dt.datetime | None = None,
+    process_threshold: int | None = PROCESS_THRESHOLD,
 ) -> Report:
     """Analyse the failed CI jobs of a review; suggest (and with ``post=True`` post) a recheck.
 
@@ -136,6 +144,8 @@ def check_review(
     :class:`ostk.errors.UsageError` when posting is refused (already
     rechecked, newer patch set, nothing failed), ``ServiceError`` when
     Gerrit fails; per-job log problems and a Launchpad outage become warnings.
+    Logs of ``process_threshold`` bytes or more are analysed in child
+    processes when there is more than one CPU (None: never).
     """
     environ = dict(environ if environ is not None else {})
     session = session or build_session()
@@ -154,6 +164,7 @@ def check_review(
         progress=progress or _NoProgress(),
         workers=max(1, workers),
         now=now,
+        process_threshold=process_threshold if (os.cpu_count() or 1) > 1 else None,
     )
     return workflow.run(patchset=patchset, include_all=include_all, post=post, confirm=confirm)
 
@@ -193,7 +204,9 @@ class _Workflow:
         progress: ReviewProgress,
         workers: int,
         now: _dt.datetime | None,
+        process_threshold: int | None = None,
     ) -> None:
+        self.process_threshold = process_threshold
         self.target = target
         self.gerrit = gerrit
         self.zuul = zuul
@@ -411,13 +424,24 @@ class _Workflow:
             total = response.headers.get("Content-Length")
             self.progress.started(key, entry.name, int(total) if total and total.isdigit() else None)
             encoding = response.headers.get("Content-Encoding")
-            analysis = _engine_analyze(
-                self._chunks(response, key, state),
-                name=source.name,
-                job_name=entry.name,
-                content_encoding=encoding.strip().lower() if encoding else None,
-                signatures=self.signatures,
-            )
+            encoding = encoding.strip().lower() if encoding else None
+            size = int(total) if total and total.isdigit() else 0
+            if self.process_threshold is not None and size >= self.process_threshold:
+                analysis = _analyse_in_child(
+                    self._chunks(response, key, state),
+                    name=source.name,
+                    job_name=entry.name,
+                    content_encoding=encoding,
+                    signatures=self.signatures,
+                )
+            else:
+                analysis = _engine_analyze(
+                    self._chunks(response, key, state),
+                    name=source.name,
+                    job_name=entry.name,
+                    content_encoding=encoding,
+                    signatures=self.signatures,
+                )
         finally:
             with self._open_lock:
                 self._open.discard(response)
@@ -551,6 +575,85 @@ def _engine_analyze(
     return analyze_stream(
         chunks, name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name
     )
+
+
+def _analyse_in_child(
+    chunks: Iterator[bytes], *, name: str, job_name: str, content_encoding: str | None, signatures: Any
+) -> LogAnalysis:
+    """The engine in a child process, fed over a pipe while the download goes on.
+
+    The pipe's small buffer is the back-pressure: at most a few chunks are in
+    flight, so memory stays bounded whatever the log size. The child ignores
+    Ctrl-C; the parent kills it on any way out.
+    """
+    context = _process_context()
+    parent_end, child_end = context.Pipe()
+    child = context.Process(
+        target=_child_main,
+        args=(child_end, name, job_name, content_encoding, signatures),
+        name=f"ostk-analyse-{job_name}",
+        daemon=True,
+    )
+    child.start()
+    child_end.close()
+    try:
+        try:
+            for chunk in chunks:
+                if chunk:
+                    parent_end.send_bytes(chunk)
+            parent_end.send_bytes(b"")
+        except (BrokenPipeError, EOFError, OSError):
+            pass  # the child died: its answer (or its absence) says why below
+        try:
+            status, value = parent_end.recv()
+        except (EOFError, OSError) as exc:
+            raise ServiceError(f"analysing {job_name}: the analysis process died") from exc
+        if status != "ok":
+            raise ServiceError(f"analysing {job_name}: {value}")
+        return value
+    finally:
+        parent_end.close()
+        if child.is_alive():
+            child.kill()
+        child.join(timeout=5)
+
+
+_CONTEXT_LOCK = threading.Lock()
+_CONTEXT: Any = None
+
+
+def _process_context() -> Any:
+    # forkserver: children fork from a clean single-threaded server that has the
+    # engine imported, so they start fast and inherit none of our threads' locks.
+    global _CONTEXT
+    with _CONTEXT_LOCK:
+        if _CONTEXT is None:
+            try:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["recheck.engine"])
+            except ValueError:
+                context = multiprocessing.get_context("spawn")
+            _CONTEXT = context
+        return _CONTEXT
+
+
+def _child_main(conn: Any, name: str, job_name: str, content_encoding: str | None, signatures: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        scanner = LogScanner(name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name)
+        while True:
+            data = conn.recv_bytes()
+            if not data:
+                break
+            scanner.feed(data)
+        conn.send(("ok", scanner.finish()))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+        try:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        except Exception:  # noqa: BLE001 - the parent went away
+            pass
+    finally:
+        conn.close()
 
 
 def _suggest(jobs: Sequence[JobReport]) -> str | None:

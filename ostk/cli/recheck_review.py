@@ -68,9 +68,11 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             return True
         if not env.stdin_isatty:
             raise UsageError("not posting: --post needs --yes when there is no terminal to confirm on")
+        # The bars are done by now; stop their live display so the question shows.
+        progress.display.stop()
         if not as_json:
             render(env, report)
-        env.err.print(f"Post [bold]{escape(comment)}[/] on change {report.review.change if report.review else '?'}? [y/N] ", end="")
+        env.err.print(f"Post [bold]{escape(comment)}[/] on change {report.review.change if report.review else '?'}? {escape('[y/N]')} ", end="")
         answer = env.stdin.readline().decode("utf-8", "replace").strip().lower()
         return answer in ("y", "yes")
 

@@ -48,9 +48,11 @@ class Cli:
         }
         self.env: Environment | None = None
 
-    def __call__(self, *argv: str, **extra_environ: str) -> int:
+    def __call__(self, *argv: str, tty: bool = False, stdin: bytes = b"", **extra_environ: str) -> int:
+        """Run ``ostk recheck ARGV``; ``tty=True`` pretends stdin and stderr are a terminal."""
         environ = {**self.environ, **extra_environ}
-        self.env = Environment.for_test(environ, cwd=self.home)
+        self.env = Environment.for_test(environ, cwd=self.home, stdin=stdin)
+        self.env.stdin_isatty = self.env.stderr_isatty = tty
         return main(["recheck", *argv], env=self.env)
 
     @property

@@ -81,3 +81,26 @@ def test_zuul_builds_api_fills_in_jobs_without_a_comment(sim):
     report = check_review("301", gerrit=sim.gerrit_url, zuul=sim.zuul_url, launchpad=sim.launchpad_url)
     assert [j.name for j in report.jobs] == ["tempest-full"]
     assert report.jobs[0].failures[0].id == TEMPEST_TEST
+
+
+def test_big_logs_are_analysed_in_child_processes(sim, monkeypatch):
+    import recheck.review
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("analysed in-process")
+
+    monkeypatch.setattr(recheck.review, "_engine_analyze", not_here)
+    sim.add_change(302, project="openstack/nova")
+    sim.add_buildset(
+        302, 1,
+        jobs=[
+            SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE + b"filler\n" * 5000),
+            SimJob("tempest-cut", "FAILURE", log=TEMPEST_FAILURE + b"z" * 300000, encoding="plain", truncate_at=200000),
+        ],
+    )
+    report = check_review(
+        "302", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, process_threshold=1, now=dt.datetime(2026, 11, 22)
+    )
+    jobs = {j.name: j for j in report.jobs}
+    assert jobs["tempest-full"].failures[0].id == TEMPEST_TEST and not jobs["tempest-full"].truncated
+    assert jobs["tempest-cut"].failures[0].id == TEMPEST_TEST and jobs["tempest-cut"].truncated

@@ -285,3 +285,21 @@ def test_jenkins_era_comments_from_the_real_fixture(sim, cli, shared_fixtures):
     assert all(j["pipeline"] == "check" for j in doc["jobs"])
     assert all(j["failures"][0]["kind"] == "setup" for j in doc["jobs"])
     assert any(p.endswith("/console.html") for p in _log_requests(sim))
+
+
+def test_progress_bars_on_a_terminal_only(sim, cli):
+    _review(sim)
+    assert cli("123456", tty=True) == 0, cli.stderr
+    assert "tempest-full" in cli.stderr and "nova-next" in cli.stderr
+    assert cli("123456", "--patchset", "1") == 0  # cached now; and no terminal: no bars
+    assert "tempest-full" not in cli.stderr
+
+
+def test_post_asks_for_confirmation_on_a_terminal(sim, cli):
+    _review(sim)
+    creds = {"OSTK_GERRIT_USER": sim.username, "OSTK_GERRIT_PASSWORD": sim.password}
+    assert cli("123456", "--post", tty=True, stdin=b"n\n", **creds) == 0
+    assert "[y/N]" in cli.stderr and "not posted" in cli.stdout
+    assert sim.posted_messages(123456) == []
+    assert cli("123456", "--post", tty=True, stdin=b"y\n", **creds) == 0
+    assert sim.posted_messages(123456) == ["Patch Set 1:\n\nrecheck bug #1900001"]
