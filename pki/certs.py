@@ -106,6 +106,7 @@ class _CertInfo:
     asn1: asn1_x509.Certificate
     subject: str  # normalised (semantic) DN, comparable across string types
     issuer: str
+    issuer_der: bytes  # the issuer Name exactly as encoded in the cert
     serial: int
     key_id: bytes | None
     public_key: Any
@@ -132,6 +133,7 @@ def _cert_info(cert: x509.Certificate) -> _CertInfo:
         asn1=parsed,
         subject=subject,
         issuer=issuer,
+        issuer_der=tbs["issuer"].dump(),
         serial=tbs["serial_number"].native,
         key_id=key_id,
         public_key=cert.public_key(),
@@ -261,6 +263,8 @@ class TrustStore:
         cas = [_cert_info(c) for c in self.ca_certs]
         index: dict[Any, _CertInfo] = {}
         for info in signing:
+            # exact bytes first (the fast, usual case), then the normalised name
+            index.setdefault(("raw", info.issuer_der, info.serial), info)
             index.setdefault(("is", info.issuer, info.serial), info)
             if info.key_id is not None:
                 index.setdefault(("ki", info.key_id), info)
@@ -281,12 +285,25 @@ class TrustStore:
 
     # -- used by pki.cms -------------------------------------------------------
 
-    def find_signer(self, issuer: str | None, serial: int | None, key_id: bytes | None) -> _CertInfo:
-        """The signing cert named by a SignerInfo's sid, or TokenInvalid(unknown-signer)."""
+    def find_signer(
+        self, issuer_der: bytes | None, serial: int | None, key_id: bytes | None
+    ) -> _CertInfo:
+        """The signing cert named by a SignerInfo's sid, or TokenInvalid(unknown-signer).
+
+        Names are compared semantically (RFC 5280 string preparation: string
+        type, case and spacing do not matter), as openssl compares them.
+        """
         if key_id is not None:
             info = self._index.get(("ki", key_id))
         else:
-            info = self._index.get(("is", issuer, serial))
+            info = self._index.get(("raw", issuer_der, serial))
+            if info is None:
+                try:
+                    issuer = asn1_x509.Name.load(issuer_der or b"", strict=True).hashable
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                        OverflowError, RecursionError):
+                    raise TokenInvalid(Reason.MALFORMED, "signer's issuer name does not parse") from None
+                info = self._index.get(("is", issuer, serial))
         if info is None:
             raise TokenInvalid(Reason.UNKNOWN_SIGNER, "no signing certificate matches the signer")
         return info

@@ -17,11 +17,13 @@ import re
 from dataclasses import dataclass
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import core as asn1_core
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from pki.certs import TrustStore
+from pki.der import read_keystone_signed_data
 from pki.errors import Reason, TokenInvalid
 
 #: digestAlgorithm OID → (hashlib name, cryptography hash class)
@@ -103,8 +105,8 @@ class SignedMessage:
     content: bytes
     #: hashlib name of the signer's digest algorithm
     digest: str
-    #: signer id: issuer DN (normalised) + serial, or subject key identifier
-    issuer: str | None
+    #: signer id: issuer Name (DER, as sent) + serial, or subject key identifier
+    issuer_der: bytes | None
     serial: int | None
     key_id: bytes | None
     #: dotted OID of the signature algorithm
@@ -129,12 +131,56 @@ def parse_signed_data(der: bytes) -> SignedMessage:
     Raises ``TokenInvalid(MALFORMED)`` for anything else: trailing bytes,
     another content type, detached content, several signers, unknown digest.
     """
+    fast = _parse_keystone_shape(der)
+    if fast is not None:
+        return fast
     try:
         return _parse(der)
     except TokenInvalid:
         raise
     except _PARSE_ERRORS as exc:
         raise TokenInvalid(Reason.MALFORMED, f"cannot parse CMS: {exc}") from None
+
+
+def _oid_contents(dotted: str) -> bytes:
+    return asn1_core.ObjectIdentifier(dotted).contents
+
+
+_DIGEST_BY_OID_BYTES = {_oid_contents(oid): name for oid, (name, _cls) in _DIGESTS.items()}
+_SIGNATURE_BY_OID_BYTES = {
+    _oid_contents(oid): oid for oid in (*_RSA_SIGNATURES, *_EC_SIGNATURES)
+}
+
+
+def _parse_keystone_shape(der: bytes) -> SignedMessage | None:
+    """The fast path (see :mod:`pki.der`); None when the reference parser must decide."""
+    shape = read_keystone_signed_data(der)
+    if shape is None:
+        return None
+    digest = _DIGEST_BY_OID_BYTES.get(shape.digest_oid)
+    signature_algorithm = _SIGNATURE_BY_OID_BYTES.get(shape.signature_oid)
+    if digest is None or signature_algorithm is None or shape.digest_oid not in shape.digest_oids:
+        return None
+    if signature_algorithm in _RSA_SIGNATURES:
+        implied = _RSA_SIGNATURES[signature_algorithm]
+    else:
+        implied = _EC_SIGNATURES[signature_algorithm]
+        if shape.signature_params:
+            return None
+    if implied not in (None, digest):
+        return None
+    return SignedMessage(
+        content=shape.content,
+        digest=digest,
+        issuer_der=shape.issuer_der,
+        serial=shape.serial,
+        key_id=None,
+        signature_algorithm=signature_algorithm,
+        signature=shape.signature,
+        signed_attrs=None,
+        message_digest=None,
+        attr_content_type=None,
+    )
 
 
 def _parse(der: bytes) -> SignedMessage:
@@ -167,13 +213,13 @@ def _parse(der: bytes) -> SignedMessage:
     if digest_oid not in {a["algorithm"].dotted for a in signed["digest_algorithms"]}:
         raise TokenInvalid(Reason.MALFORMED, "signer's digest is not among digestAlgorithms")
     sid = signer["sid"]
-    issuer = serial = key_id = None
+    issuer_der = serial = key_id = None
     # Versions as RFC 5652 computes them (parsing them also catches a broken tag).
     expected = "v1" if sid.name == "issuer_and_serial_number" else "v3"
     if signer["version"].native != expected or signed["version"].native != expected:
         raise TokenInvalid(Reason.MALFORMED, "unexpected SignedData/SignerInfo version")
     if sid.name == "issuer_and_serial_number":
-        issuer = sid.chosen["issuer"].hashable
+        issuer_der = sid.chosen["issuer"].dump()
         serial = sid.chosen["serial_number"].native
     else:
         key_id = bytes(sid.chosen.native)
@@ -213,7 +259,7 @@ def _parse(der: bytes) -> SignedMessage:
     return SignedMessage(
         content=content,
         digest=_DIGESTS[digest_oid][0],
-        issuer=issuer,
+        issuer_der=issuer_der,
         serial=serial,
         key_id=key_id,
         signature_algorithm=signature_algorithm,
@@ -234,7 +280,7 @@ def verify_message(message: SignedMessage, trust: TrustStore, now: datetime.date
     usage (untrusted-signer) and validity (cert-not-valid), then the signature
     (bad-signature).
     """
-    signer = trust.find_signer(message.issuer, message.serial, message.key_id)
+    signer = trust.find_signer(message.issuer_der, message.serial, message.key_id)
     trust.check_signer(signer, now)
     if message.signed_attrs is not None:
         if message.attr_content_type != _OID_DATA:

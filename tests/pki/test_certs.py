@@ -68,7 +68,7 @@ def test_fixture_signing_cert_is_v1_sha1_and_still_trusted():
 def _sid_of(cert):
     parsed = asn1_x509.Certificate.load(cert.public_bytes(__import__(
         "cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER))
-    return parsed.issuer.hashable, parsed.serial_number
+    return parsed.issuer.dump(), parsed.serial_number
 
 
 def _name(string_type):

@@ -132,6 +132,20 @@ def _signed_data_variant(rsa_pki, *, content_type="data", signers=1, content=b'{
     return asn1_cms.ContentInfo({"content_type": "signed_data", "content": rebuilt}).dump()
 
 
+def _non_canonical(rsa_pki) -> str:
+    """A PKI token whose last character differs only in bits the decoder ignores."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-"
+    for n in range(3):
+        pki = pem_to_pki_token(sign_cms(b'{"token": {"pad": "%s"}}' % (b"x" * n), rsa_pki.signer))
+        if pki.endswith("="):
+            body = pki.rstrip("=")
+            changed = alphabet[alphabet.index(body[-1]) ^ 1]
+            token = body[:-1] + changed + pki[len(body):]
+            assert base64.b64decode(token.replace("-", "/")) == base64.b64decode(pki.replace("-", "/"))
+            return token
+    raise AssertionError("no padded token")
+
+
 def _pkiz_of(data: bytes) -> str:
     return "PKIZ_" + base64.urlsafe_b64encode(zlib.compress(data, 9)).decode()
 
@@ -150,6 +164,7 @@ def _bad_inputs(rsa_pki) -> dict[str, str | bytes]:
         "truncated-base64": pki[: len(pki) // 2 + 1],
         "bad-padding": pki.rstrip("=") if pki.endswith("=") else pki + "=",
         "padding-in-the-middle": pki[:8] + "==" + pki[8:],
+        "non-canonical-base64": _non_canonical(rsa_pki),
         "pki-non-base64": "MII" + "!" * 40,
         "pkiz-bad-base64": "PKIZ_!!!!",
         "pkiz-invalid-zlib": "PKIZ_" + base64.urlsafe_b64encode(b"not zlib at all").decode(),
@@ -180,7 +195,7 @@ def _bad_inputs(rsa_pki) -> dict[str, str | bytes]:
 
 BAD_NAMES = [
     "empty", "empty-bytes", "whitespace", "random-text", "random-bytes", "truncated-base64",
-    "bad-padding", "padding-in-the-middle", "pki-non-base64", "pkiz-bad-base64", "pkiz-invalid-zlib", "pkiz-truncated-zlib",
+    "bad-padding", "padding-in-the-middle", "non-canonical-base64", "pki-non-base64", "pkiz-bad-base64", "pkiz-invalid-zlib", "pkiz-truncated-zlib",
     "pkiz-trailing-garbage", "pkiz-not-pem", "pki-trailing-garbage", "der-trailing-garbage",
     "pem-trailing-garbage", "pem-truncated", "wrong-outer-content-type", "wrong-encap-content-type",
     "several-signers", "no-signers", "non-json", "non-utf8", "json-not-object",
