@@ -13,8 +13,11 @@ and still get a partial answer when the download breaks::
 """
 from __future__ import annotations
 
+import itertools
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Iterable
 from typing import BinaryIO
 
@@ -91,6 +94,65 @@ class LogScanner:
                 self._plain(block)
         else:
             self._plain(data)
+
+    def consume(self, chunks: Iterable[bytes], *, threaded: bool = True) -> None:
+        """Feed every chunk of ``chunks``; exceptions of the iterator propagate.
+
+        With ``threaded``, a gzip stream is read and decompressed in a helper
+        thread while this one scans: zlib releases the GIL, so on two cores
+        decompression costs (almost) no wall time. Memory stays bounded (a
+        few blocks in flight). Only pass iterators that may be consumed from
+        another thread.
+        """
+        it = iter(chunks)
+        first = b""
+        for first in it:
+            if first:
+                break
+        if not first:
+            return
+        if not threaded or self._decided or first[:2] != GZIP_MAGIC or len(first) < 2:
+            self.feed(first)
+            for chunk in it:
+                self.feed(chunk)
+            return
+        self._decided = True
+        self._inflater = inflater = Inflater()
+        blocks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+        stop = threading.Event()
+
+        def put(item: bytes | BaseException | None) -> None:
+            while not stop.is_set():
+                try:
+                    blocks.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def inflate() -> None:
+            try:
+                for chunk in itertools.chain((first,), it):
+                    for block in inflater.feed(chunk):
+                        put(block)
+                        if stop.is_set():
+                            return
+                put(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread
+                put(exc)
+
+        worker = threading.Thread(target=inflate, name="recheck-inflate", daemon=True)
+        worker.start()
+        try:
+            while True:
+                item = blocks.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                self._plain(item)
+        finally:
+            stop.set()
+            worker.join(timeout=5)
 
     def finish(self, truncated: bool = False) -> LogAnalysis:
         """Flush and return the analysis; ``truncated`` says the input was cut short."""

@@ -6,13 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import requests
+from typing import TYPE_CHECKING
 
 from ostk.errors import InputError, TruncatedDownload
-from ostk.http import build_session, iter_bytes, redact_url
 from recheck.engine import LogScanner, read_chunks
 from recheck.models import LogAnalysis
 from recheck.signatures import SignatureSet
+
+if TYPE_CHECKING:
+    import requests
 
 #: Bytes per HTTP read: a connection cut loses at most the chunk being read.
 HTTP_CHUNK = 64 * 1024
@@ -56,6 +58,10 @@ def analyze(
     the server cannot be reached or answers with an error.
     """
     if is_url(source):
+        # Imported here: requests costs a third of a second to import, which a
+        # local-file analysis need not pay.
+        from ostk.http import build_session, iter_bytes, redact_url
+
         url = str(source)
         scanner = LogScanner(name=url, signatures=signatures, job_name=job_name)
         chunks = iter_bytes(
@@ -65,16 +71,15 @@ def analyze(
     if isinstance(source, (str, os.PathLike)):
         scanner = LogScanner(name=os.fspath(source), signatures=signatures, job_name=job_name)
         with open_path(source) as stream:
-            return _drain(scanner, _file_chunks(stream, os.fspath(source)))
+            return _drain(scanner, _file_chunks(stream, os.fspath(source)), threaded=True)
     name = str(getattr(source, "name", "") or "")
     scanner = LogScanner(name=name, signatures=signatures, job_name=job_name)
-    return _drain(scanner, read_chunks(source, FILE_CHUNK))
+    return _drain(scanner, read_chunks(source, FILE_CHUNK), threaded=True)
 
 
-def _drain(scanner: LogScanner, chunks: Iterator[bytes] | object) -> LogAnalysis:
+def _drain(scanner: LogScanner, chunks: Iterator[bytes], *, threaded: bool = False) -> LogAnalysis:
     try:
-        for chunk in chunks:  # type: ignore[attr-defined]
-            scanner.feed(chunk)
+        scanner.consume(chunks, threaded=threaded)
     except (TruncatedDownload, EOFError):
         return scanner.finish(truncated=True)
     return scanner.finish()

@@ -114,6 +114,6 @@ def test_bundled_example_is_built_from_the_fixtures_and_reproducible(tmp_path, s
 
     assert [(f.kind, f.id) for f in analysis.failures] == [
         (FailureKind.TEST, "stestr.tests.test_subunit_trace.TestSubunitTrace.test_trace_with_all_skips"),
-        (FailureKind.TASK, "controller/Run unit tests/controller"),
+        (FailureKind.TASK, "Run unit tests/controller"),
     ]
     assert analysis.failures[1].message == "non-zero return code; rc=1"

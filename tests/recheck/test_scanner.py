@@ -91,7 +91,7 @@ def test_zuul_ansible_error_with_json_gives_play_task_host_and_msg(wrap):
         )
     )
     a = scan(log)
-    assert kinds_ids(a) == [(FailureKind.TASK, "controller/run-tempest : Run Tempest/controller")]
+    assert kinds_ids(a) == [(FailureKind.TASK, "run-tempest : Run Tempest/controller")]
     f = a.failures[0]
     assert f.message == "non-zero return code; rc=1; Final: boom"
     assert "tox -e all -- tempest.api" in f.excerpt
