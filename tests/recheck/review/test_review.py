@@ -104,3 +104,28 @@ def test_big_logs_are_analysed_in_child_processes(sim, monkeypatch):
     jobs = {j.name: j for j in report.jobs}
     assert jobs["tempest-full"].failures[0].id == TEMPEST_TEST and not jobs["tempest-full"].truncated
     assert jobs["tempest-cut"].failures[0].id == TEMPEST_TEST and jobs["tempest-cut"].truncated
+
+
+def test_ctrl_c_stops_child_analyses_and_caches_nothing(sim, tmp_path):
+    import multiprocessing
+    import os
+    import signal
+    import threading
+    import time
+
+    sim.add_change(303, project="openstack/nova")
+    sim.add_buildset(
+        303, 1, jobs=[SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE + b"w" * 600000, encoding="plain", rate=150000)]
+    )
+    cache = LogCache(tmp_path / "cache")
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            check_review("303", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, cache=cache, process_threshold=1)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 3.5
+    assert not cache.directory.exists() or list(cache.directory.iterdir()) == []
+    assert not [c for c in multiprocessing.active_children() if c.name.startswith("ostk-analyse")]
