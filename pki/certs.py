@@ -109,6 +109,7 @@ class _CertInfo:
     issuer_der: bytes  # the issuer Name exactly as encoded in the cert
     serial: int
     key_id: bytes | None
+    authority_key_id: bytes | None
     public_key: Any
     not_before: datetime.datetime
     not_after: datetime.datetime
@@ -125,8 +126,9 @@ def _cert_info(cert: x509.Certificate) -> _CertInfo:
     issuer = tbs["issuer"].hashable
     try:
         key_id = parsed.key_identifier
+        authority_key_id = parsed.authority_key_identifier
     except ValueError:
-        key_id = None
+        key_id = authority_key_id = None
     leaf_problem, ca_problem = _usage_problems(parsed)
     return _CertInfo(
         cert=cert,
@@ -136,6 +138,7 @@ def _cert_info(cert: x509.Certificate) -> _CertInfo:
         issuer_der=tbs["issuer"].dump(),
         serial=tbs["serial_number"].native,
         key_id=key_id,
+        authority_key_id=authority_key_id,
         public_key=cert.public_key(),
         not_before=_utc(cert.not_valid_before_utc),
         not_after=_utc(cert.not_valid_after_utc),
@@ -356,7 +359,11 @@ class TrustStore:
                 (
                     c
                     for c in cas
-                    if c.subject == current.issuer and _signature_check(c.public_key, current.cert)
+                    if c.subject == current.issuer
+                    # as openssl's X509_check_akid: key ids, when both known, must agree
+                    and (current.authority_key_id is None or c.key_id is None
+                         or current.authority_key_id == c.key_id)
+                    and _signature_check(c.public_key, current.cert)
                 ),
                 None,
             )

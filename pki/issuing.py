@@ -208,6 +208,13 @@ def create_signing_cert(
         .not_valid_after(end)
     )
     if not version1:
+        # identifiers as openssl's default CA config adds them (and -keyid needs)
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+        ).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+            critical=False,
+        )
         if key_usage is not None:
             wanted = {"content_commitment" if u == "non_repudiation" else u for u in key_usage}
             unknown = wanted - set(_KEY_USAGE_FIELDS)

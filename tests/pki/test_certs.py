@@ -192,3 +192,34 @@ def test_trust_store_is_immutable(rsa_pki):
     assert isinstance(trust.signing_certs, tuple)
     with pytest.raises(AttributeError):
         trust.signing_certs = ()  # type: ignore[misc]
+
+
+def test_authority_key_id_must_match_the_ca_key_id(tmp_path, openssl, now):
+    """Same CA name and key, different subject key id: openssl refuses the issuer; so do we."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from pki.cms import pem_to_der
+
+    start = now - datetime.timedelta(days=1)
+    ca = create_ca("twin", not_before=start)
+    signer = create_signing_cert(ca, not_before=start)
+    twin_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca.cert.subject)
+        .issuer_name(ca.cert.subject)
+        .public_key(ca.key.public_key())
+        .serial_number(12345)
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier(b"\x01" * 20), critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    pem = sign_cms(CONTENT, signer)
+    (tmp_path / "s.pem").write_bytes(signer.cert_pem())
+    (tmp_path / "ca.pem").write_bytes(twin_cert.public_bytes(Encoding.PEM))
+    reference = openssl.verify(pem, tmp_path / "s.pem", tmp_path / "ca.pem")
+    with pytest.raises(TokenInvalid) as info:
+        verify_cms(pem_to_der(pem), TrustStore([signer.cert], [twin_cert]), now=now)
+    assert not reference.ok
+    assert info.value.reason.value == reference.reason == "untrusted-signer"

@@ -164,3 +164,48 @@ def test_every_single_bit_flip_is_rejected(der):
                 continue
             accepted.append((position, bit))
     assert accepted and all(p in case_positions and b == 0x20 for p, b in accepted)
+
+
+def _reference(der: bytes):
+    from pki.cms import _parse
+
+    try:
+        return _parse(der)
+    except (TokenInvalid, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            OverflowError, RecursionError):
+        return None
+
+
+@FUZZ
+@given(st.sampled_from([DER, DER_ATTRS]), EDITS)
+def test_fast_der_reader_agrees_with_asn1crypto(der, edits):
+    """Whatever the fast reader accepts, asn1crypto parses to the very same message."""
+    from pki.cms import _parse_keystone_shape
+
+    bad = _mutate(der, edits)
+    fast = _parse_keystone_shape(bad)
+    if fast is not None:
+        assert _reference(bad) == fast
+
+
+def test_fast_der_reader_takes_keystone_tokens_and_leaves_the_rest():
+    from pki.cms import _parse_keystone_shape
+
+    assert _parse_keystone_shape(DER) == _reference(DER)
+    assert _parse_keystone_shape(DER_ATTRS) is None  # attributes: the reference parser's job
+    assert _reference(DER_ATTRS) is not None
+
+
+def test_fast_der_reader_agrees_on_every_single_bit_flip():
+    from pki.cms import _parse_keystone_shape
+
+    taken = 0
+    for position in range(len(DER)):
+        for bit in (0x01, 0x80):
+            bad = bytearray(DER)
+            bad[position] ^= bit
+            fast = _parse_keystone_shape(bytes(bad))
+            if fast is not None:
+                taken += 1
+                assert _reference(bytes(bad)) == fast, (position, bit)
+    assert taken > len(DER) // 2  # most flips (content, signature, names) keep the shape
