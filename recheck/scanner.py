@@ -8,6 +8,7 @@ bounded: a line longer than ``MAX_LINE`` is cut, excerpts are capped.
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -37,7 +38,6 @@ MARKERS: tuple[bytes, ...] = (
     b"RESULT_",  # RUN END RESULT_TIMED_OUT / RESULT_UNREACHABLE
     b"UNREACHABLE!",  # ansible's fatal: [host]: UNREACHABLE!
     b"TASK [",  # context: the ansible task a failure belongs to
-    b"RUN START",  # context: pre-run / run / post-run playbooks
 )
 #: Jenkins-era consoles (console.html) say some things only in these words.
 HTML_MARKERS: tuple[bytes, ...] = (*MARKERS, b"FATAL", b"offline", b"Killed", b"PLAY [")
@@ -59,7 +59,6 @@ _ANSIBLE_FATAL = re.compile(r"^(fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?: (
 _DEVSTACK_ERROR = re.compile(r"^(?:\+ )?(?:[\w.-]+:\w+:\d+ +: +echo +')?\[ERROR\] (\S+?:\d+) (.*?)'?$")
 _STACK_FAILED = re.compile(r"stack\.sh failed")
 _RUN_END = re.compile(r"^((?:PRE-|POST-)?RUN) END RESULT_(\w+): \[([^\]]*)\]")
-_RUN_START = re.compile(r"^((?:PRE-|POST-)?RUN) START: \[([^\]]*)\]")
 _TASK = re.compile(r"^TASK \[(.*)\]")
 _PLAY = re.compile(r"^PLAY \[(.*)\]")
 _INFRA = re.compile(
@@ -166,7 +165,8 @@ class TextScanner:
         self._pending: _Pending | None = None
         self._play: str | None = None
         self._task: str | None = None
-        self._phase: str | None = None
+        #: Index in found.failures where the current playbook's failures start.
+        self._run_mark = 0
         self._section_prev: str | None = None
         self._json: list[str] = []
         self._json_host: str | None = None
@@ -332,17 +332,18 @@ class TextScanner:
             return
         m = _RUN_END.match(stripped)
         if m:
-            self._phase = None
+            if m.group(1) == "PRE-RUN":
+                # Task failures since the previous banner happened while setting the node
+                # up. Decided here, at the end of the phase, so that finding every
+                # "RUN START" banner does not cost one more pass over the log.
+                self._reclassify_setup(self._run_mark)
+            self._task = None
             result = m.group(2)
             if result == "TIMED_OUT":
                 self._add(FailureKind.TIMEOUT, _playbook(m.group(3)), stripped, number)
             elif result in ("UNREACHABLE", "ABORTED"):
                 self._add(FailureKind.INFRA, _playbook(m.group(3)), stripped, number)
-            return
-        m = _RUN_START.match(stripped)
-        if m:
-            self._phase = m.group(1)
-            self._play = self._task = None
+            self._run_mark = len(self.found.failures)
             return
         m = _TASK.match(stripped)
         if m:
@@ -468,9 +469,15 @@ class TextScanner:
         self._block = None
         self._flush_pending()
 
+    def _reclassify_setup(self, start: int) -> None:
+        failures = self.found.failures
+        for index in range(start, len(failures)):
+            if failures[index].kind is FailureKind.TASK:
+                failures[index] = dataclasses.replace(failures[index], kind=FailureKind.SETUP)
+
     def _task_kind(self) -> FailureKind:
-        names = f"{self._phase or ''} {self._play or ''} {self._task or ''}".lower()
-        if (self._phase or "").startswith("PRE") or "devstack" in names or "setup" in names:
+        names = f"{self._play or ''} {self._task or ''}".lower()
+        if "devstack" in names or "setup" in names:
             return FailureKind.SETUP
         return FailureKind.TASK
 

@@ -287,3 +287,21 @@ def test_invalid_job_output_json_is_a_warning_not_an_error():
     a = recheck.analyze_stream([b'[{"plays": [ broken'], name="job-output.json")
     assert a.failures == ()
     assert any("not valid JSON" in w for w in a.warnings)
+
+
+def test_task_failures_in_a_pre_run_playbook_are_setup_failures(wrap):
+    log = wrap(
+        "PRE-RUN START: [untrusted : opendev.org/openstack/devstack/playbooks/pre.yaml@master]\n"
+        "TASK [configure-swap : Configure swap]\n",
+        host=None,
+    ) + wrap("ERROR\n{\n  \"msg\": \"mkswap failed\",\n  \"rc\": 1\n}\n") + wrap(
+        "PRE-RUN END RESULT_NORMAL: [untrusted : opendev.org/openstack/devstack/playbooks/pre.yaml@master]\n"
+        "RUN START: [untrusted : opendev.org/openstack/tempest/playbooks/run.yaml@master]\n"
+        "TASK [run-tempest : Run Tempest]\n",
+        host=None,
+    ) + wrap("ERROR\n{\n  \"msg\": \"non-zero return code\",\n  \"rc\": 1\n}\n")
+    a = scan(log)
+    assert kinds_ids(a) == [
+        (FailureKind.SETUP, "configure-swap : Configure swap/controller"),
+        (FailureKind.TASK, "run-tempest : Run Tempest/controller"),
+    ]
