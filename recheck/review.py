@@ -139,7 +139,8 @@ def check_review(
 
     ``gerrit``/``zuul``/``launchpad`` are base URLs or ready clients; when
     ``gerrit`` is None it comes from the review URL, ``OSTK_GERRIT_URL``, the
-    ``.gitreview`` of ``cwd``, else review.opendev.org. ``confirm(comment,
+    ``.gitreview`` of ``cwd``, else review.opendev.org (``environ`` defaults
+    to ``os.environ``: it also holds the Gerrit credentials for posting). ``confirm(comment,
     report)`` is asked before posting (return False to skip). Raises
     :class:`ostk.errors.UsageError` when posting is refused (already
     rechecked, newer patch set, nothing failed), ``ServiceError`` when
@@ -147,7 +148,7 @@ def check_review(
     Logs of ``process_threshold`` bytes or more are analysed in child
     processes when there is more than one CPU (None: never).
     """
-    environ = dict(environ if environ is not None else {})
+    environ = dict(environ if environ is not None else os.environ)
     session = session or build_session()
     target = parse_review(review) if isinstance(review, str) else review
     workflow = _Workflow(
@@ -357,31 +358,36 @@ class _Workflow:
         """(analysis or None, warnings, log_url) for one failed job; never raises OstkError."""
         warnings: list[str] = []
         try:
-            log_url, sources = self._sources(entry)
+            log_url, groups = self._sources(entry)
         except OstkError as exc:
             return None, [f"cannot find the logs: {exc}"], None
-        if not sources:
+        if not groups:
             return None, ["the build left no logs"], log_url
         analysis: LogAnalysis | None = None
         missing: list[str] = []
-        for source in sources:
-            if self._cancel.is_set():
-                raise _Cancelled()
-            try:
-                analysis = self._analyse_source(entry, source)
-            except NotFound:
-                missing.append(source.url)
-                continue
-            except OstkError as exc:
-                warnings.append(f"cannot read {redact_url(source.url)}: {exc}")
-                continue
-            if analysis.failures:
+        # Each group is one log under alternative names (job-output.txt or .txt.gz):
+        # the first that exists is read; the next group only if it found nothing.
+        for group in groups:
+            for source in group:
+                if self._cancel.is_set():
+                    raise _Cancelled()
+                try:
+                    found = self._analyse_source(entry, source)
+                except NotFound:
+                    missing.append(source.url)
+                    continue
+                except OstkError as exc:
+                    warnings.append(f"cannot read {redact_url(source.url)}: {exc}")
+                    break
+                analysis = found
+                break
+            if analysis is not None and analysis.failures:
                 break
         if analysis is None and missing and not warnings:
             warnings.append(f"logs expired or missing (HTTP 404): {redact_url(missing[0])}")
         return analysis, warnings, log_url
 
-    def _sources(self, entry: JobEntry) -> tuple[str | None, list[LogSource]]:
+    def _sources(self, entry: JobEntry) -> tuple[str | None, list[list[LogSource]]]:
         build = entry.build
         if build is None and entry.url:
             page = parse_build_page(entry.url)
@@ -390,13 +396,12 @@ class _Workflow:
             else:
                 # A Jenkins / Zuul v2 comment links the log directory itself.
                 base = entry.url if entry.url.endswith("/") else entry.url + "/"
-                return base, [LogSource(base + "console.html", "console.html"), LogSource(base + "console.html.gz", "console.html.gz")]
+                return base, [[LogSource(base + "console.html", "console.html"), LogSource(base + "console.html.gz", "console.html.gz")]]
         if build is None or not build.log_url:
             return None, []
         base = build.log_url if build.log_url.endswith("/") else build.log_url + "/"
-        return base, _structured(build.artifacts) + [
-            LogSource(base + "job-output.txt", "job-output.txt"),
-            LogSource(base + "job-output.txt.gz", "job-output.txt.gz"),
+        return base, [[source] for source in _structured(build.artifacts)] + [
+            [LogSource(base + "job-output.txt", "job-output.txt"), LogSource(base + "job-output.txt.gz", "job-output.txt.gz")]
         ]
 
     def _zuul_for(self, base: str, tenant: str) -> ZuulClient:
@@ -586,6 +591,26 @@ def _analyse_in_child(
     flight, so memory stays bounded whatever the log size. The child ignores
     Ctrl-C; the parent kills it on any way out.
     """
+    if not _CHILD_SLOTS.acquire(blocking=False):
+        # Every CPU already has a child: analyse here, alongside them.
+        return _engine_analyze(
+            chunks, name=name, job_name=job_name, content_encoding=content_encoding, signatures=signatures
+        )
+    try:
+        return _analyse_piped(
+            chunks, name=name, job_name=job_name, content_encoding=content_encoding, signatures=signatures
+        )
+    finally:
+        _CHILD_SLOTS.release()
+
+
+#: More analysis children than CPUs buys nothing but memory.
+_CHILD_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
+def _analyse_piped(
+    chunks: Iterator[bytes], *, name: str, job_name: str, content_encoding: str | None, signatures: Any
+) -> LogAnalysis:
     context = _process_context()
     parent_end, child_end = context.Pipe()
     child = context.Process(

@@ -303,3 +303,22 @@ def test_post_asks_for_confirmation_on_a_terminal(sim, cli):
     assert sim.posted_messages(123456) == []
     assert cli("123456", "--post", tty=True, stdin=b"y\n", **creds) == 0
     assert sim.posted_messages(123456) == ["Patch Set 1:\n\nrecheck bug #1900001"]
+
+
+def test_dot_gz_logs_are_found_and_alternatives_tried_only_on_404(sim, cli):
+    sim.add_change(13, project="openstack/nova")
+    sim.add_buildset(
+        13, 1,
+        jobs=[
+            SimJob("tempest-gz", "FAILURE", log=TEMPEST_FAILURE, encoding="gz"),
+            SimJob("quiet", "FAILURE", log=b"2026-11-20 08:00:00.000001 | nothing to see\n", encoding="plain"),
+        ],
+    )
+    assert cli("13", "--json") == 0, cli.stderr
+    jobs = {j["name"]: j for j in json.loads(cli.stdout)["jobs"]}
+    assert jobs["tempest-gz"]["failures"][0]["id"] == TEMPEST_TEST
+    paths = _log_requests(sim)
+    assert any(p.endswith("tempest-gz/" + p.rsplit("/", 2)[-2] + "/job-output.txt.gz") for p in paths)
+    quiet = [p for p in paths if "/quiet/" in p]
+    assert len(quiet) == 1 and quiet[0].endswith("job-output.txt")
+    assert jobs["quiet"]["failures"] == [] and jobs["quiet"]["result"] == "FAILURE"
