@@ -85,6 +85,21 @@ def strip_prefixes(text: str) -> tuple[str, str | None]:
     return text, None
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_controls(text: str) -> str:
+    """Drop ANSI colour/escape sequences and control characters (tabs stay).
+
+    Console logs are full of colour codes; and nothing from a log may drive
+    the user's terminal when we print it.
+    """
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    return _CONTROL.sub("", text.rstrip("\r"))
+
+
 def clean_html(block: bytes) -> bytes:
     """Jenkins console.html → text: tags dropped, entities decoded."""
     block = _HTML_TAG.sub(b"", block)
@@ -103,6 +118,8 @@ class _Excerpt:
 
     def add(self, text: str) -> None:
         text = text[:1000]
+        if not text.isprintable():
+            text = clean_controls(text)
         if len(self.head) < EXCERPT_HEAD:
             self.head.append(text)
             return
@@ -264,8 +281,8 @@ class TextScanner:
         except UnicodeDecodeError:
             self.found.invalid_utf8 = True
             text = raw.decode("utf-8", "replace")
-        if "\x00" in text or "\r" in text:
-            text = text.replace("\x00", "").rstrip("\r")
+        if not text.isprintable():
+            text = clean_controls(text)
         return strip_prefixes(text)
 
     def _block_line(self, raw: bytes, number: int) -> None:
@@ -513,7 +530,7 @@ class TextScanner:
             self._matcher.feed(message + "\n" + excerpt.text(), number)
 
     def _add(self, kind: FailureKind, fid: str, message: str, number: int | None, excerpt: str = "") -> None:
-        message = " ".join(message.split())[:MAX_MESSAGE]
+        message = clean_controls(" ".join(message.split()))[:MAX_MESSAGE]
         self.found.failures.append(Failure(kind, fid.strip()[:300], message, number, excerpt))
 
 

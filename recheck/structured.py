@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from recheck.models import Failure, FailureKind
-from recheck.scanner import MAX_MESSAGE, TextScanner, _Excerpt, _ansible_message, _test_id
+from recheck.scanner import MAX_MESSAGE, TextScanner, _Excerpt, _ansible_message, _test_id, clean_controls
 
 #: subunit v2 packets start with this signature byte.
 SUBUNIT_V2_SIGNATURE = 0xB3
@@ -55,11 +55,11 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
                 continue
             excerpt.add(f"{name}:")
             for line in text.splitlines():
-                excerpt.add("    " + line)
+                excerpt.add("    " + clean_controls(line))
             if name == "traceback":
                 tail = [ln for ln in text.splitlines() if ln.strip()]
                 if tail:
-                    message = tail[-1].strip()
+                    message = clean_controls(tail[-1].strip())
         failures.append(Failure(FailureKind.TEST, test_id, message[:MAX_MESSAGE], None, excerpt.text()))
 
     result = testtools.StreamToDict(on_test)
@@ -147,5 +147,6 @@ def _task_failure(
         if value:
             excerpt.add(f"{key}:")
             for line in str(value).splitlines():
-                excerpt.add("  " + line)
-    return Failure(kind, f"{play}/{task}/{host}", " ".join(message.split())[:MAX_MESSAGE], None, excerpt.text())
+                excerpt.add("  " + clean_controls(line))
+    message = clean_controls(" ".join(message.split()))[:MAX_MESSAGE]
+    return Failure(kind, f"{play}/{task}/{host}", message, None, excerpt.text())

@@ -172,3 +172,18 @@ def test_missing_path_is_an_input_error(tmp_path):
         recheck.analyze(tmp_path / "nope.txt")
     with pytest.raises(InputError, match="directory"):
         recheck.analyze(tmp_path)
+
+
+def test_ansi_colours_and_control_characters_never_reach_the_report():
+    log = (
+        b"\x1b[31m{0} tempest.x.T.test_y [1.0s] ... FAILED\x1b[0m\n"
+        b"    Traceback (most recent call last):\n"
+        b"    ValueError: bad \x1b]0;pwned\x07title\x07 \x08\x1b[2J\r\n"
+        b"{1} tempest.x.T.test_z [1.0s] ... ok\n"
+    )
+    a = recheck.analyze_stream([log])
+    (f,) = a.failures
+    assert f.id == "tempest.x.T.test_y"
+    assert f.message == "ValueError: bad title"
+    for text in (f.id, f.message, f.excerpt):
+        assert not any(ord(c) < 32 and c not in "\n\t" for c in text), repr(text)
