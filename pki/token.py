@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import functools
 import hashlib
 import json
 import zlib
@@ -75,9 +76,17 @@ class DecodedToken:
     cms_der: bytes
     #: the JSON payload (``{"access": ...}`` or ``{"token": ...}``)
     payload: dict[str, Any]
-    summary: TokenSummary
     #: the parsed CMS (used by verification so it is not parsed twice)
     message: SignedMessage
+    #: the token's expiry (aware UTC), None if the payload has none
+    expires: datetime.datetime | None
+    #: the token's audit ids (checked against revocation lists)
+    audit_ids: tuple[str, ...]
+
+    @functools.cached_property
+    def summary(self) -> TokenSummary:
+        """The typed summary (built on first use: verification needs only expiry and audit ids)."""
+        return summarize(self.payload)
 
 
 def _malformed(detail: str) -> TokenInvalid:
@@ -199,14 +208,31 @@ def decode(token: str | bytes) -> DecodedToken:
         # DER has no text form as sent; its id is the digest of the PEM-free
         # PKI form keystone would have sent.
         text = base64.b64encode(der).decode("ascii").replace("/", "-")
+    expires, audit_ids = _expiry_and_audit_ids(payload)
     return DecodedToken(
         format=fmt,
         text=text,
         cms_der=der,
         payload=payload,
-        summary=summarize(payload),
         message=message,
+        expires=expires,
+        audit_ids=audit_ids,
     )
+
+
+def _expiry_and_audit_ids(
+    payload: dict[str, Any],
+) -> tuple[datetime.datetime | None, tuple[str, ...]]:
+    """What verification needs, checked now so a bad timestamp is malformed at decode."""
+    if isinstance(payload.get("token"), dict):
+        token = payload["token"]
+        expires = parse_time(token.get("expires_at"), "expires_at")
+    else:
+        token = _dict(_dict(payload.get("access")).get("token"))
+        expires = parse_time(token.get("expires"), "expires")
+    parse_time(token.get("issued_at"), "issued_at")
+    audit_ids = tuple(a for a in _list(token.get("audit_ids")) if isinstance(a, str))
+    return expires, audit_ids
 
 
 def _parse_payload(content: bytes) -> dict[str, Any]:

@@ -70,13 +70,13 @@ def verify_token(
     decoded = token if isinstance(token, DecodedToken) else decode(token)
     ids = _token_ids(decoded.text, hash_algorithms)
     verify_message(decoded.message, trust, when)
-    expires = decoded.summary.expires
+    expires = decoded.expires
     if expires is None:
         raise TokenInvalid(Reason.MALFORMED, "token has no expiry")
     if expires <= when:
         raise TokenInvalid(Reason.EXPIRED, f"token expired at {expires.isoformat()}")
     if revocation is not None and revocation.is_revoked(
-        tuple(ids.values()), decoded.summary.audit_ids
+        tuple(ids.values()), decoded.audit_ids
     ):
         raise TokenInvalid(Reason.REVOKED, "token is on the revocation list")
     return VerifiedToken(decoded=decoded, token_ids=ids, expires=expires)
