@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,8 @@ DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
 PROJECT_GROUP = "openstack"
 OPEN_STATUSES = ("New", "Incomplete", "Confirmed", "Triaged", "In Progress")
 FIXED_STATUSES = ("Fix Committed", "Fix Released")
+#: Searches in flight at once.
+PARALLEL = 6
 #: Bug search is an extra: one quick retry, not the default three with backoff.
 HTTP_SETTINGS = HttpSettings(retries=1, read_timeout=30.0)
 
@@ -239,12 +242,37 @@ class LaunchpadBugFinder:
         self.now = now
         self._searches: dict[tuple[str, str], list[BugTask]] = {}
 
+    def prefetch(self, failure_sets: Iterable[Iterable[Failure]], project: str | None) -> None:
+        """Run every search (and bug read) that :meth:`find` will need, concurrently.
+
+        Launchpad answers each search in about a second; a handful of
+        failures means a dozen searches, so they go out together.
+        """
+        keys: list[tuple[str, str]] = []
+        for failures in failure_sets:
+            for failure in list(failures)[: self.max_failures]:
+                for term in search_terms(failure):
+                    for target in _targets(project):
+                        key = (target, term)
+                        if key not in self._searches and key not in keys:
+                            keys.append(key)
+        if not keys:
+            return
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys)), thread_name_prefix="ostk-lp") as pool:
+            for key, tasks in zip(keys, pool.map(lambda k: self.client.search_tasks(*k), keys)):
+                self._searches[key] = tasks
+            links = list(dict.fromkeys(
+                link
+                for tasks in self._searches.values()
+                for task in tasks[: self.max_details]
+                if (link := self.client.link_of(task.number))
+            ))[: PARALLEL * 4]
+            list(pool.map(self.client.bug, links))
+
     def find(self, failures: Iterable[Failure], project: str | None, *, top: int = 3) -> tuple[BugMatch, ...]:
         """The best few bugs for ``failures`` of a job of ``project``."""
-        targets = [PROJECT_GROUP]
+        targets = _targets(project)
         short_project = (project or "").rsplit("/", 1)[-1]
-        if short_project and short_project != PROJECT_GROUP:
-            targets.append(short_project)
         matches: dict[int, BugMatch] = {}
         for failure in list(failures)[: self.max_failures]:
             candidates: dict[int, tuple[BugTask, str]] = {}
@@ -270,6 +298,15 @@ class LaunchpadBugFinder:
         if key not in self._searches:
             self._searches[key] = self.client.search_tasks(target, term)
         return self._searches[key]
+
+
+def _targets(project: str | None) -> list[str]:
+    """Where to search: the ``openstack`` group, and the change's own project."""
+    targets = [PROJECT_GROUP]
+    short_project = (project or "").rsplit("/", 1)[-1]
+    if short_project and short_project != PROJECT_GROUP:
+        targets.append(short_project)
+    return targets
 
 
 def merge_matches(*groups: Iterable[BugMatch], top: int = 3) -> tuple[BugMatch, ...]:

@@ -516,6 +516,11 @@ class _Workflow:
         finder = LaunchpadBugFinder(self.launchpad, now=self.now)
         updated = []
         available = True
+        try:
+            finder.prefetch((job.failures for job in jobs if job.failures), project)
+        except OstkError as exc:
+            available = False
+            self.warnings.append(f"bug search unavailable: {exc}")
         for job in jobs:
             if available and job.failures:
                 try:
