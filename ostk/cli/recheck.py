@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_argument(
         "target",
         metavar="REVIEW_OR_LOG",
-        help="a review (number, URL, Change-Id), a log path/URL, or 'signatures'",
+        help="a review (number, URL, Change-Id), a log path/URL ('-' for stdin), or 'signatures'",
     )
     sub.add_argument("words", nargs="*", metavar="ARG", help=argparse.SUPPRESS)
     sub.add_argument(
@@ -87,9 +87,11 @@ def _signature_set(args: argparse.Namespace, env: Environment) -> SignatureSet:
 
 def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     sigs = _signature_set(args, env)
-    source: str = target if is_url(target) else str(Path(env.cwd, target))
+    source: object = target if is_url(target) else str(Path(env.cwd, target))
+    if target == "-":
+        source = env.stdin  # e.g. `zcat job-output.txt.gz | ostk recheck -`
     session = build_session() if is_url(target) else None
-    analysis = analyze(source, signatures=sigs, session=session,
+    analysis = analyze(source, signatures=sigs, session=session,  # type: ignore[arg-type]
                        job_name=args.build_name or (job_name_from_url(target) if is_url(target) else None))
     job_name = args.build_name or (job_name_from_url(target) if is_url(target) else None)
     job = job_from_analysis(job_name or _log_name(target), target if is_url(target) else None, analysis)

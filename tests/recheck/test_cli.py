@@ -164,3 +164,10 @@ def test_console_markup_in_logs_is_not_interpreted(tmp_path):
     p.write_text("FAILED tests/a.py::t - [bold red]boom[/] [link=http://x]y\n")
     rc, out, _ = run(["recheck", str(p)], tmp_path)
     assert rc == 0 and "[bold red]boom[/]" in out
+
+
+def test_log_on_stdin(tmp_path):
+    env = Environment.for_test({"HOME": str(tmp_path)}, stdin=gzip.compress(b"FAIL: nova.tests.T.test_x\n"))
+    rc = main(["recheck", "-", "--json"], env=env)
+    doc = json.loads(env.stdout.getvalue())
+    assert rc == 0 and doc["jobs"][0]["failures"][0]["id"] == "nova.tests.T.test_x"
