@@ -322,3 +322,14 @@ def test_dot_gz_logs_are_found_and_alternatives_tried_only_on_404(sim, cli):
     quiet = [p for p in paths if "/quiet/" in p]
     assert len(quiet) == 1 and quiet[0].endswith("job-output.txt")
     assert jobs["quiet"]["failures"] == [] and jobs["quiet"]["result"] == "FAILURE"
+
+
+def test_debug_output_never_shows_the_gerrit_password(sim, cli):
+    import base64
+
+    _review(sim)
+    basic = base64.b64encode(f"{sim.username}:{sim.password}".encode()).decode()
+    rc = cli("--debug", "123456", "--post", "--yes", OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password)
+    assert rc == 0, cli.stderr
+    assert "POST" in cli.stderr  # the HTTP trace is there...
+    assert sim.password not in cli.stderr and basic not in cli.stderr  # ...without the secret
