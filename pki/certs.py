@@ -111,6 +111,8 @@ class _CertInfo:
     key_id: bytes | None
     authority_key_id: bytes | None
     public_key: Any
+    #: "rsa", "ec" or "other" (so the hot path avoids ABC isinstance checks)
+    key_kind: str
     not_before: datetime.datetime
     not_after: datetime.datetime
     #: why openssl would refuse this cert regardless of the clock, or None
@@ -130,6 +132,7 @@ def _cert_info(cert: x509.Certificate) -> _CertInfo:
     except ValueError:
         key_id = authority_key_id = None
     leaf_problem, ca_problem = _usage_problems(parsed)
+    public_key = cert.public_key()
     return _CertInfo(
         cert=cert,
         asn1=parsed,
@@ -139,7 +142,11 @@ def _cert_info(cert: x509.Certificate) -> _CertInfo:
         serial=tbs["serial_number"].native,
         key_id=key_id,
         authority_key_id=authority_key_id,
-        public_key=cert.public_key(),
+        public_key=public_key,
+        key_kind=(
+            "rsa" if isinstance(public_key, rsa.RSAPublicKey)
+            else "ec" if isinstance(public_key, ec.EllipticCurvePublicKey) else "other"
+        ),
         not_before=_utc(cert.not_valid_before_utc),
         not_after=_utc(cert.not_valid_after_utc),
         leaf_problem=leaf_problem,

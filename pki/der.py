@@ -45,7 +45,9 @@ def _tlv(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     first = buf[pos + 1]
     pos += 2
     if first < 0x80:
-        length = first
+        if pos + first > end:
+            raise _Malformed
+        return pos, pos + first
     else:
         count = first & 0x7F
         if count == 0 or count > 3 or pos + count > end:
