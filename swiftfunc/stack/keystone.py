@@ -8,11 +8,12 @@ why gunicorn runs one worker: a second worker would hold a second cache.
 """
 from __future__ import annotations
 
+import grp
+import json
 import os
 import pwd
-import grp
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from ostk.files import atomic_write, ensure_private_dir
@@ -98,6 +99,20 @@ def environ(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+#: keystone-manage's steps in one interpreter: each separate run costs 2-4 s
+#: of imports, the steps themselves well under a second together.
+#: argv: config file, JSON list of argument lists.
+MANAGE_SCRIPT = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+from keystone.cmd import cli
+for step in json.loads(sys.argv[2]):
+    print("$ keystone-manage " + " ".join(step), flush=True)
+    cli.CONF.clear()  # lets the next step parse its own arguments
+    cli.main(argv=["keystone-manage", "--config-file", sys.argv[1], *step])
+"""
+
+
 def bootstrap(python: Path, layout: Layout, secrets: Secrets, port: int, base_environ: Mapping[str, str]) -> None:
     """db_sync, key repositories, and the admin user/project, RegionOne, identity endpoint."""
     conf = str(layout.keystone_dir / "keystone.conf")
@@ -105,14 +120,12 @@ def bootstrap(python: Path, layout: Layout, secrets: Secrets, port: int, base_en
     group = grp.getgrgid(os.getgid()).gr_name
     url = v3_url(port) + "/"
     env = environ(layout, base_environ)
-    # keystone.cmd.manage has no __main__ guard, and the venv's scripts have stale shebangs.
-    manage = [str(python), "-c", "from keystone.cmd.manage import main; main()", "--config-file", conf]
-    steps: list[Sequence[str]] = [
-        [*manage, "db_sync"],
-        [*manage, "fernet_setup", "--keystone-user", user, "--keystone-group", group],
-        [*manage, "credential_setup", "--keystone-user", user, "--keystone-group", group],
+    steps = [
+        ["db_sync"],
+        ["fernet_setup", "--keystone-user", user, "--keystone-group", group],
+        ["credential_setup", "--keystone-user", user, "--keystone-group", group],
         [
-            *manage, "bootstrap",
+            "bootstrap",
             "--bootstrap-username", "admin",
             "--bootstrap-project-name", "admin",
             "--bootstrap-role-name", "admin",
@@ -128,18 +141,20 @@ def bootstrap(python: Path, layout: Layout, secrets: Secrets, port: int, base_en
     log = layout.log("keystone-manage")
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as sink:
-        for argv in steps:
-            sink.write(("$ keystone-manage " + " ".join(argv[5:]) + "\n").encode())
-            sink.flush()
-            try:
-                result = subprocess.run(
-                    argv, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=env, cwd=layout.keystone_dir, timeout=300, check=False,
-                )
-            except subprocess.TimeoutExpired as exc:
-                raise ServiceFailed("keystone", f"keystone-manage {argv[5]} took more than 300 s", log) from exc
-            if result.returncode != 0:
-                raise ServiceFailed("keystone", f"keystone-manage {argv[5]} exited with {result.returncode}", log)
+        try:
+            result = subprocess.run(
+                [str(python), "-c", MANAGE_SCRIPT, conf, json.dumps(steps)],
+                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, cwd=layout.keystone_dir, timeout=300, check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ServiceFailed("keystone", "keystone-manage took more than 300 s", log) from exc
+    if result.returncode != 0:
+        # keystone logs its own errors to keystone.log, tracebacks of the
+        # command itself land in keystone-manage.log.
+        raise ServiceFailed(
+            "keystone", f"keystone-manage exited with {result.returncode} (see also {log})", layout.log("keystone")
+        )
 
 
 def server_argv(python: Path, layout: Layout, port: int) -> list[str]:

@@ -216,6 +216,9 @@ class Stack:
     def _up(
         self, state: StackState, secrets: Secrets, swift: bool, started: list[str], note: Callable[[str], None]
     ) -> StackState:
+        # Servers are spawned first and waited for afterwards, so their
+        # (slow) Python imports overlap: keystone with the swift backends.
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
         with ThreadPoolExecutor(max_workers=2) as pool:
             # Both venvs build at once: on a cold machine that is most of the wait.
             needed = ["keystone", "swift"] if swift else ["keystone"]
@@ -226,20 +229,29 @@ class Stack:
                 name: pool.submit(venvs.ensure_venv, name, self.venvs_dir) for name in needed
             }
             ks_venv = futures["keystone"].result()
-            state = self._keystone_up(state, secrets, ks_venv, started, note)
+            state = self._keystone_up(state, secrets, ks_venv, started, pending, note)
             if swift:
                 sw_venv = futures["swift"].result()
-                state = self._swift_up(state, secrets, sw_venv, started, note)
+                state = self._swift_backends_up(state, secrets, sw_venv, started, pending, note)
+        _wait_all(pending)
+        if swift:
+            state = self._proxy_up(state, secrets, sw_venv, started, note)
         return state
 
     def _keystone_up(
-        self, state: StackState, secrets: Secrets, venv: venvs.Venv, started: list[str], note: Callable[[str], None]
+        self,
+        state: StackState,
+        secrets: Secrets,
+        venv: venvs.Venv,
+        started: list[str],
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]],
+        note: Callable[[str], None],
     ) -> StackState:
         record = state.processes.get("keystone")
         if record is not None and processes.is_running(record):
             return state
         if record is not None:
-            # A killed master's workers let go of the port a moment later.
+            # Also ends the workers of a master that was killed with -9.
             processes.stop(record)
         ports.require_free("keystone", self._keystone_port, wait=2 if record else 0)
         keystone.write_files(self.layout, self._keystone_port)
@@ -249,18 +261,24 @@ class Stack:
             state = replace(state, keystone_bootstrapped=True, keystone_version=self.keystone_version)
             save_state(self.layout, state)
         note(f"starting keystone on {self.keystone_url}")
-        state = self._start(
-            state, started, "keystone",
+        return self._spawn(
+            state, started, pending, "keystone",
             keystone.server_argv(venv.python, self.layout, self._keystone_port),
             marker=str(self.layout.keystone_dir),
             environ=keystone.environ(self.layout, self._child_environ),
             healthy=lambda: _http_ok(self.keystone_url),
         )
-        return state
 
-    def _swift_up(
-        self, state: StackState, secrets: Secrets, venv: venvs.Venv, started: list[str], note: Callable[[str], None]
+    def _swift_backends_up(
+        self,
+        state: StackState,
+        secrets: Secrets,
+        venv: venvs.Venv,
+        started: list[str],
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]],
+        note: Callable[[str], None],
     ) -> StackState:
+        """Configs, rings, and memcached + account/container/object servers."""
         memcached = swift.find_memcached()
         internal = dict(state.internal_ports)
         wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
@@ -273,7 +291,7 @@ class Stack:
             swift_version=self.swift_version,
         )
         save_state(self.layout, state)
-        if not memcached and not state.processes.get("memcached"):
+        if not memcached:
             note("memcached is not installed: swift runs without a cache (slower functional tests)")
         swift.write_files(
             self.layout, secrets, storage=storage, swift_port=self._swift_port,
@@ -282,6 +300,35 @@ class Stack:
         )
         env = _swift_environ(self._child_environ)
         swift.build_rings(venv.python, self.layout, internal, env)
+        for name in ("memcached", *swift.BACKENDS):
+            if name == "memcached" and not memcached:
+                continue
+            record = state.processes.get(name)
+            if record is not None and processes.is_running(record):
+                continue
+            if record is not None:
+                processes.stop(record)
+            port = internal[name]
+            ports.require_free(name, port)
+            note(f"starting {name} on 127.0.0.1:{port}")
+            if name == "memcached":
+                assert memcached is not None
+                state = self._spawn(
+                    state, started, pending, name, swift.memcached_argv(memcached, port), marker=f"-p {port}",
+                    environ=env, healthy=lambda port=port: ports.is_listening(port),
+                )
+            else:
+                state = self._spawn(
+                    state, started, pending, name, swift.server_argv(venv.python, self.layout, name),
+                    marker=str(self.layout.swift_dir / f"{name}-server.conf"),
+                    environ=env, healthy=lambda port=port: _http_ok(f"http://127.0.0.1:{port}/healthcheck"),
+                )
+        return state
+
+    def _proxy_up(
+        self, state: StackState, secrets: Secrets, venv: venvs.Venv, started: list[str], note: Callable[[str], None]
+    ) -> StackState:
+        """Swift's keystone entries, then the proxy (needs keystone up to check auth)."""
         if not state.swift_registered:
             note("registering swift in keystone (service user, object-store endpoints)")
             registry.register_swift(
@@ -290,31 +337,22 @@ class Stack:
             )
             state = replace(state, swift_registered=True)
             save_state(self.layout, state)
-        for name in SWIFT_SERVICES:
-            if name == "memcached" and not memcached:
-                continue
-            record = state.processes.get(name)
-            if record is not None and processes.is_running(record):
-                continue
-            if record is not None:
-                processes.stop(record)
-            port = self._swift_port if name == "proxy" else internal[name]
-            ports.require_free(name, port)
-            note(f"starting {name} on 127.0.0.1:{port}")
-            if name == "memcached":
-                assert memcached is not None
-                state = self._start(
-                    state, started, name, swift.memcached_argv(memcached, port), marker=f"-p {port}",
-                    environ=env, healthy=lambda port=port: ports.is_listening(port),
-                )
-            else:
-                conf = self.layout.swift_dir / f"{name}-server.conf"
-                state = self._start(
-                    state, started, name, swift.server_argv(venv.python, self.layout, name), marker=str(conf),
-                    environ=env, healthy=lambda port=port: _http_ok(f"http://127.0.0.1:{port}/healthcheck"),
-                )
-        if "proxy" in started:
-            self._check_swift_auth(state)
+        record = state.processes.get("proxy")
+        if record is not None and processes.is_running(record):
+            return state
+        if record is not None:
+            processes.stop(record)
+        ports.require_free("proxy", self._swift_port)
+        note(f"starting proxy on {self.swift_url}")
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
+        state = self._spawn(
+            state, started, pending, "proxy", swift.server_argv(venv.python, self.layout, "proxy"),
+            marker=str(self.layout.swift_dir / "proxy-server.conf"),
+            environ=_swift_environ(self._child_environ),
+            healthy=lambda: _http_ok(f"{self.swift_url}/healthcheck"),
+        )
+        _wait_all(pending)
+        self._check_swift_auth(state)
         return state
 
     def _check_swift_auth(self, state: StackState) -> None:
@@ -335,10 +373,11 @@ class Stack:
                 "proxy", f"HEAD of the admin account answered {answer.status_code}", state.processes["proxy"].log
             )
 
-    def _start(
+    def _spawn(
         self,
         state: StackState,
         started: list[str],
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]],
         name: str,
         argv: list[str],
         *,
@@ -350,8 +389,9 @@ class Stack:
         record = processes.spawn(name, argv, log=log, marker=marker, cwd=self.directory, environ=environ)
         started.append(name)
         state = state.with_process(record)
+        # Recorded at once: a crash of ours later still lets `down` find it.
         save_state(self.layout, state)
-        _wait_healthy(record, healthy)
+        pending.append((record, healthy))
         return state
 
     def down(self, purge: bool = False) -> list[str]:
@@ -499,6 +539,11 @@ def _http_ok(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def _wait_all(pending: list[tuple[ProcessRecord, Callable[[], bool]]]) -> None:
+    for record, healthy in pending:
+        _wait_healthy(record, healthy)
 
 
 def _wait_healthy(record: ProcessRecord, healthy: Callable[[], bool], timeout: float = START_TIMEOUT) -> None:
