@@ -20,10 +20,23 @@ code end to end::
                                       launchpad=sim.launchpad_url)
         assert sim.posted_messages(123456) == []
 
+Real data: :meth:`CISimulator.load_gerrit_events` replays real Jenkins
+comments, :meth:`CISimulator.load_logstash_hits` rebuilds the failed builds
+behind real elastic-recheck hits, and every Launchpad task is shaped on a
+real ``bug_task`` resource.
+
 Faults: :meth:`CISimulator.fail_next` (503 bursts per service),
 ``launchpad_down``, and per-log ``expired`` (404), ``rate`` (bytes/s per
 connection), ``truncate_at`` (connection closed mid-body).
 """
-from recheck.testing.simulator import CISimulator, SimBug, SimJob, SimLog, gzip_bytes, load_gerrit_events
+from recheck.testing.simulator import (
+    CISimulator,
+    SimBug,
+    SimJob,
+    SimLog,
+    gzip_bytes,
+    load_gerrit_events,
+    load_logstash_hits,
+)
 
-__all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes", "load_gerrit_events"]
+__all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes", "load_gerrit_events", "load_logstash_hits"]

@@ -323,6 +323,10 @@ class CISimulator:
         """Add the changes and CI comments of a Gerrit stream-events fixture; see :func:`load_gerrit_events`."""
         return load_gerrit_events(self, path, logs=logs)
 
+    def load_logstash_hits(self, path: str | Path, *, limit: int | None = None) -> list[int]:
+        """Add the failed builds of an elastic-recheck logstash hits file; see :func:`load_logstash_hits`."""
+        return load_logstash_hits(self, path, limit=limit)
+
     # -- internals ------------------------------------------------------
     def _register_logs(self, job: SimJob, short: str) -> None:
         if not job.has_logs:
@@ -734,4 +738,67 @@ def load_gerrit_events(sim: CISimulator, path: str | Path, *, logs: bytes | None
         if logs is not None:
             for url in urls:
                 sim.add_log(url.rstrip("/") + "/console.html", SimLog(logs, encoding="gzip"))
+    return numbers
+
+
+def load_logstash_hits(sim: CISimulator, path: str | Path, *, limit: int | None = None) -> list[int]:
+    """Rebuild the failed builds behind real Elasticsearch hits (elastic-recheck's test data).
+
+    Each hit carries a real log line and its build (``build_change``,
+    ``build_patchset``, ``build_name``, ``build_queue``, ``build_status``,
+    ``log_url``, ``project``). Hits of one build become that job's
+    ``console.html`` (Jenkins format: ``<timestamp> | <line>``); the builds of
+    one patch set become one Jenkins ``Build failed.`` comment. Hits without
+    build metadata (the oldest shape) are skipped. Returns the change numbers
+    added, at most ``limit`` of them.
+    """
+    data = json.loads(Path(path).read_text("utf-8"))
+    hits = data.get("hits", {}).get("hits", []) if isinstance(data, dict) else []
+    builds: dict[tuple[int, int], dict[tuple[str, str], dict[str, Any]]] = {}
+    projects: dict[int, str] = {}
+    for hit in hits:
+        source = hit.get("_source") or {}
+        fields = source.get("@fields") or source
+        change, patchset, name = fields.get("build_change"), fields.get("build_patchset"), fields.get("build_name")
+        if not (change and patchset and name):
+            continue
+        number, ps = int(change), int(patchset)
+        if (number, ps) not in builds and limit is not None and len(builds) >= limit:
+            continue
+        projects[number] = fields.get("project") or projects.get(number) or "openstack/nova"
+        key = (name, fields.get("build_short_uuid") or fields.get("build_uuid", "")[:7] or "0000000")
+        build = builds.setdefault((number, ps), {}).setdefault(
+            key,
+            {
+                "queue": fields.get("build_queue") or "check",
+                "status": fields.get("build_status") or "FAILURE",
+                "lines": [],
+            },
+        )
+        message = source.get("message") or source.get("@message") or ""
+        stamp = str(source.get("@timestamp", "")).replace("T", " ")[:23]
+        build["lines"].extend(f"{stamp} | {line}" for line in message.splitlines() or [""])
+    numbers = []
+    for (number, ps), jobs in sorted(builds.items()):
+        if number not in sim._changes:
+            sim.add_change(number, project=projects[number], patchsets=ps)
+            numbers.append(number)
+        while sim._changes[number].patchsets < ps:
+            sim.add_patchset(number)
+        # Jenkins posted one comment per pipeline (queue).
+        by_queue: dict[str, list[str]] = {}
+        for (name, short), build in jobs.items():
+            directory = f"{number % 100:02d}/{number}/{ps}/{build['queue']}/{name}/{short}"
+            html = "<html><body><pre>\n" + "\n".join(build["lines"]) + "\n</pre></body></html>\n"
+            sim.add_log(f"{directory}/console.html", SimLog(html.encode(), encoding="gzip"))
+            by_queue.setdefault(build["queue"], []).append(
+                f"- {name} {sim.logs_url}/{directory} : {build['status']} in 42m 00s"
+            )
+        for lines in by_queue.values():
+            text = (
+                f"Patch Set {ps}: Verified-1\n\nBuild failed.  For information on how to proceed, see "
+                "https://wiki.openstack.org/wiki/GerritJenkinsGit#Test_Failures\n\n" + "\n".join(lines) + "\n"
+            )
+            with sim._lock:
+                sim._append(sim._changes[number], text, ps, "jenkins", None)
     return numbers

@@ -333,3 +333,17 @@ def test_debug_output_never_shows_the_gerrit_password(sim, cli):
     assert rc == 0, cli.stderr
     assert "POST" in cli.stderr  # the HTTP trace is there...
     assert sim.password not in cli.stderr and basic not in cli.stderr  # ...without the secret
+
+
+def test_real_logstash_hits_lead_to_their_bug(sim, cli, shared_fixtures):
+    hits = shared_fixtures / "recheck" / "elastic-recheck" / "logstash-hits" / "bug-1284371.json"
+    numbers = sim.load_logstash_hits(hits, limit=2)
+    assert numbers
+    assert cli(str(numbers[0]), "--json") == 0, cli.stderr
+    doc = json.loads(cli.stdout)
+    assert doc["review"]["project"].startswith("openstack/")
+    assert doc["jobs"] and all(j["pipeline"] in ("check", "gate") for j in doc["jobs"])
+    assert all(j["failures"][0]["kind"] == "infra" for j in doc["jobs"])
+    assert any(b["number"] == 1284371 for j in doc["jobs"] for b in j["bugs"])
+    # elastic-recheck has two signatures for this failure (1268732 and 1284371): either is right.
+    assert doc["suggestion"] in ("recheck bug #1284371", "recheck bug #1268732")
