@@ -31,8 +31,9 @@ from recheck.structured import SUBUNIT_V2_SIGNATURE, read_job_output_json, read_
 SNIFF = 4096
 #: Structured documents are spooled to disk beyond this size.
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
-#: A job-output.json larger than this is not parsed (json needs it whole in memory).
-MAX_JSON = 512 * 1024 * 1024
+#: A job-output.json larger than this is not parsed: json needs it whole in memory
+#: (a few times its size); logs that big are read through job-output.txt instead.
+MAX_JSON = 128 * 1024 * 1024
 
 #: Root causes first: a broken node or devstack explains the test failures after it.
 _RANK = {

@@ -130,7 +130,19 @@ def _task_failure(
     failed = bool(result.get("failed")) or unreachable
     if not failed or result.get("ignore_errors") or result.get("skipped"):
         return None
-    message = _ansible_message(result) or ("unreachable" if unreachable else "failed")
+    message = _ansible_message(result)
+    items = result.get("results")
+    if isinstance(items, list):
+        # A loop: the task's own msg is generic ("One or more items failed"); the item says why.
+        for item in items:
+            if isinstance(item, dict) and item.get("failed"):
+                detail = _ansible_message(item)
+                label = item.get("item")
+                if detail:
+                    prefix = f"item {json.dumps(label)[:80]}: " if label is not None else ""
+                    message = f"{message}; {prefix}{detail}" if message else prefix + detail
+                break
+    message = message or ("unreachable" if unreachable else "failed")
     if unreachable:
         kind = FailureKind.INFRA
     elif "timed out" in message.lower():

@@ -305,3 +305,19 @@ def test_task_failures_in_a_pre_run_playbook_are_setup_failures(wrap):
         (FailureKind.SETUP, "configure-swap : Configure swap/controller"),
         (FailureKind.TASK, "run-tempest : Run Tempest/controller"),
     ]
+
+
+def test_job_output_json_loop_task_reports_the_failed_item():
+    import json
+
+    doc = [{"phase": "run", "playbook": "p.yaml", "plays": [{"play": {"name": "all"}, "tasks": [
+        {"task": {"name": "install packages"}, "hosts": {"controller": {
+            "failed": True, "msg": "One or more items failed",
+            "results": [
+                {"item": "git", "failed": False, "rc": 0},
+                {"item": "libvirt-dev", "failed": True, "rc": 100, "msg": "No package matching 'libvirt-dev'"},
+            ]}}}]}]}]
+    a = recheck.analyze_stream([json.dumps(doc).encode()], name="job-output.json")
+    assert a.failures[0].message == (
+        "One or more items failed; item \"libvirt-dev\": No package matching 'libvirt-dev'; rc=100"
+    )
