@@ -96,18 +96,30 @@ def run(args: argparse.Namespace, env: Environment) -> int:
         )
     if as_json:
         output.print_json(env, report.to_json())
+        for warning in report.warnings:
+            output.warn(env, warning)
     else:
         if not (post and not yes and env.stdin_isatty):
             render(env, report)
-        if post:
-            env.out.print("posted" if report.posted else "not posted")
-    for warning in report.warnings:
-        output.warn(env, warning)
+        if post and not report.posted:
+            env.out.print("not posted")
     return 0
 
 
 def render(env: Environment, report: Report) -> None:
-    """The human form of a review report, on stdout."""
+    """The human form of a review report, on stdout (the same look as ``ostk recheck LOG``)."""
+    try:
+        from ostk.cli.recheck import render_report
+    except ImportError:
+        _render(env, report)
+    else:
+        render_report(env, report)
+
+
+def _render(env: Environment, report: Report) -> None:
+    # Used only if the shared renderer is missing.
+    for warning in report.warnings:
+        output.warn(env, warning)
     out = env.out
     if report.review:
         r = report.review
@@ -136,6 +148,8 @@ def render(env: Environment, report: Report) -> None:
             out.print(f"    [yellow]warning:[/] {escape(warning)}")
     if report.suggestion:
         out.print(f"Suggested comment: [bold]{escape(report.suggestion)}[/]")
+        if report.posted:
+            out.print("posted")
     else:
         out.print("Nothing to recheck: no voting job failed.")
 
