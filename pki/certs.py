@@ -18,7 +18,7 @@ from typing import Any
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from pki.errors import CertificateError, Reason, TokenInvalid
@@ -155,6 +155,14 @@ def _cert_info(cert: x509.Certificate) -> _CertInfo:
     )
 
 
+def _checked_info(cert: x509.Certificate, role: str) -> _CertInfo:
+    try:
+        return _cert_info(cert)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            UnsupportedAlgorithm) as exc:
+        raise CertificateError(f"{role} {cert.subject.rfc4514_string()} cannot be used: {exc}") from exc
+
+
 def _usage_problems(cert: asn1_x509.Certificate) -> tuple[str | None, str | None]:
     """Judge the cert as openssl's S/MIME signing purpose does (leaf, then as a CA).
 
@@ -261,7 +269,6 @@ class TrustStore:
     #: Trusted CA certificates (keystone's ``cacert.pem``).
     ca_certs: Sequence[x509.Certificate]
     _index: dict[Any, _CertInfo] = field(init=False, repr=False, compare=False)
-    _signing_infos: tuple[_CertInfo, ...] = field(init=False, repr=False, compare=False)
     _ca_infos: tuple[_CertInfo, ...] = field(init=False, repr=False, compare=False)
     _chains: dict[int, _Chain] = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
@@ -269,8 +276,8 @@ class TrustStore:
     def __post_init__(self) -> None:
         object.__setattr__(self, "signing_certs", tuple(self.signing_certs))
         object.__setattr__(self, "ca_certs", tuple(self.ca_certs))
-        signing = [_cert_info(c) for c in self.signing_certs]
-        cas = [_cert_info(c) for c in self.ca_certs]
+        signing = [_checked_info(c, "signing certificate") for c in self.signing_certs]
+        cas = [_checked_info(c, "CA certificate") for c in self.ca_certs]
         index: dict[Any, _CertInfo] = {}
         for info in signing:
             # exact bytes first (the fast, usual case), then the normalised name
@@ -279,7 +286,6 @@ class TrustStore:
             if info.key_id is not None:
                 index.setdefault(("ki", info.key_id), info)
         object.__setattr__(self, "_index", index)
-        object.__setattr__(self, "_signing_infos", tuple(signing))
         object.__setattr__(self, "_ca_infos", tuple(cas))
         object.__setattr__(self, "_chains", {})
         object.__setattr__(self, "_lock", threading.Lock())

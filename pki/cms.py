@@ -20,7 +20,7 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import core as asn1_core
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from pki.certs import TrustStore
 from pki.der import read_keystone_signed_data
