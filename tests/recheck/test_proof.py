@@ -13,7 +13,13 @@ import testtools
 import recheck
 from recheck import FailureKind
 
-TOOLS = ["subunit-trace", "subunit-trace --fails", "subunit2pyunit", "stestr last"]
+TOOLS = [
+    "subunit-trace",
+    "subunit-trace --fails",
+    "subunit-trace --no-failure-debug --fails",  # tempest's way: only the "output below" section
+    "subunit2pyunit",
+    "stestr last",
+]
 
 
 def expected_failures(stream: Path) -> dict[str, str]:
@@ -59,7 +65,7 @@ def test_rendered_failing_run_gives_the_exact_failing_test_and_its_traceback(
     assert not analysis.truncated and analysis.warnings == ()
 
 
-@pytest.mark.parametrize("tool", TOOLS[:3])
+@pytest.mark.parametrize("tool", TOOLS[:4])
 @pytest.mark.parametrize("name", ["stestr_successful.subunit", "stestr_all_skips.subunit", "neutron-tempest-plugin.subunit"])
 def test_rendered_passing_runs_report_no_test_failure(subunit_dir, render, wrap, gzipped, tool, name):
     log = gzipped(wrap(render(tool, subunit_dir / name)))
