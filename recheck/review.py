@@ -32,16 +32,16 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from ostk.errors import NotFound, OstkError, ServiceError, TruncatedDownload, UsageError
+from ostk.errors import NotFound, OstkError, ServiceError, UsageError
 from ostk.http import build_session, check_status, redact_url, service_errors
-from recheck.engine import LogScanner, analyze_stream
-from recheck.suggestion import suggest
 from recheck.comments import CIComment, JobResult, ci_comments, latest_per_pipeline, recheck_after
+from recheck.engine import LogScanner, analyze_stream
 from recheck.gerrit import Change, GerritClient, GerritCredentials, ambiguous
 from recheck.launchpad import DEFAULT_LAUNCHPAD, LaunchpadBugFinder, LaunchpadClient, merge_matches
 from recheck.logcache import LogCache
 from recheck.models import Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
 from recheck.reviewref import DEFAULT_TENANT, ReviewTarget, gerrit_base, parse_review
+from recheck.suggestion import suggest
 from recheck.zuul import Artifact, Build, ZuulClient, parse_build_page
 
 #: Logs downloaded at once: enough to hide latency, few enough to be polite.
@@ -462,7 +462,11 @@ class _Workflow:
                 + (f"download cut short after {state['received']} bytes ({state['error']}): partial analysis",),
             )
         if self.cache is not None and not analysis.truncated:
-            self.cache.put(source.url, analysis)
+            try:
+                self.cache.put(source.url, analysis)
+            except OstkError as exc:
+                # A full or read-only cache must not cost the user the analysis itself.
+                analysis = replace(analysis, warnings=analysis.warnings + (f"not cached: {exc}",))
         return analysis
 
     def _chunks(self, response: requests.Response, key: str, state: dict[str, Any]) -> Iterator[bytes]:

@@ -132,3 +132,12 @@ def test_ctrl_c_stops_child_analyses_and_caches_nothing(sim, tmp_path):
     assert time.monotonic() - started < 3.5
     assert not cache.directory.exists() or list(cache.directory.iterdir()) == []
     assert not [c for c in multiprocessing.active_children() if c.name.startswith("ostk-analyse")]
+
+
+def test_an_unwritable_cache_costs_a_warning_not_the_analysis(sim, tmp_path):
+    _setup(sim)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    report = check_review("300", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, cache=LogCache(blocker / "c"))
+    assert report.jobs[0].failures[0].id == TEMPEST_TEST
+    assert any(w.startswith("not cached:") for w in report.jobs[0].warnings)
