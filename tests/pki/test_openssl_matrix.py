@@ -35,10 +35,11 @@ ANY_EKU = "2.5.29.37.0"
 @dataclass(frozen=True)
 class Setup:
     signer: KeyPair
-    signing_cert: Path
+    signing_cert: Path  # the -certfile: the certs the verifier knows
     signing_key: Path
     ca_cert: Path
     trust: TrustStore
+    signer_cert: Path  # the cert that really signs (differs for unknown-signer)
 
 
 def _write(directory: Path, signer: KeyPair, signing_certs, ca_certs) -> Setup:
@@ -49,7 +50,9 @@ def _write(directory: Path, signer: KeyPair, signing_certs, ca_certs) -> Setup:
     signing.write_bytes(b"".join(c.public_bytes(_PEM) for c in signing_certs))
     ca.write_bytes(b"".join(c.public_bytes(_PEM) for c in ca_certs))
     key.write_bytes(signer.key_pem())
-    return Setup(signer, signing, key, ca, TrustStore(signing_certs, ca_certs))
+    own = directory / "signer.pem"
+    own.write_bytes(signer.cert_pem())
+    return Setup(signer, signing, key, ca, TrustStore(signing_certs, ca_certs), own)
 
 
 from cryptography.hazmat.primitives.serialization import Encoding  # noqa: E402
@@ -232,7 +235,7 @@ SIGNATURE_CASES = list(
 def test_signature_matrix_matches_openssl(kind, digest, attributes, mutation, setups, openssl, tmp_path):
     setup = setups(kind, "good")
     if attributes == "openssl":
-        pem = openssl.sign(CONTENT, setup.signing_cert, setup.signing_key, digest=digest,
+        pem = openssl.sign(CONTENT, setup.signer_cert, setup.signing_key, digest=digest,
                            attributes=True, tmp_path=tmp_path)
         assert b"\x2a\x86\x48\x86\xf7\x0d\x01\x09\x04" in pem_to_der(pem)  # has messageDigest
     else:
@@ -267,10 +270,14 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize(("kind", "case", "attributes"),
-                         list(itertools.product(("rsa", "ec"), CERT_CASES, (False, True))))
-def test_certificate_matrix_matches_openssl(kind, case, attributes, setups, openssl):
+                         list(itertools.product(("rsa", "ec"), CERT_CASES, ("none", "ours", "openssl"))))
+def test_certificate_matrix_matches_openssl(kind, case, attributes, setups, openssl, tmp_path):
     setup = setups(kind, case)
-    pem = sign_cms(CONTENT, setup.signer, signed_attributes=attributes)
+    if attributes == "openssl":
+        pem = openssl.sign(CONTENT, setup.signer_cert, setup.signing_key, attributes=True,
+                           tmp_path=tmp_path)
+    else:
+        pem = sign_cms(CONTENT, setup.signer, signed_attributes=attributes == "ours")
     ok, reason = _compare(pem, setup, openssl)
     assert reason == EXPECTED[case]
 
