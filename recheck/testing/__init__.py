@@ -7,18 +7,19 @@ server with gzip and faults, Launchpad's ``searchTasks``), so tests of
 recheck — and of your own scripts built on it — exercise the real client
 code end to end::
 
-    from recheck.testing import CISimulator, SimJob
+    import recheck
+    from recheck.testing import CISimulator, SimBug, SimJob
 
     with CISimulator() as sim:
         sim.add_change(123456, project="openstack/nova")
         sim.add_buildset(123456, 1, pipeline="check", jobs=[
-            SimJob("tempest-full", "FAILURE", log=b"... | {0} tempest.api.x.T.test_y [1.0s] ... FAILED\\n"),
+            SimJob("tempest-full", "FAILURE", log=b"2026-11-20 08:00:00.1 | {0} tempest.api.x.T.test_y [1.0s] ... FAILED\\n"),
             SimJob("openstack-tox-pep8", "SUCCESS"),
         ])
-        sim.add_bug(1900001, "tempest test_y fails with timeout", project="nova")
+        sim.add_bug(SimBug(1900001, "tempest.api.x.T.test_y fails", projects=("nova",)))
         report = recheck.check_review("123456", gerrit=sim.gerrit_url, zuul=sim.zuul_url,
                                       launchpad=sim.launchpad_url)
-        assert sim.posted_messages(123456) == []
+        assert sim.posted_messages(123456) == []    # nothing posted without post=True
 
 Real data: :meth:`CISimulator.load_gerrit_events` replays real Jenkins
 comments, :meth:`CISimulator.load_logstash_hits` rebuilds the failed builds

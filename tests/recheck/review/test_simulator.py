@@ -58,3 +58,15 @@ def test_truncated_bodies_close_the_connection_early(sim):
         pass
     else:
         raise AssertionError("a truncated body must not look complete")
+
+
+def test_the_documented_example_runs():
+    import textwrap
+
+    import recheck.testing
+
+    doc = recheck.testing.__doc__
+    block = doc.split("::\n", 1)[1].split("\nReal data:", 1)[0]
+    namespace: dict = {}
+    exec(compile(textwrap.dedent(block), "recheck.testing docstring", "exec"), namespace)
+    assert namespace["report"].suggestion == "recheck bug #1900001"
