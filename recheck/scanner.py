@@ -437,6 +437,11 @@ class TextScanner:
         return self._collect(text)
 
     def _ansible_json(self, text: str, host: str | None, number: int) -> bool:
+        first = text.strip()
+        if not self._json and not (first in ("{", "[") or first.startswith(('{"', "[{"))):
+            # "host | ERROR" without a JSON body: the failure is all there is.
+            self._finish_ansible_json()
+            return False
         if host != self._json_host or len(self._json) > MAX_JSON_LINES:
             self._finish_ansible_json()
             return False

@@ -321,3 +321,12 @@ def test_job_output_json_loop_task_reports_the_failed_item():
     assert a.failures[0].message == (
         "One or more items failed; item \"libvirt-dev\": No package matching 'libvirt-dev'; rc=100"
     )
+
+
+def test_zuul_error_without_json_does_not_swallow_the_following_lines(wrap):
+    log = wrap("TASK [run tests]", host=None) + wrap(
+        "ERROR\n{0} tempest.a.T.test_b [1.0s] ... FAILED\n    ValueError: x\n{0} tempest.a.T.test_c [1.0s] ... ok\n"
+    )
+    a = scan(log)
+    assert kinds_ids(a) == [(FailureKind.TEST, "tempest.a.T.test_b"), (FailureKind.TASK, "run tests/controller")]
+    assert a.failures[1].message == "task failed on controller"
