@@ -187,3 +187,24 @@ def test_ansi_colours_and_control_characters_never_reach_the_report():
     assert f.message == "ValueError: bad title"
     for text in (f.id, f.message, f.excerpt):
         assert not any(ord(c) < 32 and c not in "\n\t" for c in text), repr(text)
+
+
+_PIECES = st.sampled_from(
+    [
+        b"FAIL: a.T.test_x\n", b"-" * 70 + b"\n", b"=" * 70 + b"\n", b"Traceback (most recent call last):\n",
+        b"{0} t.T.test_y [1.0s] ... FAILED\n", b"Failed 2 tests - output below:\n", b"Totals\n",
+        b"2024-05-14 09:12:00.1 | controller | ERROR\n", b"2024-05-14 09:12:00 | controller | {\n", b"}\n",
+        b"RUN END RESULT_TIMED_OUT: [x]\n", b"[ERROR] f:1 boom\n", b"<span>&amp;&#x1F600;</span>\n",
+        b"\x1f\x8b", b"\xb3", b"\x00\xff\xfe", b"\r\n", b"[", b"\n",
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_PIECES, st.binary(max_size=40)), max_size=40), st.sampled_from(
+    ["", "job-output.txt", "console.html", "job-output.json", "x.subunit", "a.txt.gz"]))
+def test_arbitrary_input_never_raises(pieces, name):
+    a = recheck.analyze_stream(pieces, name=name)
+    assert a.bytes >= 0
+    for f in a.failures:
+        assert len(f.excerpt) <= 5000 and len(f.message) <= 500
