@@ -12,7 +12,6 @@ point at the temporary path: always run tools as ``<venv>/bin/python -m ...``
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shutil
 import subprocess

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from ostk.auth import keystone_errors, keystone_session
-from swiftfunc.stack import Stack
+from swiftfunc.stack import Stack, local_stack, processes
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +69,18 @@ def test_killed_keystone_shows_down_and_up_restarts_it_keeping_data(keystone_sta
         f"{keystone_stack.keystone_url}/projects/{created['id']}"
     ).json()["project"]
     assert found["name"] == name
+
+
+def test_a_second_stack_runs_beside_the_first_and_local_stack_cleans_up(keystone_stack: Stack) -> None:
+    with local_stack() as second:
+        assert second.keystone_port != keystone_stack.keystone_port
+        assert second.directory != keystone_stack.directory
+        assert keystone_session(second.admin).get_token()
+        assert keystone_session(keystone_stack.admin).get_token()
+        # Different stacks, different secrets.
+        assert second.admin.password != keystone_stack.admin.password
+        records = second.process_records()
+        directory = second.directory
+    assert not directory.exists()
+    assert records and not any(processes.is_running(r) for r in records.values())
+    assert keystone_stack.status().running

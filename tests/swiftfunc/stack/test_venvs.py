@@ -9,6 +9,9 @@ import pytest
 from swiftfunc.stack import venvs
 from swiftfunc.stack.venvs import VenvFailed, ensure_venv, is_ready, venv_path
 
+#: Building even an empty venv costs a few seconds (ensurepip).
+SLOW = pytest.mark.slow
+
 
 @pytest.fixture
 def pins(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
@@ -29,6 +32,7 @@ def test_the_shipped_pins_pin_every_package() -> None:
     assert "swift==2.38.1" in venvs.requirement_texts("swift")[0][1].decode()
 
 
+@SLOW
 def test_concurrent_callers_share_one_build(tmp_path: Path, pins: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     builds = []
     real_build = venvs._build
@@ -48,6 +52,7 @@ def test_concurrent_callers_share_one_build(tmp_path: Path, pins: dict[str, byte
     assert venv_path("demo", tmp_path) != results[0]
 
 
+@SLOW
 def test_leftovers_of_a_killed_build_are_replaced(tmp_path: Path, pins: dict[str, bytes]) -> None:
     target = venv_path("demo", tmp_path)
     (target / "bin").mkdir(parents=True)  # half a venv, no ready marker
@@ -59,6 +64,7 @@ def test_leftovers_of_a_killed_build_are_replaced(tmp_path: Path, pins: dict[str
     assert not stale.exists()
 
 
+@SLOW
 def test_a_failed_install_leaves_nothing_that_looks_ready(tmp_path: Path, pins: dict[str, bytes]) -> None:
     pins["demo"] = b"this is not a requirement !!\n"
     with pytest.raises(VenvFailed) as caught:
