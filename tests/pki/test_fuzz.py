@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
 import zlib
 
 import pytest
@@ -37,7 +38,12 @@ DER_ATTRS = pem_to_der(_PEM_ATTRS)
 PKI = pem_to_pki_token(_PEM)
 PKIZ = pem_to_pkiz_token(_PEM)
 
-FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: 250 examples per property keeps CI fast; OSTK_FUZZ_EXAMPLES=20000 for a long local run
+FUZZ = settings(
+    max_examples=int(os.environ.get("OSTK_FUZZ_EXAMPLES", "250")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 class _Revocation:
