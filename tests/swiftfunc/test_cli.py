@@ -169,3 +169,18 @@ def test_usage_errors_exit_2(environ, tmp_path, argv, message):
 def test_local_without_a_stack_exits_3(environ, tmp_path):
     rc, _, err = run(environ, "--local", "--conf", str(tmp_path / "test.conf"))
     assert rc == 3 and "ostk stack up" in err
+
+
+def test_local_uses_the_stacks_admin_and_keystone(keystone_stack, tmp_path):
+    # Make the session's stack the default one: $XDG_STATE_HOME/ostk/stack.
+    state = tmp_path / "state"
+    (state / "ostk").mkdir(parents=True)
+    (state / "ostk" / "stack").symlink_to(keystone_stack.directory)
+    conf = _isolated_conf(tmp_path / "test.conf")
+    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(state)}
+    try:
+        rc, out, err = run(environ, "--local", "--conf", str(conf), "--users", "1")
+        assert rc == 0, err
+        assert f"auth_uri = {keystone_stack.keystone_url}/" in conf.read_text()
+    finally:
+        teardown(keystone_session(keystone_stack.admin))
