@@ -12,17 +12,24 @@ the bug, is it the same project, is it recent and hot, is it still open.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import hashlib
+import json
 import math
+import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import requests
 
-from ostk.errors import ServiceError
+from ostk.errors import OstkError, ServiceError
+from ostk.files import atomic_write, ensure_private_dir
 from ostk.http import HttpSettings, build_session, get_json
 from recheck.models import BugMatch, Failure, FailureKind
 
@@ -30,6 +37,8 @@ DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
 PROJECT_GROUP = "openstack"
 OPEN_STATUSES = ("New", "Incomplete", "Confirmed", "Triaged", "In Progress")
 FIXED_STATUSES = ("Fix Committed", "Fix Released")
+#: Seconds a search answer is reused: a rerun minutes later needs no new search.
+CACHE_TTL = 3600.0
 #: Searches in flight at once.
 PARALLEL = 6
 #: Bug search is an extra: one quick retry, not the default three with backoff.
@@ -69,11 +78,40 @@ class LaunchpadClient:
     >>> lp.search_tasks("openstack", "test_rescue_unrescue_instance")
     """
 
-    def __init__(self, base_url: str = DEFAULT_LAUNCHPAD, *, session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_LAUNCHPAD,
+        *,
+        session: requests.Session | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        cache_ttl: float = CACHE_TTL,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session or build_session(HTTP_SETTINGS)
         self._bugs: dict[str, dict[str, Any]] = {}
         self._links: dict[int, str] = {}
+        self._cache = Path(cache_dir) if cache_dir is not None else None
+        self._ttl = cache_ttl
+
+    def _get(self, url: str, *, what: str, params: Any = None) -> Any:
+        """GET JSON, answered from the on-disk cache while it is younger than the TTL."""
+        path = None
+        if self._cache is not None:
+            key = json.dumps([url, params], sort_keys=True)
+            path = self._cache / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+            try:
+                if time.time() - path.stat().st_mtime < self._ttl:
+                    with open(path, encoding="utf-8") as handle:
+                        return json.load(handle)
+            except (OSError, ValueError):
+                pass
+        data = get_json(self.session, url, what=what, params=params)
+        if path is not None:
+            # Caching is a courtesy: a full or read-only disk must not fail the search.
+            with contextlib.suppress(OstkError):
+                ensure_private_dir(path.parent)
+                atomic_write(path, json.dumps(data))
+        return data
 
     def search_tasks(
         self, target: str, text: str, *, statuses: Sequence[str] = OPEN_STATUSES + FIXED_STATUSES, limit: int = 20
@@ -81,9 +119,7 @@ class LaunchpadClient:
         """Bug tasks of ``target`` (project or project group) matching ``text``."""
         params: list[tuple[str, str]] = [("ws.op", "searchTasks"), ("search_text", text), ("ws.size", str(limit))]
         params += [("status", status) for status in statuses]
-        data = get_json(
-            self.session, f"{self.base_url}/{target}", what=f"searching Launchpad ({target})", params=params
-        )
+        data = self._get(f"{self.base_url}/{target}", what=f"searching Launchpad ({target})", params=params)
         entries = data.get("entries") if isinstance(data, dict) else None
         if not isinstance(entries, list):
             raise ServiceError(f"searching Launchpad ({target}): unexpected answer")
@@ -92,7 +128,7 @@ class LaunchpadClient:
     def bug(self, bug_link: str) -> dict[str, Any]:
         """The bug resource (title, description, heat, tags...), memoised."""
         if bug_link not in self._bugs:
-            data = get_json(self.session, bug_link, what="reading a Launchpad bug")
+            data = self._get(bug_link, what="reading a Launchpad bug")
             self._bugs[bug_link] = data if isinstance(data, dict) else {}
         return self._bugs[bug_link]
 

@@ -156,7 +156,9 @@ def check_review(
         gerrit=_gerrit_client(gerrit, target, environ, cwd, session),
         zuul=_zuul_client(zuul, tenant, session),
         launchpad=launchpad if isinstance(launchpad, LaunchpadClient) else LaunchpadClient(
-            launchpad or environ.get("OSTK_LAUNCHPAD_URL") or DEFAULT_LAUNCHPAD
+            launchpad or environ.get("OSTK_LAUNCHPAD_URL") or DEFAULT_LAUNCHPAD,
+            # Bug searches are cached beside the analyses (for an hour) when there is a cache.
+            cache_dir=cache.directory.parent / "launchpad" if cache is not None else None,
         ),
         session=session,
         tenant=tenant,

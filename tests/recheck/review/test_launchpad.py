@@ -75,3 +75,19 @@ def test_merge_with_signature_matches():
     assert [m.number for m in merged] == [5, 6]
     assert merged[0].status == "Confirmed" and merged[0].source == "signature"
     assert merged[0].why == ("signature 5", "search")
+
+
+def test_searches_are_cached_on_disk_for_a_while(sim, tmp_path):
+    import os
+    import stat as stat_mod
+
+    sim.add_bug(SimBug(1, "reboot hard broken"))
+    client = LaunchpadClient(sim.launchpad_url, cache_dir=tmp_path / "lp")
+    assert [t.number for t in client.search_tasks("openstack", "reboot hard")] == [1]
+    again = LaunchpadClient(sim.launchpad_url, cache_dir=tmp_path / "lp")
+    assert [t.number for t in again.search_tasks("openstack", "reboot hard")] == [1]
+    assert len([p for m, p in sim.requests if "searchTasks" in p]) == 1
+    assert stat_mod.S_IMODE(os.stat(tmp_path / "lp").st_mode) == 0o700
+    expired = LaunchpadClient(sim.launchpad_url, cache_dir=tmp_path / "lp", cache_ttl=0)
+    expired.search_tasks("openstack", "reboot hard")
+    assert len([p for m, p in sim.requests if "searchTasks" in p]) == 2
