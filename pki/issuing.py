@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from ostk.errors import UsageError
+from ostk.errors import InputError, UsageError
 from ostk.files import atomic_write, ensure_private_dir
 from pki.cms import der_to_pem
 
@@ -101,10 +101,15 @@ def _hash(digest: str) -> hashes.HashAlgorithm:
 
 
 def _new_key(key_type: str, key_size: int) -> Any:
+    """An RSA key of ``key_size`` bits, or an EC key on P-256/384/521.
+
+    For EC, ``key_size`` 384 or 521 picks that curve; anything else (the
+    RSA-minded default 2048 included) means P-256.
+    """
     if key_type == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     if key_type == "ec":
-        curves = {256: ec.SECP256R1(), 384: ec.SECP384R1(), 521: ec.SECP521R1()}
+        curves = {384: ec.SECP384R1(), 521: ec.SECP521R1()}
         return ec.generate_private_key(curves.get(key_size, ec.SECP256R1()))
     raise UsageError(f"unsupported key type {key_type!r} (use rsa or ec)")
 
@@ -140,8 +145,13 @@ def create_ca(
     days: int = 3650,
     not_before: datetime.datetime | None = None,
 ) -> KeyPair:
-    """A self-signed CA (X.509 v3, basicConstraints CA:TRUE, keyCertSign)."""
-    key = _new_key(key_type, key_size if key_type == "rsa" else (key_size if key_size in (256, 384, 521) else 256))
+    """A self-signed CA (X.509 v3, basicConstraints CA:TRUE, keyCertSign).
+
+    ``key_type`` is "rsa" or "ec" (``key_size`` 384/521 picks the EC curve,
+    else P-256); ``digest`` may be sha1 (as keystone's old examples) to sha512;
+    the cert is valid from ``not_before`` (default: 5 minutes ago) for ``days``.
+    """
+    key = _new_key(key_type, key_size)
     start, end = _window(not_before, days)
     name = _name(common_name)
     builder = (
@@ -196,7 +206,7 @@ def create_signing_cert(
     like keystone's example signing cert. Bad combinations are allowed on
     purpose, so tests can build certs that verification must refuse.
     """
-    key = _new_key(key_type, key_size if key_type == "rsa" else (key_size if key_size in (256, 384, 521) else 256))
+    key = _new_key(key_type, key_size)
     start, end = _window(not_before, days)
     builder = (
         x509.CertificateBuilder()
@@ -450,8 +460,6 @@ def write_setup(
     try:
         certs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        from ostk.errors import InputError
-
         raise InputError(f"cannot create directory {certs}: {exc.strerror}") from exc
     private = ensure_private_dir(root / "private")
     paths = SetupPaths(
