@@ -35,6 +35,11 @@ _FIXED = {"Fix Committed", "Fix Released"}
 _CLOSED = _FIXED | {"Invalid", "Won't Fix", "Expired", "Opinion"}
 
 
+def _days_ago(days: int) -> str:
+    moment = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=days)
+    return moment.isoformat(timespec="microseconds")
+
+
 def gzip_bytes(data: bytes, level: int = 6) -> bytes:
     """``data`` gzip-compressed (what a log server stores)."""
     return gzip.compress(data, compresslevel=level, mtime=0)
@@ -104,8 +109,9 @@ class SimBug:
     importance: str = "Medium"
     heat: int = 6
     tags: tuple[str, ...] = ()
-    date_created: str = "2026-10-01T10:00:00.000000+00:00"
-    date_last_updated: str = "2026-11-01T10:00:00.000000+00:00"
+    #: Default: 50 and 20 days ago, so rankings do not drift as the calendar moves on.
+    date_created: str = field(default_factory=lambda: _days_ago(50))
+    date_last_updated: str = field(default_factory=lambda: _days_ago(20))
 
 
 @dataclass
