@@ -29,18 +29,25 @@ MAX_JSON_LINES = 4000
 MAX_MESSAGE = 500
 
 #: Cheap markers: a line without any of these is never looked at in Python. Each
-#: costs one ``bytes.find`` pass over every block (C speed, ~1 GB/s), so the list is
-#: short: every failure format above contains one of them.
+#: costs one ``bytes.find`` pass over every block (C speed, ~1 GB/s, about as much
+#: as decompressing), so the list is as short as the failure formats allow.
 MARKERS: tuple[bytes, ...] = (
-    b"FAIL",  # FAILED, FAIL:, FAIL code, NODE_FAILURE, FAILED!
+    b"FAIL",  # FAILED, FAIL:, FAIL code, NODE_FAILURE, fatal: [host]: FAILED!
     b"ERROR",  # [ERROR], "| ERROR", ERROR: (unittest, tox 3)
-    b"ailed",  # Failed N tests, stack.sh failed, failed: [host], "marking the build as failed"
-    b"RESULT_",  # RUN END RESULT_TIMED_OUT / RESULT_UNREACHABLE
+    # Longer needles are searched faster (bigger skips): spell these out in full.
+    b"END RESULT_",  # RUN END RESULT_TIMED_OUT / RESULT_UNREACHABLE
     b"UNREACHABLE!",  # ansible's fatal: [host]: UNREACHABLE!
-    b"TASK [",  # context: the ansible task a failure belongs to
+    b"| TASK [",  # context: the ansible task a failure belongs to (Zuul's banner)
 )
+#: Markers looked for only once a failure announced them, so that logs without
+#: failures do not pay for them: subunit-trace's "Failed N tests - output below"
+#: follows its "... FAILED" lines; devstack's "stack.sh failed" follows its [ERROR].
+AFTER_TEST_FAILURE = b"Failed "
+AFTER_DEVSTACK_ERROR = b"stack.sh failed"
 #: Jenkins-era consoles (console.html) say some things only in these words.
-HTML_MARKERS: tuple[bytes, ...] = (*MARKERS, b"FATAL", b"offline", b"Killed", b"PLAY [")
+HTML_MARKERS: tuple[bytes, ...] = (
+    *MARKERS, b"ailed", b"TASK [", b"FATAL", b"offline", b"Killed", b"PLAY ["
+)
 _ANY_MARKER = re.compile(b"|".join(re.escape(m) for m in HTML_MARKERS))
 
 _ZUUL_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: \| | \|$| )")
@@ -191,6 +198,8 @@ class TextScanner:
         self._json_depth = 0
         self._unittest_seen_rule = False
         self._unittest_preamble = 0
+        self._markers = HTML_MARKERS if html_input else MARKERS
+        self._where: tuple[bytes, int] = (b"", 0)
 
     # -- bytes in -------------------------------------------------------------
 
@@ -247,12 +256,20 @@ class TextScanner:
         if self._html:
             block = clean_html(block[pos:size])
             pos, size = 0, len(block)
-        hits = _marker_hits(block, pos, size, HTML_MARKERS if self._html else MARKERS)
+        markers = self._markers
+        hits = _marker_hits(block, pos, size, markers)
         nhits = len(hits)
         i = 0
         counted_pos = pos
         counted = self.lines
         while pos < size:
+            if self._markers is not markers:
+                # A failure switched a marker on: look for it in the rest of the block too.
+                added = tuple(m for m in self._markers if m not in markers)
+                markers = self._markers
+                hits = sorted(hits[i:] + _marker_hits(block, pos, size, added))
+                nhits = len(hits)
+                i = 0
             if self._block is not None:
                 end = block.index(b"\n", pos)
                 counted += block.count(b"\n", counted_pos, pos)
@@ -269,6 +286,7 @@ class TextScanner:
             end = block.index(b"\n", at)
             counted += block.count(b"\n", counted_pos, start)
             counted_pos = start
+            self._where = (block, start)
             self._marker_line(block[start:end], counted + 1)
             pos = end + 1
         self.lines = counted + block.count(b"\n", counted_pos, size)
@@ -309,6 +327,7 @@ class TextScanner:
             return
         m = _TRACE_FAILED.match(stripped)
         if m:
+            self._want(AFTER_TEST_FAILURE)
             self._start_pending(FailureKind.TEST, _test_id(m.group(1)), stripped, number)
             self._block = self._trace_inline
             return
@@ -344,6 +363,8 @@ class TextScanner:
             return
         m = _ANSIBLE_FATAL.match(stripped)
         if m:
+            if self._task is None:
+                self._task = self._task_before_here()
             kind = FailureKind.INFRA if m.group(3) == "UNREACHABLE" else self._task_kind()
             self._ansible_failure(kind, m.group(2), m.group(4), number)
             return
@@ -373,6 +394,7 @@ class TextScanner:
             return
         m = _DEVSTACK_ERROR.match(stripped)
         if m:
+            self._want(AFTER_DEVSTACK_ERROR)
             self._add(FailureKind.SETUP, "devstack", f"[ERROR] {m.group(1)} {m.group(2)}", number)
             return
         if _STACK_FAILED.search(stripped) and "echo" not in stripped:
@@ -490,6 +512,26 @@ class TextScanner:
             self._finish_ansible_json()
         self._block = None
         self._flush_pending()
+
+    def _task_before_here(self) -> str | None:
+        """Plain ansible output (no Zuul prefixes): find the ``TASK [`` banner above.
+
+        Only Zuul's ``| TASK [`` banners are markers (a pass over the log each);
+        for the rare plain-ansible failure, look back in the current block."""
+        block, start = self._where
+        lo = max(0, start - 1024 * 1024)
+        at = block.rfind(b"TASK [", lo, start)
+        while at > 0 and block[at - 1 : at] != b"\n":
+            at = block.rfind(b"TASK [", lo, at)
+        if at < 0:
+            return None
+        end = block.find(b"\n", at)
+        m = _TASK.match(block[at:end].decode("utf-8", "replace"))
+        return m.group(1) if m else None
+
+    def _want(self, marker: bytes) -> None:
+        if marker not in self._markers:
+            self._markers = (*self._markers, marker)
 
     def _reclassify_setup(self, start: int) -> None:
         failures = self.found.failures
