@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         # token encoding, parse the JSON payload, hash the token for its id.
         for text, _trust, message, key, *_ in prepared:
             if text.startswith("PKIZ_"):
-                zlib.decompress(base64.urlsafe_b64decode(text[5:]))
+                pem = zlib.decompress(base64.urlsafe_b64decode(text[5:])).decode()
+                base64.b64decode("".join(pem.splitlines()[1:-1]))
             else:
                 base64.b64decode(text.replace("-", "/"))
             json.loads(message.content)

@@ -13,7 +13,6 @@ import base64
 import binascii
 import datetime
 import hashlib
-import re
 from typing import NamedTuple
 
 from asn1crypto import cms as asn1_cms
@@ -62,9 +61,10 @@ _OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
                  RecursionError)
 
-_PEM_RE = re.compile(
-    r"\A\s*-----BEGIN (CMS|PKCS7)-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END \1-----\s*\Z"
-)
+_PEM_HEADERS = {
+    "-----BEGIN CMS-----": "-----END CMS-----",
+    "-----BEGIN PKCS7-----": "-----END PKCS7-----",
+}
 
 
 def pem_to_der(text: str | bytes) -> bytes:
@@ -77,10 +77,17 @@ def pem_to_der(text: str | bytes) -> bytes:
             text = text.decode("ascii")
         except UnicodeDecodeError:
             raise TokenInvalid(Reason.MALFORMED, "CMS PEM is not ASCII") from None
-    match = _PEM_RE.match(text)
-    if match is None:
+    lines = text.strip().splitlines()
+    header = lines[0].rstrip() if lines else ""
+    if (
+        len(lines) < 3
+        or header not in _PEM_HEADERS
+        or lines[-1].rstrip() != _PEM_HEADERS[header]
+    ):
         raise TokenInvalid(Reason.MALFORMED, "not a single CMS PEM block")
-    body = re.sub(r"\s+", "", match.group(2))
+    # the body lines joined; validate=True refuses anything else (another
+    # block, spaces, text) that would sit between the header and the footer
+    body = "".join(lines[1:-1])
     try:
         der = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):

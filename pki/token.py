@@ -36,6 +36,7 @@ MAX_INFLATED_BYTES = 1024 * 1024
 Format = Literal["pki", "pkiz", "cms-pem", "cms-der"]
 
 _WHITESPACE = b" \t\r\n\x0b\x0c"
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 @dataclass(frozen=True)
@@ -128,13 +129,18 @@ def _canonical_tail(der: bytes, body: str, encode) -> bool:
 
 
 def _inflate_pkiz(body: str) -> bytes:
+    # urlsafe_b64decode silently drops characters outside the alphabet and
+    # takes "+" and "/" too: decode strictly instead, and canonically.
     try:
-        compressed = base64.urlsafe_b64decode(body.encode("ascii"))
+        raw = body.encode("ascii")
+        if b"+" in raw or b"/" in raw:
+            raise ValueError("not urlsafe")
+        standard = raw.translate(_URLSAFE_TO_STANDARD)
+        compressed = base64.b64decode(standard, validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise _malformed("PKIZ body is not valid urlsafe base64") from None
-    # urlsafe_b64decode silently drops characters outside the alphabet; refuse them.
-    if base64.urlsafe_b64encode(compressed).rstrip(b"=") != body.encode("ascii").rstrip(b"="):
-        raise _malformed("PKIZ body is not valid urlsafe base64")
+    if not _canonical_tail(compressed, standard.decode("ascii"), base64.b64encode):
+        raise _malformed("PKIZ body is not canonical base64")
     inflater = zlib.decompressobj()
     try:
         # max_length bounds the memory a zip bomb can take: we stop at the cap.

@@ -146,6 +146,20 @@ def _non_canonical(rsa_pki) -> str:
     raise AssertionError("no padded token")
 
 
+def _non_canonical_pkiz(pkiz: str) -> str:
+    """The same PKIZ bytes with a last character that differs only in ignored bits."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for extra in range(3):
+        token = pkiz if extra == 0 else "PKIZ_" + base64.urlsafe_b64encode(
+            base64.urlsafe_b64decode(pkiz[5:]) + b"\x00" * extra).decode()
+        if token.endswith("="):
+            body = token.rstrip("=")
+            changed = body[:-1] + alphabet[alphabet.index(body[-1]) ^ 1] + token[len(body):]
+            assert base64.urlsafe_b64decode(changed[5:]) == base64.urlsafe_b64decode(token[5:])
+            return changed
+    raise AssertionError("no padded PKIZ")
+
+
 def _pkiz_of(data: bytes) -> str:
     return "PKIZ_" + base64.urlsafe_b64encode(zlib.compress(data, 9)).decode()
 
@@ -167,6 +181,9 @@ def _bad_inputs(rsa_pki) -> dict[str, str | bytes]:
         "non-canonical-base64": _non_canonical(rsa_pki),
         "pki-non-base64": "MII" + "!" * 40,
         "pkiz-bad-base64": "PKIZ_!!!!",
+        "pkiz-standard-alphabet": "PKIZ_" + base64.b64encode(
+            b"\xfb\xff" + zlib.compress(good_pem.encode())).decode(),
+        "pkiz-non-canonical": _non_canonical_pkiz(pkiz),
         "pkiz-invalid-zlib": "PKIZ_" + base64.urlsafe_b64encode(b"not zlib at all").decode(),
         "pkiz-truncated-zlib": "PKIZ_" + base64.urlsafe_b64encode(zlib.compress(good_pem.encode())[:-10]).decode(),
         "pkiz-trailing-garbage": "PKIZ_" + base64.urlsafe_b64encode(zlib.compress(good_pem.encode()) + b"junk").decode(),
@@ -195,7 +212,8 @@ def _bad_inputs(rsa_pki) -> dict[str, str | bytes]:
 
 BAD_NAMES = [
     "empty", "empty-bytes", "whitespace", "random-text", "random-bytes", "truncated-base64",
-    "bad-padding", "padding-in-the-middle", "non-canonical-base64", "pki-non-base64", "pkiz-bad-base64", "pkiz-invalid-zlib", "pkiz-truncated-zlib",
+    "bad-padding", "padding-in-the-middle", "non-canonical-base64", "pkiz-standard-alphabet",
+    "pkiz-non-canonical", "pki-non-base64", "pkiz-bad-base64", "pkiz-invalid-zlib", "pkiz-truncated-zlib",
     "pkiz-trailing-garbage", "pkiz-not-pem", "pki-trailing-garbage", "der-trailing-garbage",
     "pem-trailing-garbage", "pem-truncated", "wrong-outer-content-type", "wrong-encap-content-type",
     "several-signers", "no-signers", "non-json", "non-utf8", "json-not-object",
@@ -269,3 +287,11 @@ def test_der_ending_in_a_whitespace_byte_is_not_stripped(rsa_pki):
     else:  # pragma: no cover - ~1 in 40 signatures end so
         pytest.fail("no DER ending in a whitespace byte was produced")
     assert decode(der).cms_der == der
+
+
+@pytest.mark.parametrize("name", ["non-canonical-base64", "pkiz-non-canonical"])
+def test_non_canonical_base64_is_refused_for_that_reason(name, rsa_pki):
+    # one DER, one token text: otherwise a revoked token could be re-spelled with a fresh id
+    with pytest.raises(TokenInvalid) as info:
+        decode(_bad_inputs(rsa_pki)[name])
+    assert "canonical" in str(info.value)
