@@ -7,6 +7,20 @@ for scripts and bots::
     report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
     print(report.suggestion)          # "recheck bug #2012345"
 
+A bot looping over reviews shares one cache (logs are read once) and posts
+only confident suggestions; refusals (already rechecked, newer patch set)
+arrive as :class:`ostk.errors.UsageError`::
+
+    import ostk.errors, recheck
+    cache = recheck.LogCache("/var/cache/recheck-bot")
+    for review in ("123456", "123457"):
+        report = recheck.check_review(review, cache=cache)
+        if report.suggestion and report.suggestion.startswith("recheck bug #"):
+            try:
+                recheck.check_review(review, cache=cache, post=True)
+            except ostk.errors.UsageError as refused:
+                print(review, refused)
+
 Steps: resolve the REVIEW argument to a change; read the change and its
 messages; take the CI comments of the chosen patch set (the latest per
 pipeline); find each failed job's logs (Zuul build API, or the Jenkins log
