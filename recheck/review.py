@@ -562,6 +562,8 @@ class _Workflow:
         comments: Sequence[CIComment],
         confirm: Callable[[str, Report], bool] | None,
     ) -> Report:
+        if change.status.upper() in ("MERGED", "ABANDONED"):
+            raise UsageError(f"not posting: change {change.number} is {change.status.lower()}")
         if patchset != change.current_patchset:
             raise UsageError(
                 f"not posting: patch set {patchset} is not the latest of change {change.number} "

@@ -347,3 +347,11 @@ def test_real_logstash_hits_lead_to_their_bug(sim, cli, shared_fixtures):
     assert any(b["number"] == 1284371 for j in doc["jobs"] for b in j["bugs"])
     # elastic-recheck has two signatures for this failure (1268732 and 1284371): either is right.
     assert doc["suggestion"] in ("recheck bug #1284371", "recheck bug #1268732")
+
+
+def test_post_refused_on_a_merged_change(sim, cli):
+    _review(sim)
+    sim._changes[123456].status = "MERGED"
+    assert cli("123456", "--post", "--yes", OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password) == 2
+    assert "is merged" in cli.stderr
+    assert sim.posted_messages(123456) == []
