@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import stat
 import uuid
@@ -184,3 +185,15 @@ def test_local_uses_the_stacks_admin_and_keystone(keystone_stack, tmp_path):
         assert f"auth_uri = {keystone_stack.keystone_url}/" in conf.read_text()
     finally:
         teardown(keystone_session(keystone_stack.admin))
+
+
+def test_missing_admin_rights_exit_4_naming_the_refused_call(environ, tmp_path):
+    conf = _isolated_conf(tmp_path / "test.conf")
+    assert run(environ, "--conf", str(conf), "--users", "3")[0] == 0
+    values = dict(line.split(" = ", 1) for line in conf.read_text().splitlines() if " = " in line)
+    # tester3: a valid login, but only a non-operator role on one project.
+    weak = {**environ, "OS_USERNAME": values["username3"], "OS_PASSWORD": values["password3"], "OS_PROJECT_NAME": values["account"]}
+    rc, _, err = run(weak, "--conf", str(tmp_path / "other.conf"))
+    assert rc == 4
+    assert re.search(r"list [a-z ]+: keystone refused: HTTP 403", err), err
+    assert not (tmp_path / "other.conf").exists()

@@ -134,3 +134,11 @@ def test_write_is_0600_even_over_a_world_readable_file(tmp_path):
     testconf.write(path, "[func_test]\npassword = x\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == "[func_test]\npassword = x\n"
+
+
+def test_load_refuses_a_huge_file_without_reading_it(tmp_path):
+    huge = tmp_path / "test.conf"
+    with huge.open("wb") as handle:
+        handle.truncate(testconf.MAX_SIZE + 1)  # sparse: cheap to make
+    with pytest.raises(InputError, match="too big"):
+        testconf.load(huge)
