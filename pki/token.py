@@ -100,8 +100,8 @@ def token_ids(token_text: str, algorithms: Sequence[str] = ("md5",)) -> dict[str
     This is the id keystone put on revocation lists (md5 by default).
     Unknown algorithms raise :class:`ostk.errors.UsageError`.
 
-    >>> token_ids("PKIZ_abc")["md5"]
-    '...'
+    >>> token_ids("PKIZ_abc")
+    {'md5': '6c53649a0759f68bffdf56504c5257d9'}
     """
     data = token_text.encode("utf-8") if isinstance(token_text, str) else bytes(token_text)
     result: dict[str, str] = {}
