@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from recheck.inflate import GZIP_MAGIC, Inflater
 from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
-from recheck.scanner import TextScanner
+from recheck.scanner import MAX_LINE, TextScanner
 from recheck.signatures import SignatureSet
 from recheck.structured import SUBUNIT_V2_SIGNATURE, read_job_output_json, read_subunit
 
@@ -59,7 +59,9 @@ class LogScanner:
         job_name: str | None = None,
     ) -> None:
         self.name = name
-        self._hint_gzip = (content_encoding or "").lower() in ("gzip", "x-gzip") or _base(name).endswith(".gz")
+        # gzip is recognised by its magic bytes: a ".gz" name or a Content-Encoding
+        # header is only a hint (HTTP clients often decode the body already).
+        self.content_encoding = content_encoding
         self._signatures = signatures
         self._job_name = job_name
         self._matcher = signatures.matcher(log_name=name, job_name=job_name) if signatures else None
@@ -169,8 +171,6 @@ class LogScanner:
                 self._warnings.append(f"log corrupt ({self._inflater.error}); analysed what was readable")
             elif not self._inflater.complete:
                 truncated = True
-        elif self._hint_gzip and self._bytes == 0 and truncated:
-            pass
         if self._format is None and self._head:
             self._decide_format(self._head)
             self._dispatch(self._head)
@@ -185,7 +185,7 @@ class LogScanner:
                 self._warnings.append("invalid UTF-8 replaced")
             if self._text.found.long_lines:
                 self._warnings.append(
-                    f"{self._text.found.long_lines} very long line(s) cut to {64} KiB"
+                    f"{self._text.found.long_lines} very long line(s) cut to {MAX_LINE // 1024} KiB"
                 )
         elif self._format in (SUBUNIT, JOB_JSON):
             failures = self._structured(truncated)
@@ -299,8 +299,9 @@ def order_failures(failures: Iterable[Failure]) -> list[Failure]:
         if old.message.endswith("... FAILED") and not f.message.endswith("... FAILED"):
             message = f.message
         merged[key] = Failure(old.kind, old.id, message, line, excerpt)
-    # A devstack run is often reported twice ([ERROR] line and "stack.sh failed"): keep both,
-    # they say different things; but drop generic task failures that only repeat a test run.
+    # A devstack run is often reported twice ([ERROR] line and "stack.sh failed"): both
+    # stay, they say different things. Python's sort is stable: same rank and line keep
+    # the order they were found in.
     out = list(merged.values())
     return sorted(out, key=lambda f: (_RANK[f.kind], f.line if f.line is not None else 0))
 
