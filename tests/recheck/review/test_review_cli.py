@@ -12,7 +12,8 @@ from recheck.testing import SimBug, SimJob, SimLog
 
 from .conftest import TEMPEST_FAILURE, TEMPEST_TEST
 
-DEVSTACK_FAILURE = b"""2026-11-20 07:10:00.000001 | controller | +functions-common:die:264 [ERROR] /opt/stack/devstack/lib/placement:88 placement-api did not answer on /healthcheck
+DEVSTACK_FAILURE = b"""2026-11-20 07:10:00.000001 | controller | ++functions-common:die:264                  echo '[ERROR] /opt/stack/devstack/lib/placement:88 placement-api did not answer on /healthcheck'
+2026-11-20 07:10:00.000001 | controller | [ERROR] /opt/stack/devstack/lib/placement:88 placement-api did not answer on /healthcheck
 2026-11-20 07:10:00.000002 | controller | stack.sh failed: full log in /opt/stack/logs/stack.sh.log
 """
 
