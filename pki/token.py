@@ -165,6 +165,9 @@ def _cms_from_text(text: str) -> tuple[str, bytes]:
     if text.startswith("-----BEGIN"):
         return "cms-pem", pem_to_der(text)
     if text.startswith("MII"):
+        if "/" in text:
+            # keystone spells "/" as "-"; accepting both would give one DER two ids
+            raise _malformed("PKI token contains '/' (keystone writes it as '-')")
         body = text.replace("-", "/")
         try:
             der = base64.b64decode(body.encode("ascii"), validate=True)

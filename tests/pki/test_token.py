@@ -179,6 +179,7 @@ def _bad_inputs(rsa_pki) -> dict[str, str | bytes]:
         "bad-padding": pki.rstrip("=") if pki.endswith("=") else pki + "=",
         "padding-in-the-middle": pki[:8] + "==" + pki[8:],
         "non-canonical-base64": _non_canonical(rsa_pki),
+        "pki-with-slash": pem_to_pki_token(good_pem).replace("-", "/") if "-" in pki else "MII/" + pki[4:],
         "pki-non-base64": "MII" + "!" * 40,
         "pkiz-bad-base64": "PKIZ_!!!!",
         "pkiz-standard-alphabet": "PKIZ_" + base64.b64encode(
@@ -213,7 +214,7 @@ def _bad_inputs(rsa_pki) -> dict[str, str | bytes]:
 BAD_NAMES = [
     "empty", "empty-bytes", "whitespace", "random-text", "random-bytes", "truncated-base64",
     "bad-padding", "padding-in-the-middle", "non-canonical-base64", "pkiz-standard-alphabet",
-    "pkiz-non-canonical", "pki-non-base64", "pkiz-bad-base64", "pkiz-invalid-zlib", "pkiz-truncated-zlib",
+    "pkiz-non-canonical", "pki-with-slash", "pki-non-base64", "pkiz-bad-base64", "pkiz-invalid-zlib", "pkiz-truncated-zlib",
     "pkiz-trailing-garbage", "pkiz-not-pem", "pki-trailing-garbage", "der-trailing-garbage",
     "pem-trailing-garbage", "pem-truncated", "wrong-outer-content-type", "wrong-encap-content-type",
     "several-signers", "no-signers", "non-json", "non-utf8", "json-not-object",
