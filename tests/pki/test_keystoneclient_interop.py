@@ -77,3 +77,24 @@ def test_keystoneclient_token_tampered_is_rejected_by_both(setup, make_payload):
     assert info.value.reason in (Reason.BAD_SIGNATURE, Reason.MALFORMED)
     with pytest.raises(Exception):
         ksc_cms.cms_verify(ksc_cms.token_to_cms(tampered), str(paths.signing_cert), str(paths.ca_cert))
+
+
+def test_interop_with_keystones_own_example_keys(make_payload):
+    """Signed by us with keystonemiddleware's example key (X.509 v1, SHA-1 cert): both accept."""
+    from pathlib import Path
+
+    base = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "pki" / "keystonemiddleware-5.3.0"
+    signing_cert, ca_cert = base / "certs" / "signing_cert.pem", base / "certs" / "cacert.pem"
+    signer = KeyPair(
+        load_certificates(signing_cert.read_bytes(), "cert")[0],
+        load_private_key((base / "private" / "signing_key.pem").read_bytes(), "key"),
+    )
+    payload = make_payload()
+    for digest in ("sha1", "sha256"):
+        token = sign_token(payload, signer, pkiz=True, digest=digest)
+        assert json.loads(ksc_cms.pkiz_verify(token, str(signing_cert), str(ca_cert))) == payload
+        assert verify_token(token, TrustStore.from_files(signing_cert, ca_cert)).payload == payload
+    # and keystoneclient's own signature with that key is byte-identical to ours
+    theirs = ksc_cms.cms_sign_token(json.dumps(payload), str(signing_cert),
+                                    str(base / "private" / "signing_key.pem"), message_digest="sha256")
+    assert theirs == sign_token(payload, signer, digest="sha256")
