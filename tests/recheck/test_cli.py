@@ -171,3 +171,28 @@ def test_log_on_stdin(tmp_path):
     rc = main(["recheck", "-", "--json"], env=env)
     doc = json.loads(env.stdout.getvalue())
     assert rc == 0 and doc["jobs"][0]["failures"][0]["id"] == "nova.tests.T.test_x"
+
+
+def test_render_report_is_reusable_for_reviews_with_many_jobs(tmp_path):
+    from ostk.cli.recheck import render_report
+    from recheck import BugMatch, Failure, FailureKind, JobReport, Report, ReviewRef
+
+    env = Environment.for_test({"HOME": str(tmp_path)})
+    report = Report(
+        review=ReviewRef(12345, 3, "openstack/nova", "https://review.opendev.org/c/openstack/nova/+/12345"),
+        jobs=(
+            JobReport("tempest-full", "FAILURE", "https://logs/x/", failures=(
+                Failure(FailureKind.TEST, "tempest.a.T.test_b", "ValueError: [red]x[/]", 10, "Traceback\nValueError"),),
+                bugs=(BugMatch(1284371, "node offline", None, "https://bugs.launchpad.net/bugs/1284371", 1.0,
+                               "signature", ("log matches \"went offline\"",)),)),
+            JobReport("grenade", "FAILURE", None, voting=False, warnings=("log truncated",), truncated=True),
+        ),
+        suggestion="recheck bug #1284371",
+    )
+    render_report(env, report)
+    out, err = env.stdout.getvalue(), env.stderr.getvalue()
+    assert "Review 12345,3 openstack/nova" in out
+    assert "tempest.a.T.test_b (line 10)" in out and "ValueError: [red]x[/]" in out
+    assert "bug #1284371" in out and "(non-voting)" in out
+    assert "Suggested comment: recheck bug #1284371" in out
+    assert "grenade: log truncated" in err
