@@ -144,10 +144,11 @@ class Keystone:
                 results.update({key: future.result() for key, future in futures.items()})
         return results
 
-    def password_ok(self, user_id: str, password: str) -> bool:
+    def password_ok(self, user_id: str, password: str, name: str = "") -> bool:
         """True if ``password`` is the user's password (an unscoped login; no write)."""
         body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {"id": user_id, "password": password}}}}}
-        with keystone_errors(f"log in as user {user_id}"):
+        who = name or user_id
+        with keystone_errors(f"log in as user {who}"):
             response = self.session.post(
                 "/auth/tokens",
                 json=body,
@@ -160,7 +161,7 @@ class Keystone:
         if response.status_code == 401:
             return False
         raise HTTPError(
-            f"log in as user {user_id}: keystone answered HTTP {response.status_code}",
+            f"log in as user {who}: keystone answered HTTP {response.status_code}",
             status=response.status_code,
             url=str(getattr(response, "url", "")),
         )
@@ -350,7 +351,7 @@ class _Provisioner:
         # One after the other: a login writes to keystone's database (last
         # activity, failure counts), and a sqlite-backed keystone answers
         # concurrent logins with HTTP 500 "database is locked".
-        return {account.username: self.ks.password_ok(user_id, account.password) for account, user_id in users}
+        return {account.username: self.ks.password_ok(user_id, account.password, account.username) for account, user_id in users}
 
     # role assignments ----------------------------------------------------------
     def _assignments(

@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="create the keystone accounts Swift's functional tests need; write test.conf",
         description="Create (idempotently, through keystone's v3 API) every domain, project, user, role and "
         "role assignment Swift's functional tests use, and write the [func_test] section of test.conf. "
-        "A second run changes nothing; drift is repaired.",
+        "A second run changes nothing; drift is repaired. Account names and passwords default to Swift's "
+        "sample.conf (test/tester/testing ... tester6); ones already set in the conf's [func_test] win. "
+        "--teardown removes only objects whose description marks them as this tool's; it leaves test.conf alone.",
     )
     add_auth_arguments(sub)
     sub.add_argument(
