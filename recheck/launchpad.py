@@ -294,7 +294,8 @@ class LaunchpadBugFinder:
                             keys.append(key)
         if not keys:
             return
-        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys)), thread_name_prefix="ostk-lp") as pool:
+        pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys)), thread_name_prefix="ostk-lp")
+        try:
             for key, tasks in zip(keys, pool.map(lambda k: self.client.search_tasks(*k), keys)):
                 self._searches[key] = tasks
             links = list(dict.fromkeys(
@@ -304,6 +305,11 @@ class LaunchpadBugFinder:
                 if (link := self.client.link_of(task.number))
             ))[: PARALLEL * 4]
             list(pool.map(self.client.bug, links))
+        except BaseException:
+            # On an error or Ctrl-C, searches not yet sent are dropped, not waited for.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
     def find(self, failures: Iterable[Failure], project: str | None, *, top: int = 3) -> tuple[BugMatch, ...]:
         """The best few bugs for ``failures`` of a job of ``project``."""
