@@ -139,3 +139,22 @@ def test_an_unwritable_cache_costs_a_warning_not_the_analysis(sim, tmp_path):
     report = check_review("300", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, cache=LogCache(blocker / "c"))
     assert report.jobs[0].failures[0].id == TEMPEST_TEST
     assert any(w.startswith("not cached:") for w in report.jobs[0].warnings)
+
+
+def test_zuul_url_with_tenant_and_old_flat_builds(sim):
+    jobs = _setup(sim)
+    sim.zuul_flat_builds = True
+    report = check_review(
+        sim.build_url(jobs[0].uuid), gerrit=sim.gerrit_url, zuul=f"{sim.zuul_url}/t/openstack",
+        launchpad=sim.launchpad_url,
+    )
+    assert (report.review.change, report.review.patchset) == (300, 2)
+    assert any(p.startswith("/zuul/api/tenant/openstack/builds?") for m, p in sim.requests)
+    # The builds API answered for every job: no per-build request after it.
+    assert [p for m, p in sim.requests if "/build/" in p] == [f"/zuul/api/tenant/openstack/build/{jobs[0].uuid}"]
+
+
+def test_old_gerrit_url_form(sim):
+    _setup(sim)
+    report = check_review(f"{sim.url}/#/c/300/2", launchpad=sim.launchpad_url)
+    assert (report.review.change, report.review.patchset) == (300, 2)
