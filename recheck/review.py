@@ -181,7 +181,7 @@ def check_review(
         progress=progress or _NoProgress(),
         workers=max(1, workers),
         now=now,
-        process_threshold=process_threshold if (os.cpu_count() or 1) > 1 else None,
+        process_threshold=process_threshold if _usable_cpus() > 1 else None,
     )
     return workflow.run(patchset=patchset, include_all=include_all, post=post, confirm=confirm)
 
@@ -632,7 +632,15 @@ def _analyse_in_child(
 
 
 #: More analysis children than CPUs buys nothing but memory.
-_CHILD_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+def _usable_cpus() -> int:
+    # The CPUs this process may run on (a container or taskset may allow fewer than exist).
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+_CHILD_SLOTS = threading.BoundedSemaphore(_usable_cpus())
 
 
 def _analyse_piped(

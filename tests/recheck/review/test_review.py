@@ -89,7 +89,7 @@ def test_big_logs_are_analysed_in_child_processes(sim, monkeypatch):
 
     monkeypatch.setattr(recheck.review, "_engine_analyze", not_here)
     # Whatever the CI machine has: two CPUs, so both logs get a child.
-    monkeypatch.setattr(recheck.review.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(recheck.review, "_usable_cpus", lambda: 2)
     monkeypatch.setattr(recheck.review, "_CHILD_SLOTS", __import__("threading").BoundedSemaphore(2))
     sim.add_change(302, project="openstack/nova")
     sim.add_buildset(
