@@ -11,6 +11,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.panel import Panel
@@ -19,8 +20,8 @@ from rich.text import Text
 from ostk import output
 from ostk.cli import recheck_review
 from ostk.environment import Environment
-from ostk.errors import UsageError
-from ostk.http import build_session
+from ostk.errors import NotFound, UsageError
+from ostk.http import build_session, redact_url
 from recheck import (
     JobReport,
     LogAnalysis,
@@ -32,6 +33,9 @@ from recheck import (
 )
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
+
+if TYPE_CHECKING:
+    import requests
 
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace, env: Environment) -> int:
     local = not is_url(target) and Path(env.cwd, target).exists()
     if not local and target == "signatures":
         return _signatures(args, env)
-    if not local and not is_url(target) and recheck_review.is_review_target(target):
+    if not local and recheck_review.is_review_target(target):
         return recheck_review.run(args, env)
     if args.words:
         raise UsageError(f"unexpected argument(s): {' '.join(args.words)}")
@@ -87,14 +91,17 @@ def _signature_set(args: argparse.Namespace, env: Environment) -> SignatureSet:
 
 def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     sigs = _signature_set(args, env)
-    source: object = target if is_url(target) else str(Path(env.cwd, target))
-    if target == "-":
-        source = env.stdin  # e.g. `zcat job-output.txt.gz | ostk recheck -`
-    session = build_session() if is_url(target) else None
-    analysis = analyze(source, signatures=sigs, session=session,  # type: ignore[arg-type]
-                       job_name=args.build_name or (job_name_from_url(target) if is_url(target) else None))
-    job_name = args.build_name or (job_name_from_url(target) if is_url(target) else None)
-    job = job_from_analysis(job_name or _log_name(target), target if is_url(target) else None, analysis)
+    url = is_url(target)
+    job_name = args.build_name or (job_name_from_url(target) if url else None)
+    if url:
+        session = build_session()
+        target, analysis = _analyze_url(target, session, sigs, job_name)
+    elif target == "-":
+        # e.g. `zcat job-output.txt.gz | ostk recheck -`
+        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name)
+    else:
+        analysis = analyze(str(Path(env.cwd, target)), signatures=sigs, job_name=job_name)
+    job = job_from_analysis(job_name or _log_name(target), target if url else None, analysis)
     # Without a known job name the comment should not name the log file as if it were a job.
     suggestion = suggest([job if job_name else dataclasses.replace(job, name="")])
     report = Report(review=None, jobs=(job,), suggestion=suggestion, posted=False)
@@ -103,6 +110,28 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     else:
         render_report(env, report)
     return 0
+
+
+#: What to read in a build's log directory, best first.
+_LOG_DIR_FILES = ("job-output.txt.gz", "job-output.txt", "console.html")
+
+
+def _analyze_url(
+    url: str, session: requests.Session, sigs: SignatureSet, job_name: str | None
+) -> tuple[str, LogAnalysis]:
+    """Analyse a log URL; a log directory URL (ending in /) means its job output."""
+    if not url.split("?", 1)[0].endswith("/"):
+        return url, analyze(url, signatures=sigs, session=session, job_name=job_name)
+    missing: NotFound | None = None
+    for name in _LOG_DIR_FILES:
+        try:
+            return url + name, analyze(url + name, signatures=sigs, session=session, job_name=job_name)
+        except NotFound as exc:
+            missing = exc
+    assert missing is not None
+    raise NotFound(
+        f"no {', '.join(_LOG_DIR_FILES)} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url)
+    )
 
 
 def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **fields: object) -> JobReport:

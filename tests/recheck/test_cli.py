@@ -196,3 +196,27 @@ def test_render_report_is_reusable_for_reviews_with_many_jobs(tmp_path):
     assert "bug #1284371" in out and "(non-voting)" in out
     assert "Suggested comment: recheck bug #1284371" in out
     assert "grenade: log truncated" in err
+
+
+def test_log_directory_url_reads_the_job_output(serve, log_server, tmp_path):
+    serve("/check/tempest-full/287c655/job-output.txt", b"{0} tempest.a.T.test_b [1s] ... FAILED\n")
+    rc, out, _ = run(["recheck", log_server.url + "/check/tempest-full/287c655/", "--json"], tmp_path)
+    doc = json.loads(out)
+    assert rc == 0 and doc["jobs"][0]["log_url"].endswith("/287c655/job-output.txt")
+    assert doc["jobs"][0]["name"] == "tempest-full"
+    rc, _, err = run(["recheck", log_server.url + "/check/tempest-full/expired1/"], tmp_path)
+    assert rc == 4 and "old logs expire" in err
+
+
+def test_review_targets_go_to_the_review_workflow_and_local_files_win(tmp_path, monkeypatch):
+    from ostk.cli import recheck_review
+
+    seen = []
+    monkeypatch.setattr(recheck_review, "run", lambda args, env: seen.append(args.target) or 0)
+    assert run(["recheck", "https://review.opendev.org/c/openstack/nova/+/12345"], tmp_path)[0] == 0
+    assert seen == ["https://review.opendev.org/c/openstack/nova/+/12345"]
+    # A local file named like a change number is a log.
+    (tmp_path / "12345").write_bytes(b"FAIL: a.T.test_x\n")
+    rc, out, _ = run(["recheck", "12345", "--json"], tmp_path)
+    assert rc == 0 and seen == ["https://review.opendev.org/c/openstack/nova/+/12345"]
+    assert json.loads(out)["jobs"][0]["failures"][0]["id"] == "a.T.test_x"
