@@ -356,3 +356,13 @@ def test_post_refused_on_a_merged_change(sim, cli):
     assert cli("123456", "--post", "--yes", OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password) == 2
     assert "is merged" in cli.stderr
     assert sim.posted_messages(123456) == []
+
+
+def test_gerrit_and_zuul_urls_on_the_command_line(sim, cli):
+    jobs = _review(sim)
+    assert cli(sim.change_url(123456, 1), "--json", OSTK_GERRIT_URL="https://elsewhere.invalid") == 0, cli.stderr
+    assert json.loads(cli.stdout)["review"]["patchset"] == 1
+    assert cli(sim.build_url(jobs[0].uuid), "--json") == 0, cli.stderr
+    assert json.loads(cli.stdout)["review"]["change"] == 123456
+    assert cli(f"{sim.url}/#/c/123456/", "--json") == 0, cli.stderr
+    assert json.loads(cli.stdout)["suggestion"] == "recheck bug #1900001"
