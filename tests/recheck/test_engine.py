@@ -208,3 +208,31 @@ def test_arbitrary_input_never_raises(pieces, name):
     assert a.bytes >= 0
     for f in a.failures:
         assert len(f.excerpt) <= 5000 and len(f.message) <= 500
+
+
+HTML = (
+    b"<html><body><pre>\n"
+    b"<span class=\"ts\">2014-01-14 18:31:23.456</span> | FAIL: test_x (nova.tests.T)\n"
+    + b"-" * 70 + b"\n"
+    b"Traceback (most recent call last):\n"
+    b"MismatchError: &lt;Response [500]&gt; != &quot;ok&quot;\n"
+    + b"=" * 70 + b"\n"
+    + b"".join(b"<span>2014-01-14 18:31:24</span> | ok line %d &amp; more</span>\n" % i for i in range(200))
+    + b"<a href='x'>Slave went offline during the build</a>\n</pre></body></html>\n"
+)
+HTML_REFERENCE = summary(recheck.analyze_stream([HTML], name="console.html"))
+
+
+def test_html_reference():
+    assert [(k, i, m) for k, i, m, _, _ in HTML_REFERENCE] == [
+        (FailureKind.INFRA, "job", "Slave went offline during the build"),
+        (FailureKind.TEST, "nova.tests.T.test_x", 'MismatchError: <Response [500]> != "ok"'),
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(HTML)), max_size=20))
+def test_html_any_chunking_gives_the_same_answer(cuts):
+    points = sorted(set(cuts))
+    pieces = [HTML[a:b] for a, b in zip([0, *points], [*points, len(HTML)])]
+    assert summary(recheck.analyze_stream(pieces, name="console.html")) == HTML_REFERENCE
