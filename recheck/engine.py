@@ -183,6 +183,8 @@ class LogScanner:
             lines = self._text.lines
             if self._text.found.invalid_utf8:
                 self._warnings.append("invalid UTF-8 replaced")
+            if self._text.found.dropped:
+                self._warnings.append(f"{self._text.found.dropped} more failure report(s) not kept")
             if self._text.found.long_lines:
                 self._warnings.append(
                     f"{self._text.found.long_lines} very long line(s) cut to {MAX_LINE // 1024} KiB"

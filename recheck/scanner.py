@@ -27,6 +27,8 @@ EXCERPT_CHARS = 4000
 #: Longest ansible JSON block we try to parse.
 MAX_JSON_LINES = 4000
 MAX_MESSAGE = 500
+#: Failure records kept per log (a runaway log must not exhaust memory).
+MAX_FAILURES = 5000
 
 #: Cheap markers: a line without any of these is never looked at in Python. Each
 #: costs one ``bytes.find`` pass over every block (C speed, ~1 GB/s, about as much
@@ -173,6 +175,8 @@ class Found:
     failures: list[Failure] = field(default_factory=list)
     invalid_utf8: bool = False
     long_lines: int = 0
+    #: Failures beyond MAX_FAILURES, counted but not kept.
+    dropped: int = 0
 
 
 class TextScanner:
@@ -577,6 +581,9 @@ class TextScanner:
             self._matcher.feed(message + "\n" + excerpt.text(), number)
 
     def _add(self, kind: FailureKind, fid: str, message: str, number: int | None, excerpt: str = "") -> None:
+        if len(self.found.failures) >= MAX_FAILURES:
+            self.found.dropped += 1
+            return
         message = clean_controls(" ".join(message.split()))[:MAX_MESSAGE]
         self.found.failures.append(Failure(kind, fid.strip()[:300], message, number, excerpt))
 

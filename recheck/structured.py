@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from recheck.models import Failure, FailureKind
-from recheck.scanner import MAX_MESSAGE, TextScanner, _Excerpt, _ansible_message, _test_id, clean_controls
+from recheck.scanner import MAX_FAILURES, MAX_MESSAGE, TextScanner, _Excerpt, _ansible_message, _test_id, clean_controls
 
 #: subunit v2 packets start with this signature byte.
 SUBUNIT_V2_SIGNATURE = 0xB3
@@ -27,11 +27,15 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
     failures: list[Failure] = []
     warnings: list[str] = []
     seen = 0
+    dropped = [0]
 
     def on_test(test: dict[str, Any]) -> None:
         nonlocal seen
         seen += 1
         if test.get("status") not in _FAILED_STATUSES:
+            return
+        if len(failures) >= MAX_FAILURES:
+            dropped[0] += 1
             return
         test_id = _test_id(str(test.get("id") or "unknown"))
         if test_id == "subunit.parser":
@@ -74,6 +78,8 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
             result.stopTestRun()
         except Exception:  # noqa: BLE001 - in-progress tests of a cut stream
             warnings.append("subunit stream ended inside a test")
+    if dropped[0]:
+        warnings.append(f"{dropped[0]} more failed test(s) not kept")
     return failures, warnings, seen
 
 

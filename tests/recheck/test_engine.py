@@ -236,3 +236,12 @@ def test_html_any_chunking_gives_the_same_answer(cuts):
     points = sorted(set(cuts))
     pieces = [HTML[a:b] for a, b in zip([0, *points], [*points, len(HTML)])]
     assert summary(recheck.analyze_stream(pieces, name="console.html")) == HTML_REFERENCE
+
+
+def test_a_runaway_log_keeps_a_bounded_number_of_failures():
+    from recheck.scanner import MAX_FAILURES
+
+    log = b"".join(b"{0} t.T.test_%d [1.0s] ... FAILED\n" % i for i in range(MAX_FAILURES + 50))
+    a = recheck.analyze_stream([log])
+    assert len(a.failures) == MAX_FAILURES
+    assert "50 more failure report(s) not kept" in a.warnings
