@@ -27,6 +27,9 @@ EXCERPT_CHARS = 4000
 #: Longest ansible JSON block we try to parse.
 MAX_JSON_LINES = 4000
 MAX_MESSAGE = 500
+#: Lines above a non-test failure that are checked against the signatures.
+CONTEXT_LINES = 30
+CONTEXT_BYTES = 16 * 1024
 #: Failure records kept per log (a runaway log must not exhaust memory).
 MAX_FAILURES = 5000
 
@@ -203,7 +206,8 @@ class TextScanner:
         self._unittest_seen_rule = False
         self._unittest_preamble = 0
         self._markers = HTML_MARKERS if html_input else MARKERS
-        self._where: tuple[bytes, int] = (b"", 0)
+        #: The block and offset of the marker line being handled, and its line number.
+        self._where: tuple[bytes, int, int] = (b"", 0, 0)
 
     # -- bytes in -------------------------------------------------------------
 
@@ -290,7 +294,7 @@ class TextScanner:
             end = block.index(b"\n", at)
             counted += block.count(b"\n", counted_pos, start)
             counted_pos = start
-            self._where = (block, start)
+            self._where = (block, start, counted + 1)
             self._marker_line(block[start:end], counted + 1)
             pos = end + 1
         self.lines = counted + block.count(b"\n", counted_pos, size)
@@ -522,7 +526,7 @@ class TextScanner:
 
         Only Zuul's ``| TASK [`` banners are markers (a pass over the log each);
         for the rare plain-ansible failure, look back in the current block."""
-        block, start = self._where
+        block, start, _ = self._where
         lo = max(0, start - 1024 * 1024)
         at = block.rfind(b"TASK [", lo, start)
         while at > 0 and block[at - 1 : at] != b"\n":
@@ -586,6 +590,20 @@ class TextScanner:
             return
         message = clean_controls(" ".join(message.split()))[:MAX_MESSAGE]
         self.found.failures.append(Failure(kind, fid.strip()[:300], message, number, excerpt))
+        if self._matcher is not None and kind is not FailureKind.TEST and number == self._where[2]:
+            self._match_context()
+
+    def _match_context(self) -> None:
+        """Show the signatures the lines just above a set-up/task/infra failure.
+
+        Known bugs often print their tell-tale line ("No space left on device",
+        "dpkg status database is locked") just before the [ERROR] that the scan
+        finds, on lines that carry no marker; tests carry theirs in the excerpt."""
+        block, start, number = self._where
+        lines = block[max(0, start - CONTEXT_BYTES) : start].split(b"\n")[-CONTEXT_LINES - 1 : -1]
+        for offset, raw in enumerate(lines):
+            text, _ = self._decode(raw)
+            self._matcher.feed(text, number - len(lines) + offset)  # type: ignore[union-attr]
 
 
 def _marker_hits(block: bytes, lo: int, hi: int, markers: tuple[bytes, ...]) -> list[int]:

@@ -198,3 +198,17 @@ def test_signatures_match_inside_test_tracebacks_during_the_scan(shipped):
     a = recheck.analyze_stream([log], signatures=shipped, name="job-output.txt")
     assert a.signature_matches[0].number == 1775947
     assert a.signature_matches[0].score == 1.0
+
+
+def test_signature_lines_just_above_a_setup_failure_are_matched(shipped, wrap):
+    log = wrap(
+        "+ lib/apt:install_package:12 : apt-get install -y libvirt-daemon\n"
+        "E: Could not get lock /var/lib/dpkg/lock - open (11: Resource temporarily unavailable)\n"
+        "E: Unable to lock the administration directory (/var/lib/dpkg/), is another process using it?\n"
+        "+ functions-common:die:264 : echo '[ERROR] /opt/stack/devstack/functions-common:1229 apt-get failed'\n"
+        "[ERROR] /opt/stack/devstack/functions-common:1229 apt-get failed\n"
+    ).encode()
+    a = recheck.analyze_stream([log], signatures=shipped, name="job-output.txt")
+    assert a.failures[0].kind.value == "setup"
+    (bug,) = [b for b in a.signature_matches if b.number == 1097592]
+    assert bug.score == 1.0 and "(line 3)" in bug.why[0]
