@@ -101,7 +101,8 @@ def _up(args: argparse.Namespace, env: Environment) -> int:
     if not status.started:
         output.info(env, "the stack is already running; nothing changed")
     _render_status(env, status)
-    env.stdout.write(f"credentials: eval \"$(ostk stack env{_dir_flag(args)})\"\n")
+    env.stdout.write(f"credentials: eval \"$(ostk stack env{_dir_flag(args)})\"  or  "
+                     f"ostk stack env{_dir_flag(args)} --write-clouds-yaml  (then --os-cloud {CLOUD_NAME})\n")
     return ExitStatus.OK
 
 

@@ -41,8 +41,10 @@ def local_stack(
         else:
             temporary = False
         existing = Stack(directory, venvs_dir=venvs_dir)
+        # What this block starts stops with it, even if this process is killed.
         if existing.layout.state_file.exists():
-            stack = Stack(directory, keystone_port=keystone_port, swift_port=swift_port, venvs_dir=venvs_dir)
+            stack = Stack(directory, keystone_port=keystone_port, swift_port=swift_port, venvs_dir=venvs_dir,
+                          die_with_parent=True)
         else:
             free = free_ports(2)
             stack = Stack(
@@ -50,6 +52,7 @@ def local_stack(
                 keystone_port=keystone_port or free[0],
                 swift_port=swift_port or free[1],
                 venvs_dir=venvs_dir,
+                die_with_parent=True,
             )
         try:
             status = stack.up(swift=swift)

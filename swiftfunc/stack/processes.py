@@ -8,6 +8,7 @@ reused by an unrelated program is never signalled.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -63,8 +64,13 @@ def spawn(
     marker: str,
     cwd: Path,
     environ: Mapping[str, str],
+    die_with_parent: bool = False,
 ) -> ProcessRecord:
-    """Start ``argv`` in its own session with output appended to ``log``."""
+    """Start ``argv`` in its own session with output appended to ``log``.
+
+    ``die_with_parent``: the kernel sends the server SIGTERM when this
+    process dies (Linux), so a killed test run leaves no servers behind.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as sink:
         sink.write(f"\n=== ostk stack: starting {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
@@ -80,6 +86,7 @@ def spawn(
                 # Its own process group: Ctrl-C in the terminal that ran `up`
                 # does not reach it, and `down` can stop it with its workers.
                 start_new_session=True,
+                preexec_fn=_parent_death_signal() if die_with_parent else None,
             )
         except FileNotFoundError as exc:
             raise MissingProgram(f"{service}: cannot run {argv[0]}: not installed") from exc
@@ -172,6 +179,24 @@ def follow(path: Path, chunk: int = 65536) -> Iterator[bytes]:
             if not data:
                 return
             yield data
+
+
+def _parent_death_signal():  # type: ignore[no-untyped-def]
+    """A preexec_fn asking Linux for SIGTERM when our parent dies (None elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arrange() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return arrange
 
 
 def _reap(pid: int) -> None:

@@ -20,7 +20,11 @@ from swiftfunc.stack.ports import free_ports
 @pytest.fixture(scope="session")
 def _ostk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     keystone_port, swift_port = free_ports(2)
-    stack = Stack(tmp_path_factory.mktemp("ostk-stack"), keystone_port=keystone_port, swift_port=swift_port)
+    stack = Stack(
+        tmp_path_factory.mktemp("ostk-stack"), keystone_port=keystone_port, swift_port=swift_port,
+        # A test run killed with -9 must not leave servers running.
+        die_with_parent=True,
+    )
     try:
         yield stack
     finally:

@@ -15,7 +15,7 @@ from filelock import FileLock, Timeout
 from ostk import dirs
 from ostk.auth import AuthConfig
 from ostk.errors import InputError, UsageError
-from ostk.files import ensure_private_dir
+from ostk.files import ensure_private_dir, private_dir_warnings
 from swiftfunc.stack import keystone, ports, processes, registry, swift, venvs
 from swiftfunc.stack.processes import MissingProgram, ProcessRecord, ServiceFailed
 from swiftfunc.stack.state import (
@@ -100,14 +100,19 @@ class Stack:
         swift_port: int | None = None,
         venvs_dir: Path | None = None,
         environ: Mapping[str, str] | None = None,
+        die_with_parent: bool = False,
     ) -> None:
-        self.directory = Path(directory).absolute()
+        # Resolved: the recorded process markers are real paths, a symlinked --dir must match.
+        self.directory = Path(directory).resolve()
         self.layout = Layout(self.directory)
         # ``environ`` locates directories (XDG, OSTK_VENVS_DIR); the servers
         # themselves run with this process's real environment (PATH etc.).
         self._environ = dict(os.environ if environ is None else environ)
         self._child_environ = dict(os.environ)
         self.venvs_dir = venvs_dir or venvs.default_venvs_dir(self._environ)
+        # For test fixtures: servers started by this object stop when this
+        # process dies, even by SIGKILL. The CLI's servers outlive the CLI.
+        self._die_with_parent = die_with_parent
         recorded = self._state()
         self._keystone_port = keystone_port or (recorded.keystone_port if recorded else DEFAULT_KEYSTONE_PORT)
         self._swift_port = swift_port or (recorded.swift_port if recorded else DEFAULT_SWIFT_PORT)
@@ -195,6 +200,9 @@ class Stack:
         """
         note = progress or (lambda _message: None)
         ensure_private_dir(self.directory)
+        ensure_private_dir(self.layout.logs_dir)
+        for warning in private_dir_warnings(self.directory):
+            note(f"warning: {warning}; the stack keeps passwords there")
         with self._locked():
             state = self._state() or StackState(keystone_port=self._keystone_port, swift_port=self._swift_port)
             swift = swift or state.swift_enabled
@@ -386,7 +394,10 @@ class Stack:
         healthy: Callable[[], bool],
     ) -> StackState:
         log = self.layout.log(name)
-        record = processes.spawn(name, argv, log=log, marker=marker, cwd=self.directory, environ=environ)
+        record = processes.spawn(
+            name, argv, log=log, marker=marker, cwd=self.directory, environ=environ,
+            die_with_parent=self._die_with_parent,
+        )
         started.append(name)
         state = state.with_process(record)
         # Recorded at once: a crash of ours later still lets `down` find it.

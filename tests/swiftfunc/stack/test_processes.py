@@ -89,3 +89,30 @@ def test_log_tail_reads_only_the_last_lines(tmp_path: Path) -> None:
     log.write_text("".join(f"line {n}\n" for n in range(100_000)))
     assert processes.log_tail(log, 2) == ["line 99998", "line 99999"]
     assert processes.log_tail(tmp_path / "missing.log") == []
+
+
+def test_die_with_parent_stops_the_server_when_its_starter_is_killed(tmp_path: Path) -> None:
+    starter_code = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from swiftfunc.stack import processes\n"
+        "r = processes.spawn('sleeper', [sys.executable, '-c', 'import time; time.sleep(60)  # orphan-test'],\n"
+        f"    log=Path({str(tmp_path / 's.log')!r}), marker='orphan-test', cwd=Path('.'), environ=os.environ,\n"
+        "    die_with_parent=True)\n"
+        "print(r.pid, r.start_time, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    starter = subprocess.Popen([sys.executable, "-c", starter_code], stdout=subprocess.PIPE, text=True)
+    assert starter.stdout is not None
+    pid, start_time = (int(x) for x in starter.stdout.readline().split())
+    record = processes.ProcessRecord("sleeper", pid, start_time, "orphan-test", tmp_path / "s.log")
+    try:
+        assert processes.is_running(record)
+        starter.kill()
+        starter.wait()
+        deadline = time.monotonic() + 10
+        while processes.is_running(record) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not processes.is_running(record)
+    finally:
+        processes.stop(record, timeout=1)
