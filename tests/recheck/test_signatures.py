@@ -212,3 +212,30 @@ def test_signature_lines_just_above_a_setup_failure_are_matched(shipped, wrap):
     assert a.failures[0].kind.value == "setup"
     (bug,) = [b for b in a.signature_matches if b.number == 1097592]
     assert bug.score == 1.0 and "(line 3)" in bug.why[0]
+
+
+def test_real_logstash_lines_inside_a_console_log_are_matched_during_the_scan(shipped, er):
+    import html
+
+    (details, _, _) = next(hit_messages(er, "bug-1229475.json"))
+    (offline, _, _) = next(hit_messages(er, "bug-1284371.json"))
+    test = "tempest.api.compute.images.test_images_oneserver.ImagesOneServerTestJSON.test_create_second_image"
+    lines = [
+        "<html><body><pre>",
+        f"2013-10-18 12:20:00.001 | {{0}} {test} [12.0s] ... FAILED",
+        "2013-10-18 12:20:00.002 | ",
+        "2013-10-18 12:20:00.003 | Captured traceback:",
+        "2013-10-18 12:20:00.004 | ~~~~~~~~~~~~~~~~~~~",
+        "2013-10-18 12:20:00.005 |     Traceback (most recent call last):",
+        "2013-10-18 12:20:00.006 |     Conflict: An object with that identifier already exists",
+        f"2013-10-18 12:20:00.007 |     {html.escape(details)}",
+        "2013-10-18 12:20:01.001 | {0} tempest.api.compute.test_x.T.test_ok [1.0s] ... ok",
+        offline,  # a real Jenkins console.html line, markup included
+        "</pre></body></html>",
+    ]
+    a = recheck.analyze_stream(["\n".join(lines).encode()], signatures=shipped, name="console.html")
+    assert [f.kind.value for f in a.failures] == ["infra", "test"]
+    assert a.failures[1].id == test
+    found = {b.number: b for b in a.signature_matches}
+    assert found[1218391].score == 1.0  # "Cannot ''createImage''", from the traceback
+    assert found[1284371].score == 1.0  # the node went offline
