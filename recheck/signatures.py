@@ -146,6 +146,12 @@ class SignatureSet:
     def __len__(self) -> int:
         return len(self.signatures)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Sent to analysis processes: the matcher cache is rebuilt there when needed.
+        state = self.__dict__.copy()
+        state["_matchers"] = {}
+        return state
+
     def matcher(self, *, log_name: str = "", job_name: str | None = None) -> SignatureMatcher:
         """A matcher for one log: file and build filters are decided once, here."""
         return SignatureMatcher(self, log_name=log_name, job_name=job_name)

@@ -239,3 +239,15 @@ def test_real_logstash_lines_inside_a_console_log_are_matched_during_the_scan(sh
     found = {b.number: b for b in a.signature_matches}
     assert found[1218391].score == 1.0  # "Cannot ''createImage''", from the traceback
     assert found[1284371].score == 1.0  # the node went offline
+
+
+def test_signature_sets_pickle_small_for_analysis_processes(shipped):
+    import pickle
+
+    shipped.match("No space left on device")  # fills the matcher cache
+    data = pickle.dumps(shipped)
+    clone = pickle.loads(data)
+    assert len(clone) == 921 and clone._matchers == {}
+    assert [b.number for b in clone.match("No space left on device", log_name="logs/syslog.txt")] == [
+        b.number for b in shipped.match("No space left on device", log_name="logs/syslog.txt")
+    ]
