@@ -36,7 +36,7 @@ SERVER_MODULES = {
 
 PIPELINE = (
     "catch_errors gatekeeper healthcheck proxy-logging cache etag-quoter domain_remap "
-    "listing_formats container_sync bulk tempurl formpost ratelimit authtoken keystoneauth "
+    "listing_formats container_sync bulk tempurl formpost ratelimit authtoken s3api s3token keystoneauth "
     "staticweb copy container-quotas account-quotas slo dlo versioned_writes symlink "
     "proxy-logging proxy-server"
 )
@@ -159,6 +159,27 @@ interface = public
 # RBAC functional tests send as service tokens.
 service_token_roles_required = False
 include_service_catalog = False
+
+# S3 API through keystone EC2 credentials (Swift's s3api functional tests
+# run once test.conf names an EC2 access/secret; they skip otherwise).
+[filter:s3api]
+use = egg:swift#s3api
+
+[filter:s3token]
+use = egg:swift#s3token
+reseller_prefix = AUTH_
+delay_auth_decision = False
+auth_uri = {keystone}/v3
+http_timeout = 10.0
+# Recent keystones want a service user for /v3/s3tokens.
+auth_url = {keystone}
+auth_type = password
+project_domain_id = default
+user_domain_id = default
+project_name = service
+username = swift
+password = {secrets.swift_service_password}
+secret_cache_duration = {60 if memcache else 0}
 
 [filter:keystoneauth]
 use = egg:swift#keystoneauth

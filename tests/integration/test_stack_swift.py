@@ -1,7 +1,9 @@
 """A real swift behind keystoneauth, started through swiftfunc.stack."""
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import uuid
 import pytest
 import requests
@@ -59,9 +61,43 @@ def test_anonymous_requests_are_refused(swift_stack: Stack) -> None:
     assert answer.status_code == 401
 
 
+S3_SCRIPT = """
+import json, sys
+import boto3
+from botocore.config import Config
+access, secret, endpoint = sys.argv[1:4]
+s3 = boto3.client("s3", aws_access_key_id=access, aws_secret_access_key=secret, endpoint_url=endpoint,
+                  region_name="us-east-1", config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+s3.create_bucket(Bucket="s3box")
+s3.put_object(Bucket="s3box", Key="k", Body=b"via s3")
+body = s3.get_object(Bucket="s3box", Key="k")["Body"].read().decode()
+print(json.dumps({"body": body, "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]]}))
+"""
+
+
+def test_s3_api_with_keystone_ec2_credentials(swift_stack: Stack) -> None:
+    user, password, project_id = _user_with_role(swift_stack, "member")
+    admin = keystone_session(swift_stack.admin)
+    user_id = admin.get(f"{swift_stack.keystone_url}/users", params={"name": user}).json()["users"][0]["id"]
+    credential = admin.post(
+        f"{swift_stack.keystone_url}/users/{user_id}/credentials/OS-EC2", json={"tenant_id": project_id}
+    ).json()["credential"]
+    # boto3 lives in the swift venv (swift-functest.txt), where the functional tests run.
+    result = subprocess.run(
+        [str(swift_stack.swift_python), "-c", S3_SCRIPT, credential["access"], credential["secret"], swift_stack.swift_url],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert answer == {"body": "via s3", "buckets": ["s3box"]}
+    # The same object through the Swift API of that project.
+    _headers, body = _connection(swift_stack, user, password, project_id).get_object("s3box", "k")
+    assert body == b"via s3"
+
+
 def test_info_advertises_the_middlewares_the_functional_tests_need(swift_stack: Stack) -> None:
     info = requests.get(f"{swift_stack.swift_url}/info", timeout=30).json()
-    for name in ("staticweb", "domain_remap", "symlink", "slo", "tempurl", "bulk_upload",
+    for name in ("s3api", "staticweb", "domain_remap", "symlink", "slo", "tempurl", "bulk_upload",
                  "account_quotas", "container_quotas", "versioned_writes", "object_versioning", "etag_quoter"):
         assert name in info, name
     assert {p["name"] for p in info["swift"]["policies"]} == {"gold", "silver"}

@@ -22,11 +22,11 @@ def _proxy(tmp_path: Path, memcached_port: int | None) -> configparser.RawConfig
 def test_pipeline_has_keystone_auth_and_the_functional_test_middlewares(tmp_path: Path) -> None:
     conf = _proxy(tmp_path, 11211)
     pipeline = conf["pipeline:main"]["pipeline"].split()
-    for name in ("cache", "authtoken", "keystoneauth", "staticweb", "domain_remap", "etag-quoter", "symlink",
+    for name in ("cache", "authtoken", "s3api", "s3token", "keystoneauth", "staticweb", "domain_remap", "etag-quoter", "symlink",
                  "versioned_writes", "slo", "dlo", "tempurl", "bulk", "container-quotas", "account-quotas"):
         assert name in pipeline, name
         assert f"filter:{name}" in conf, name
-    assert pipeline.index("authtoken") + 1 == pipeline.index("keystoneauth")
+    assert pipeline.index("authtoken") < pipeline.index("s3api") < pipeline.index("s3token") < pipeline.index("keystoneauth")
     assert pipeline[-1] == "proxy-server"
     auth = conf["filter:keystoneauth"]
     assert auth["reseller_prefix"] == "AUTH, SERVICE"
