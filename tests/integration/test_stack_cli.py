@@ -142,3 +142,11 @@ def test_the_cli_runs_as_a_program(keystone_stack: Stack, tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     assert "keystone   running" in result.stdout
+
+
+def test_a_malformed_clouds_yaml_is_left_alone(keystone_stack: Stack, tmp_path: Path) -> None:
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds: [this is: not: valid\n")
+    rc, _, err = _run(keystone_stack, tmp_path, "env", "--write-clouds-yaml", str(clouds))
+    assert rc == 3 and "not valid YAML; not touching it" in err
+    assert clouds.read_text() == "clouds: [this is: not: valid\n"
