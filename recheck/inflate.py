@@ -8,7 +8,17 @@ and says at the end whether the stream stopped early.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+try:  # ISA-L inflates the same streams ~2.5x faster than zlib: logs are mostly gzip.
+    from isal import isal_zlib as _fast_zlib
+except ImportError:  # pragma: no cover - isal is a dependency, but zlib always works
+    _fast_zlib = None
+
+#: The decompressor factory in use, and the errors it raises on corrupt data.
+decompressobj: Callable[..., Any] = _fast_zlib.decompressobj if _fast_zlib else zlib.decompressobj
+ERRORS: tuple[type[Exception], ...] = (zlib.error, _fast_zlib.error) if _fast_zlib else (zlib.error,)
 
 #: gzip's magic bytes (RFC 1952).
 GZIP_MAGIC = b"\x1f\x8b"
@@ -26,7 +36,8 @@ class Inflater:
     """
 
     def __init__(self) -> None:
-        self._obj = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._new = decompressobj
+        self._obj = self._new(16 + zlib.MAX_WBITS)
         self._started = False
         self._between_members = False
         self.error: str | None = None
@@ -40,12 +51,12 @@ class Inflater:
                 # Trailing zero padding after the last member is legal and common.
                 if not data.strip(b"\x00"):
                     return
-                self._obj = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+                self._obj = self._new(16 + zlib.MAX_WBITS)
                 self._between_members = False
             self._started = True
             try:
                 out = self._obj.decompress(data, BLOCK)
-            except zlib.error as exc:
+            except ERRORS as exc:
                 self.error = str(exc)
                 return
             if out:

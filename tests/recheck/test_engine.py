@@ -5,12 +5,13 @@ import gzip
 import io
 import tracemalloc
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import recheck
-from recheck import FailureKind, LogScanner
 from ostk.errors import TruncatedDownload
+from recheck import FailureKind, LogScanner
 
 FAILING = (
     "2024-05-14 09:12:00.000001 | controller | {0} tempest.api.compute.T.test_a [1.0s] ... ok\n"
@@ -164,8 +165,6 @@ def test_analyze_reads_paths_and_streams(tmp_path):
 
 
 def test_missing_path_is_an_input_error(tmp_path):
-    import pytest
-
     from ostk.errors import InputError
 
     with pytest.raises(InputError, match="no such log file"):
@@ -245,3 +244,30 @@ def test_a_runaway_log_keeps_a_bounded_number_of_failures():
     a = recheck.analyze_stream([log])
     assert len(a.failures) == MAX_FAILURES
     assert "50 more failure report(s) not kept" in a.warnings
+
+
+@pytest.fixture(params=["isal", "zlib"])
+def inflater_backend(request, monkeypatch):
+    """Run with ISA-L (the default when installed) and with the plain-zlib fallback."""
+    import zlib
+
+    from recheck import inflate
+
+    if request.param == "zlib":
+        monkeypatch.setattr(inflate, "decompressobj", zlib.decompressobj)
+    else:
+        assert inflate.decompressobj is not zlib.decompressobj, "isal is a dependency: it should be in use"
+    return request.param
+
+
+def test_both_inflate_backends_agree_on_whole_cut_corrupt_and_multi_member_gzip(inflater_backend):
+    whole = gzip.compress(FAILING * 50)
+    assert summary(recheck.analyze_stream([whole])) == summary(recheck.analyze_stream([FAILING * 50]))
+    cut = recheck.analyze_stream([whole[: len(whole) // 2]])
+    assert cut.truncated and cut.failures
+    bad = bytearray(whole)
+    bad[100:160] = b"\xff" * 60
+    corrupt = recheck.analyze_stream([bytes(bad)])
+    assert corrupt.truncated and any("corrupt" in w for w in corrupt.warnings)
+    two = gzip.compress(FAILING) + gzip.compress(FAILING) + b"\x00" * 16
+    assert recheck.analyze_stream([two]).bytes == 2 * len(FAILING)
