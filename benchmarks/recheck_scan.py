@@ -226,8 +226,11 @@ def main(argv: list[str] | None = None) -> int:
             generate(plain, args.size_mb)
             print(f"generated {plain} ({plain.stat().st_size / 1e6:.0f} MB, gz {gz_path.stat().st_size / 1e6:.1f} MB)"
                   f" in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        from recheck import inflate
+
+        backend = "isal" if inflate.decompressobj.__module__.startswith(("isal", "igzip")) else "zlib"
         results: dict = {"size_mb": args.size_mb, "plain_bytes": plain.stat().st_size,
-                         "gz_bytes": gz_path.stat().st_size, "load": os.getloadavg()}
+                         "gz_bytes": gz_path.stat().st_size, "load": os.getloadavg(), "inflate": backend}
         for label, path, peer in (
             ("gz", gz_path, f"zcat {gz_path} | grep -E '{GREP_PATTERN}'"),
             ("plain", plain, f"grep -E '{GREP_PATTERN}' {plain}"),
@@ -249,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(results, indent=2))
         else:
             print(f"log: {results['plain_bytes'] / 1e6:.0f} MB plain, {results['gz_bytes'] / 1e6:.1f} MB gzip;"
-                  f" load average {', '.join(f'{x:.1f}' for x in results['load'])}")
+                  f" inflate with {backend}; load average {', '.join(f'{x:.1f}' for x in results['load'])}"
+                  " (other jobs share this machine)")
             for label in ("gz", "plain"):
                 r = results[label]
                 peer = "zcat | grep -E" if label == "gz" else "grep -E"
