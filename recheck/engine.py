@@ -57,8 +57,10 @@ class LogScanner:
         content_encoding: str | None = None,
         signatures: SignatureSet | None = None,
         job_name: str | None = None,
+        every_line: bool = False,
     ) -> None:
         self.name = name
+        self._every_line = every_line
         # gzip is recognised by its magic bytes: a ".gz" name or a Content-Encoding
         # header is only a hint (HTTP clients often decode the body already).
         self.content_encoding = content_encoding
@@ -247,7 +249,9 @@ class LogScanner:
             junk = sum(1 for b in sample if b < 9 or 13 < b < 32)
             if sample and junk > len(sample) // 10:
                 self._warnings.append("log looks binary; scanned as text anyway")
-            self._text = TextScanner(html_input=self._format == HTML, matcher=self._matcher)
+            self._text = TextScanner(
+                html_input=self._format == HTML, matcher=self._matcher, every_line=self._every_line
+            )
         else:
             self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
 
@@ -315,8 +319,13 @@ def analyze_stream(
     content_encoding: str | None = None,
     signatures: SignatureSet | None = None,
     job_name: str | None = None,
+    every_line: bool = False,
 ) -> LogAnalysis:
     """Analyse a log given as an iterable of raw byte chunks (see :class:`LogScanner`).
+
+    Signatures are checked on the lines that carry a failure marker, on failure
+    excerpts and on the lines just above set-up failures; ``every_line`` checks
+    every line instead (several times slower on big logs).
 
     A gzip stream that ends early, or an iterator that raises
     :class:`~ostk.errors.TruncatedDownload` or :class:`EOFError`, gives a
@@ -324,7 +333,10 @@ def analyze_stream(
     """
     from ostk.errors import TruncatedDownload
 
-    scanner = LogScanner(name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name)
+    scanner = LogScanner(
+        name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name,
+        every_line=every_line,
+    )
     try:
         for chunk in chunks:
             scanner.feed(chunk)

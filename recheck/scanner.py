@@ -185,11 +185,15 @@ class Found:
 class TextScanner:
     """Feed bytes with :meth:`feed`; call :meth:`close` to flush; read :attr:`found`."""
 
-    def __init__(self, *, html_input: bool = False, matcher: SignatureMatcher | None = None) -> None:
+    def __init__(
+        self, *, html_input: bool = False, matcher: SignatureMatcher | None = None, every_line: bool = False
+    ) -> None:
         self.found = Found()
         self.lines = 0
         self._html = html_input
         self._matcher = matcher
+        #: Check every line against the signatures, not only marker lines (slower).
+        self._every_line = every_line and matcher is not None
         self._tail = b""
         self._skipping_long = False
         self._block: Callable[[str, str | None, int], bool] | None = None
@@ -264,6 +268,8 @@ class TextScanner:
         if self._html:
             block = clean_html(block[pos:size])
             pos, size = 0, len(block)
+        if self._every_line:
+            self._match_every_line(block, pos, size)
         markers = self._markers
         hits = _marker_hits(block, pos, size, markers)
         nhits = len(hits)
@@ -298,6 +304,15 @@ class TextScanner:
             self._marker_line(block[start:end], counted + 1)
             pos = end + 1
         self.lines = counted + block.count(b"\n", counted_pos, size)
+
+    def _match_every_line(self, block: bytes, pos: int, size: int) -> None:
+        number = self.lines
+        matcher = self._matcher
+        assert matcher is not None
+        for raw in block[pos:size].split(b"\n")[:-1]:
+            number += 1
+            if raw:
+                matcher.feed(self._decode(raw)[0], number)
 
     # -- lines ------------------------------------------------------------------
 

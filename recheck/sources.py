@@ -48,6 +48,7 @@ def analyze(
     signatures: SignatureSet | None = None,
     session: requests.Session | None = None,
     job_name: str | None = None,
+    every_line: bool = False,
 ) -> LogAnalysis:
     """Analyse one log from a path, an http(s) URL or a binary stream.
 
@@ -55,7 +56,8 @@ def analyze(
     retries, Content-Encoding); a download cut mid-body gives a partial
     analysis (``truncated=True``). Raises :class:`~ostk.errors.InputError`
     for unreadable local files and :class:`~ostk.errors.ServiceError` when
-    the server cannot be reached or answers with an error.
+    the server cannot be reached or answers with an error. ``every_line``: see
+    :func:`~recheck.engine.analyze_stream`.
     """
     if is_url(source):
         # Imported here: requests costs a third of a second to import, which a
@@ -63,17 +65,19 @@ def analyze(
         from ostk.http import build_session, iter_bytes, redact_url
 
         url = str(source)
-        scanner = LogScanner(name=url, signatures=signatures, job_name=job_name)
+        scanner = LogScanner(name=url, signatures=signatures, job_name=job_name, every_line=every_line)
         chunks = iter_bytes(
             session or build_session(), url, what=f"downloading {redact_url(url)}", chunk_size=HTTP_CHUNK
         )
         return _drain(scanner, chunks)
     if isinstance(source, (str, os.PathLike)):
-        scanner = LogScanner(name=os.fspath(source), signatures=signatures, job_name=job_name)
+        scanner = LogScanner(
+            name=os.fspath(source), signatures=signatures, job_name=job_name, every_line=every_line
+        )
         with open_path(source) as stream:
             return _drain(scanner, _file_chunks(stream, os.fspath(source)), threaded=True)
     name = str(getattr(source, "name", "") or "")
-    scanner = LogScanner(name=name, signatures=signatures, job_name=job_name)
+    scanner = LogScanner(name=name, signatures=signatures, job_name=job_name, every_line=every_line)
     return _drain(scanner, read_chunks(source, FILE_CHUNK), threaded=True)
 
 

@@ -62,6 +62,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="the job that produced the log (lets signatures restricted to some jobs apply)",
     )
     sub.add_argument(
+        "--every-line",
+        action="store_true",
+        help="check every log line against the signatures, not only lines around failures (slower)",
+    )
+    sub.add_argument(
         "--no-shipped-signatures",
         action="store_true",
         help="use only your own signatures (~/.config/ostk/signatures/)",
@@ -95,12 +100,13 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     job_name = args.build_name or (job_name_from_url(target) if url else None)
     if url:
         session = build_session()
-        target, analysis = _analyze_url(target, session, sigs, job_name)
+        target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
-        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name)
+        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)
     else:
-        analysis = analyze(str(Path(env.cwd, target)), signatures=sigs, job_name=job_name)
+        source = str(Path(env.cwd, target))
+        analysis = analyze(source, signatures=sigs, job_name=job_name, every_line=args.every_line)
     job = job_from_analysis(job_name or _log_name(target), target if url else None, analysis)
     # Without a known job name the comment should not name the log file as if it were a job.
     suggestion = suggest([job if job_name else dataclasses.replace(job, name="")])
@@ -117,15 +123,16 @@ _LOG_DIR_FILES = ("job-output.txt.gz", "job-output.txt", "console.html")
 
 
 def _analyze_url(
-    url: str, session: requests.Session, sigs: SignatureSet, job_name: str | None
+    url: str, session: requests.Session, sigs: SignatureSet, job_name: str | None, every_line: bool
 ) -> tuple[str, LogAnalysis]:
     """Analyse a log URL; a log directory URL (ending in /) means its job output."""
+    options = {"signatures": sigs, "session": session, "job_name": job_name, "every_line": every_line}
     if not url.split("?", 1)[0].endswith("/"):
-        return url, analyze(url, signatures=sigs, session=session, job_name=job_name)
+        return url, analyze(url, **options)  # type: ignore[arg-type]
     missing: NotFound | None = None
     for name in _LOG_DIR_FILES:
         try:
-            return url + name, analyze(url + name, signatures=sigs, session=session, job_name=job_name)
+            return url + name, analyze(url + name, **options)  # type: ignore[arg-type]
         except NotFound as exc:
             missing = exc
     assert missing is not None
@@ -249,7 +256,7 @@ def _signatures(args: argparse.Namespace, env: Environment) -> int:
         sigs = _signature_set(args, env)
         source = target if is_url(target) else str(Path(env.cwd, target))
         analysis = analyze(source, signatures=sigs, session=build_session() if is_url(target) else None,
-                           job_name=args.build_name)
+                           job_name=args.build_name, every_line=args.every_line)
         if args.json:
             output.print_json(
                 env,

@@ -251,3 +251,18 @@ def test_signature_sets_pickle_small_for_analysis_processes(shipped):
     assert [b.number for b in clone.match("No space left on device", log_name="logs/syslog.txt")] == [
         b.number for b in shipped.match("No space left on device", log_name="logs/syslog.txt")
     ]
+
+
+def test_every_line_finds_signatures_far_from_any_failure(shipped):
+    log = (
+        b"+ sudo apt-get install -y qemu\n"
+        b"dpkg: error: dpkg status database is locked by another process\n"
+        + b"+ echo fine\n" * 200
+        + b"{0} tempest.a.T.test_b [1.0s] ... FAILED\n    ValueError: unrelated\n"
+    )
+    default = recheck.analyze_stream([log], signatures=shipped, name="job-output.txt")
+    assert 1097592 not in [b.number for b in default.signature_matches]
+    every = recheck.analyze_stream([log], signatures=shipped, name="job-output.txt", every_line=True)
+    (bug,) = [b for b in every.signature_matches if b.number == 1097592]
+    assert "(line 2)" in bug.why[0]
+    assert [f.id for f in every.failures] == [f.id for f in default.failures] == ["tempest.a.T.test_b"]
