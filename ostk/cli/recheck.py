@@ -107,7 +107,8 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     else:
         source = str(Path(env.cwd, target))
         analysis = analyze(source, signatures=sigs, job_name=job_name, every_line=args.every_line)
-    job = job_from_analysis(job_name or _log_name(target), target if url else None, analysis)
+    name = job_name or ("stdin" if target == "-" else _log_name(target))
+    job = job_from_analysis(name, target if url else None, analysis)
     # Without a known job name the comment should not name the log file as if it were a job.
     suggestion = suggest([job if job_name else dataclasses.replace(job, name="")])
     report = Report(review=None, jobs=(job,), suggestion=suggestion, posted=False)
