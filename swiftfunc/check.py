@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ostk.auth import AuthConfig, keystone_errors, keystone_session
+from ostk.errors import OstkError
 from swiftfunc.accounts import Plan, TestAccount
 from swiftfunc.testconf import auth_keys
 
@@ -62,26 +64,30 @@ def _check_one(
     interface: str,
     timeout: float,
 ) -> CheckResult:
+    from keystoneauth1.exceptions import EndpointNotFound
     from swiftclient import client as swift
-    from swiftclient.exceptions import ClientException
 
     expected = "refused" if account.index in REFUSED else "owner"
-    os_options = {
-        "user_domain_name": account.domain,
-        "project_domain_name": account.domain,
-        "endpoint_type": interface,
-    }
-    if region_name:
-        os_options["region_name"] = region_name
-    conn = swift.Connection(
-        authurl=auth_uri,
-        user=account.username,
-        key=account.password,
-        tenant_name=account.project,
-        auth_version="3",
-        os_options=os_options,
+    config = AuthConfig(
+        auth_url=auth_uri,
+        username=account.username,
+        password=account.password,
+        project_name=account.project,
+        user_domain_name=account.domain,
+        project_domain_name=account.domain,
+        region_name=region_name,
+        interface=interface,
         insecure=insecure,
         cacert=cacert,
+    )
+    os_options = {"endpoint_type": interface}
+    if region_name:
+        os_options["region_name"] = region_name
+    # swiftclient logs in through a keystoneauth session (its own keystone
+    # v3 code path goes through keystoneclient's deprecated auth plugins).
+    conn = swift.Connection(
+        session=keystone_session(config, timeout=timeout),
+        os_options=os_options,
         retries=1,
         starting_backoff=0.5,
         timeout=timeout,
@@ -91,16 +97,18 @@ def _check_one(
         return CheckResult(account.username, account.project, account.domain, expected, passed, detail, url)
 
     try:
-        storage_url, _token = conn.get_auth()
-    except ClientException as exc:
-        return result(False, f"login failed: {_reason(exc)}")
-    except Exception as exc:  # noqa: BLE001 - keystoneauth/requests errors: report, don't crash the table
-        return result(False, f"login failed: {type(exc).__name__}: {str(exc)[:200]}")
+        with keystone_errors("login"):
+            try:
+                storage_url, _token = conn.get_auth()
+            except EndpointNotFound:
+                storage_url = ""
+    except OstkError as exc:
+        return result(False, str(exc))
     if not storage_url:
         return result(False, "logged in, but the catalog has no object-store endpoint (pass --swift-url)")
     try:
         conn.post_account(headers={})
-    except ClientException as exc:
+    except swift.ClientException as exc:
         if expected == "refused" and exc.http_status == 403:
             return result(True, "logged in; account refused (403) as its role requires", storage_url)
         return result(False, f"logged in; POST account: {_reason(exc)}", storage_url)

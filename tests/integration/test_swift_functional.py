@@ -71,7 +71,12 @@ def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_stack:
     rc = main(argv, env=env)
     assert rc == 0, env.stderr.getvalue() + env.stdout.getvalue()
     checked = json.loads(env.stdout.getvalue())["check"]
-    assert [c["username"] for c in checked if c["passed"]] == [f"tester{i}".replace("tester1", "tester") for i in range(1, 7)]
+    assert [c["username"] for c in checked if c["passed"]] == ["tester", *(f"tester{i}" for i in range(2, 7))], checked
+    # And run again: nothing left to do, test.conf untouched.
+    again = Environment.for_test(environ)
+    assert main(argv[:-2] + ["--json"], env=again) == 0
+    doc = json.loads(again.stdout.getvalue())
+    assert (doc["writes"], doc["changed"], doc["conf"]["outcome"]) == (0, False, "unchanged")
 
     junit = tmp_path / "functional.xml"
     log = tmp_path / "functional.log"
