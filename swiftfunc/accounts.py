@@ -177,12 +177,17 @@ def default_plan(
     return Plan(tuple(accounts), service_prefix=service_prefix)
 
 
-#: test.conf key -> (account index, TestAccount field), for reading overrides back.
-CONF_FIELDS: dict[str, tuple[int, str]] = {}
-for _account in _DEFAULTS:
-    for _key in _account.conf_keys():
-        _field = _key.rstrip("0123456789")
-        CONF_FIELDS[_key] = (_account.index, {"account": "project"}.get(_field, _field))
+def _conf_fields() -> dict[str, tuple[int, str]]:
+    """test.conf key -> (account index, TestAccount field), for reading overrides back."""
+    fields: dict[str, tuple[int, str]] = {}
+    for account in _DEFAULTS:
+        for key in account.conf_keys():
+            name = key.rstrip("0123456789")
+            fields[key] = (account.index, "project" if name == "account" else name)
+    return fields
+
+
+CONF_FIELDS = _conf_fields()
 
 
 def overrides_from_conf(func_test: dict[str, str]) -> dict[int, dict[str, str]]:
