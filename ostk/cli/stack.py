@@ -32,6 +32,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "127.0.0.1. Idempotent: a running stack is left alone; dead services are restarted.",
     )
     up.add_argument("--swift", action="store_true", help="also run swift (proxy with keystone auth)")
+    s3 = up.add_mutually_exclusive_group()
+    s3.add_argument("--s3api", action="store_true", default=None,
+                    help="serve the S3 API too (keystone EC2 credentials; implies --swift)")
+    s3.add_argument("--no-s3api", dest="s3api", action="store_false", help="turn the S3 API off again")
+    up.set_defaults(s3api=None)  # neither flag: keep what the stack has
     up.add_argument("--keystone-port", type=_port, metavar="PORT", help="default 5000 (or the stack's recorded port)")
     up.add_argument("--swift-port", type=_port, metavar="PORT", help="default 8080 (or the stack's recorded port)")
     _add_dir(up)
@@ -94,7 +99,7 @@ def _stack(args: argparse.Namespace, env: Environment, **ports: int | None) -> A
 
 def _up(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env, keystone_port=args.keystone_port, swift_port=args.swift_port)
-    status = stack.up(swift=args.swift, progress=lambda message: output.info(env, message))
+    status = stack.up(swift=args.swift, s3api=args.s3api, progress=lambda message: output.info(env, message))
     if args.json:
         output.print_json(env, _status_doc(status))
         return ExitStatus.OK
@@ -193,7 +198,8 @@ def _render_status(env: Environment, status: Any) -> None:
     env.stdout.write(f"keystone: {status.keystone_url} (keystone {status.keystone_version})\n")
     if status.swift_url:
         env.stdout.write(f"swift:    {status.swift_url} (swift {status.swift_version}; "
-                         f"storage {status.storage_dir}; storage_domain {status.storage_domain})\n")
+                         f"storage {status.storage_dir}; storage_domain {status.storage_domain}"
+                         f"{'; S3 API on' if status.s3api else ''})\n")
     for service in status.services:
         state = "running" if service.running else "DOWN"
         pid = f"pid {service.pid}" if service.pid else "-"

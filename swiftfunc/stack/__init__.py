@@ -25,6 +25,7 @@ def local_stack(
     directory: Path | None = None,
     *,
     swift: bool = False,
+    s3api: bool | None = None,
     keystone_port: int | None = None,
     swift_port: int | None = None,
     venvs_dir: Path | None = None,
@@ -55,7 +56,7 @@ def local_stack(
                 die_with_parent=True,
             )
         try:
-            status = stack.up(swift=swift)
+            status = stack.up(swift=swift, s3api=s3api)
         except BaseException:
             if temporary:
                 stack.down(purge=True)

@@ -64,6 +64,8 @@ class StackStatus:
     storage_domain: str | None
     keystone_version: str
     swift_version: str | None
+    #: The proxy serves the S3 API (keystone EC2 credentials).
+    s3api: bool = False
     #: Services the call that produced this status started (empty: nothing changed).
     started: tuple[str, ...] = ()
 
@@ -190,10 +192,18 @@ class Stack:
         return pinned_version("keystone", "keystone")
 
     # -- operations ----------------------------------------------------------
-    def up(self, swift: bool = False, *, progress: Callable[[str], None] | None = None) -> StackStatus:
+    def up(
+        self,
+        swift: bool = False,
+        *,
+        s3api: bool | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> StackStatus:
         """Start whatever is not running; idempotent. Returns the new status.
 
-        ``swift=True`` adds swift to a keystone-only stack. Dead services are
+        ``swift=True`` adds swift to a keystone-only stack. ``s3api`` turns the
+        proxy's S3 API on or off (None: as recorded, off for a new stack; a
+        change restarts the proxy). Dead services are
         restarted (keystone keeps its data). If a service fails, everything
         this call started is stopped again and :class:`ServiceFailed` (exit 4)
         or :class:`~swiftfunc.stack.ports.PortInUse` (exit 3) is raised.
@@ -205,7 +215,9 @@ class Stack:
             note(f"warning: {warning}; the stack keeps passwords there")
         with self._locked():
             state = self._state() or StackState(keystone_port=self._keystone_port, swift_port=self._swift_port)
-            swift = swift or state.swift_enabled
+            if s3api is not None:
+                state = replace(state, s3api=s3api)
+            swift = swift or state.swift_enabled or state.s3api
             secrets = load_or_create_secrets(self.layout)
             started: list[str] = []
             try:
@@ -240,10 +252,13 @@ class Stack:
             state = self._keystone_up(state, secrets, ks_venv, started, pending, note)
             if swift:
                 sw_venv = futures["swift"].result()
+                proxy_conf = self.layout.swift_dir / "proxy-server.conf"
+                before = proxy_conf.read_bytes() if proxy_conf.is_file() else b""
                 state = self._swift_backends_up(state, secrets, sw_venv, started, pending, note)
+                reconfigured = proxy_conf.read_bytes() != before
         _wait_all(pending)
         if swift:
-            state = self._proxy_up(state, secrets, sw_venv, started, note)
+            state = self._proxy_up(state, secrets, sw_venv, started, note, reconfigured=reconfigured)
         return state
 
     def _keystone_up(
@@ -305,6 +320,7 @@ class Stack:
             self.layout, secrets, storage=storage, swift_port=self._swift_port,
             keystone_port=self._keystone_port,
             ports={k: v for k, v in internal.items() if k != "memcached" or memcached},
+            s3api=state.s3api,
         )
         env = _swift_environ(self._child_environ)
         swift.build_rings(venv.python, self.layout, internal, env)
@@ -334,7 +350,14 @@ class Stack:
         return state
 
     def _proxy_up(
-        self, state: StackState, secrets: Secrets, venv: venvs.Venv, started: list[str], note: Callable[[str], None]
+        self,
+        state: StackState,
+        secrets: Secrets,
+        venv: venvs.Venv,
+        started: list[str],
+        note: Callable[[str], None],
+        *,
+        reconfigured: bool,
     ) -> StackState:
         """Swift's keystone entries, then the proxy (needs keystone up to check auth)."""
         if not state.swift_registered:
@@ -346,9 +369,11 @@ class Stack:
             state = replace(state, swift_registered=True)
             save_state(self.layout, state)
         record = state.processes.get("proxy")
-        if record is not None and processes.is_running(record):
+        if record is not None and processes.is_running(record) and not reconfigured:
             return state
         if record is not None:
+            if processes.is_running(record):
+                note("restarting proxy: its configuration changed")
             processes.stop(record)
         ports.require_free("proxy", self._swift_port)
         note(f"starting proxy on {self.swift_url}")
@@ -474,6 +499,7 @@ class Stack:
             storage_domain=swift.STORAGE_DOMAIN if swift_on else None,
             keystone_version=self.keystone_version,
             swift_version=self.swift_version if swift_on else None,
+            s3api=bool(state and state.s3api),
         )
 
     def logs(self, service: str | None = None) -> list[Path]:

@@ -88,6 +88,9 @@ class StackState:
     swift_enabled: bool = False
     keystone_bootstrapped: bool = False
     swift_registered: bool = False
+    #: S3 API (s3api + s3token) in the proxy: off unless asked for, because
+    #: Swift's sample test.conf names tempauth S3 keys that keystone refuses.
+    s3api: bool = False
     keystone_version: str = ""
     swift_version: str = ""
     processes: dict[str, ProcessRecord] = field(default_factory=dict)

@@ -115,9 +115,12 @@ def proxy_conf(
     keystone_port: int,
     memcached_port: int | None,
     secrets: Secrets,
+    s3api: bool = False,
 ) -> str:
     memcache = f"{HOST}:{memcached_port}" if memcached_port else ""
     pipeline = PIPELINE
+    if not s3api:
+        pipeline = pipeline.replace(" s3api s3token ", " ")
     if not memcache:
         # Without a memcached both would retry an absent server on every request.
         pipeline = pipeline.replace(" cache ", " ").replace(" ratelimit ", " ")
@@ -160,8 +163,9 @@ interface = public
 service_token_roles_required = False
 include_service_catalog = False
 
-# S3 API through keystone EC2 credentials (Swift's s3api functional tests
-# run once test.conf names an EC2 access/secret; they skip otherwise).
+# S3 API through keystone EC2 credentials; in the pipeline only with
+# 'ostk stack up --s3api' (Swift's s3api functional tests then need test.conf's
+# s3_access_key/s3_secret_key to be a keystone EC2 credential).
 [filter:s3api]
 use = egg:swift#s3api
 
@@ -267,6 +271,7 @@ def write_files(
     swift_port: int,
     keystone_port: int,
     ports: Mapping[str, int],
+    s3api: bool = False,
 ) -> None:
     """Write swift.conf and every server's config (all 0600)."""
     sdir = ensure_private_dir(layout.swift_dir)
@@ -277,7 +282,7 @@ def write_files(
     atomic_write(
         sdir / "proxy-server.conf",
         proxy_conf(layout, port=swift_port, keystone_port=keystone_port,
-                   memcached_port=ports.get("memcached"), secrets=secrets),
+                   memcached_port=ports.get("memcached"), secrets=secrets, s3api=s3api),
         mode=0o600,
     )
 

@@ -10,7 +10,7 @@ import requests
 import swiftclient
 
 from ostk.auth import keystone_session
-from swiftfunc.stack import PortInUse, Stack, processes
+from swiftfunc.stack import PortInUse, Stack, local_stack, processes
 
 pytestmark = pytest.mark.integration
 
@@ -75,29 +75,38 @@ print(json.dumps({"body": body, "buckets": [b["Name"] for b in s3.list_buckets()
 """
 
 
-def test_s3_api_with_keystone_ec2_credentials(swift_stack: Stack) -> None:
-    user, password, project_id = _user_with_role(swift_stack, "member")
-    admin = keystone_session(swift_stack.admin)
-    user_id = admin.get(f"{swift_stack.keystone_url}/users", params={"name": user}).json()["users"][0]["id"]
-    credential = admin.post(
-        f"{swift_stack.keystone_url}/users/{user_id}/credentials/OS-EC2", json={"tenant_id": project_id}
-    ).json()["credential"]
-    # boto3 lives in the swift venv (swift-functest.txt), where the functional tests run.
-    result = subprocess.run(
-        [str(swift_stack.swift_python), "-c", S3_SCRIPT, credential["access"], credential["secret"], swift_stack.swift_url],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    answer = json.loads(result.stdout)
-    assert answer == {"body": "via s3", "buckets": ["s3box"]}
-    # The same object through the Swift API of that project.
-    _headers, body = _connection(swift_stack, user, password, project_id).get_object("s3box", "k")
-    assert body == b"via s3"
+def test_s3_api_with_keystone_ec2_credentials_when_asked_for(swift_stack: Stack) -> None:
+    # Its own stack: the session's proxy keeps S3 off, as Swift's functional
+    # tests expect unless test.conf holds an EC2 credential.
+    assert "s3api" not in requests.get(f"{swift_stack.swift_url}/info", timeout=30).json()
+    with local_stack(swift=True, s3api=True) as stack:
+        assert stack.status().s3api
+        user, password, project_id = _user_with_role(stack, "member")
+        admin = keystone_session(stack.admin)
+        user_id = admin.get(f"{stack.keystone_url}/users", params={"name": user}).json()["users"][0]["id"]
+        credential = admin.post(
+            f"{stack.keystone_url}/users/{user_id}/credentials/OS-EC2", json={"tenant_id": project_id}
+        ).json()["credential"]
+        # boto3 lives in the swift venv (swift-functest.txt), where the functional tests run.
+        result = subprocess.run(
+            [str(stack.swift_python), "-c", S3_SCRIPT, credential["access"], credential["secret"], stack.swift_url],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert json.loads(result.stdout) == {"body": "via s3", "buckets": ["s3box"]}
+        # The same object through the Swift API of that project.
+        _headers, body = _connection(stack, user, password, project_id).get_object("s3box", "k")
+        assert body == b"via s3"
+
+        # Turning it off restarts just the proxy.
+        status = stack.up(s3api=False)
+        assert status.started == ("proxy",) and not status.s3api
+        assert "s3api" not in requests.get(f"{stack.swift_url}/info", timeout=30).json()
 
 
 def test_info_advertises_the_middlewares_the_functional_tests_need(swift_stack: Stack) -> None:
     info = requests.get(f"{swift_stack.swift_url}/info", timeout=30).json()
-    for name in ("s3api", "staticweb", "domain_remap", "symlink", "slo", "tempurl", "bulk_upload",
+    for name in ("staticweb", "domain_remap", "symlink", "slo", "tempurl", "bulk_upload",
                  "account_quotas", "container_quotas", "versioned_writes", "object_versioning", "etag_quoter"):
         assert name in info, name
     assert {p["name"] for p in info["swift"]["policies"]} == {"gold", "silver"}

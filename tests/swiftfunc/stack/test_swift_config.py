@@ -8,10 +8,10 @@ from swiftfunc.stack import swift
 from swiftfunc.stack.state import Layout, Secrets
 
 
-def _proxy(tmp_path: Path, memcached_port: int | None) -> configparser.RawConfigParser:
+def _proxy(tmp_path: Path, memcached_port: int | None, s3api: bool = True) -> configparser.RawConfigParser:
     text = swift.proxy_conf(
         Layout(tmp_path), port=8080, keystone_port=5000, memcached_port=memcached_port,
-        secrets=Secrets("a", "service-secret", "s", "p"),
+        secrets=Secrets("a", "service-secret", "s", "p"), s3api=s3api,
     )
     parser = configparser.RawConfigParser()
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # SERVICE_service_roles is case-sensitive
@@ -39,6 +39,12 @@ def test_pipeline_has_keystone_auth_and_the_functional_test_middlewares(tmp_path
     assert conf["filter:domain_remap"]["storage_domain"] == swift.STORAGE_DOMAIN
     assert conf["app:proxy-server"]["allow_open_expired"] == "true"
     assert conf["filter:cache"]["memcache_servers"] == "127.0.0.1:11211"
+
+
+def test_s3_api_is_only_in_the_pipeline_when_asked_for(tmp_path: Path) -> None:
+    pipeline = _proxy(tmp_path, 11211, s3api=False)["pipeline:main"]["pipeline"].split()
+    assert "s3api" not in pipeline and "s3token" not in pipeline
+    assert pipeline.index("authtoken") + 1 == pipeline.index("keystoneauth")
 
 
 def test_without_memcached_the_proxy_has_no_cache_to_retry(tmp_path: Path) -> None:
