@@ -16,6 +16,16 @@ import pytest
 from swiftfunc.stack import Stack
 from swiftfunc.stack.ports import free_ports
 
+_WANTS_SWIFT = pytest.StashKey[bool]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # If any selected test needs swift, the first `up` starts it too: both
+    # venvs then build in parallel on a fresh machine instead of one by one.
+    session.config.stash[_WANTS_SWIFT] = any(
+        "swift_stack" in getattr(item, "fixturenames", ()) for item in session.items
+    )
+
 
 @pytest.fixture(scope="session")
 def _ostk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -32,9 +42,12 @@ def _ostk_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def keystone_stack(_ostk_stack: Stack) -> Stack:
-    """A running keystone (``.keystone_url``, ``.admin``, ``.os_environ()``)."""
-    _ostk_stack.up()
+def keystone_stack(_ostk_stack: Stack, pytestconfig: pytest.Config) -> Stack:
+    """A running keystone (``.keystone_url``, ``.admin``, ``.os_environ()``).
+
+    Swift runs too when a selected test also asks for ``swift_stack``.
+    """
+    _ostk_stack.up(swift=pytestconfig.stash.get(_WANTS_SWIFT, False))
     return _ostk_stack
 
 
