@@ -7,15 +7,14 @@ the only place that turns exceptions into exit codes and messages.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import sys
 import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 from ostk import __version__, output
-from ostk.cli import pki as pki_cli
-from ostk.cli import recheck as recheck_cli
-from ostk.cli import stack as stack_cli
-from ostk.cli import swiftfunc as swiftfunc_cli
 from ostk.cli.parser import OstkArgumentParser, ParserExit, bind, common_options, unbind
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, OstkError
@@ -26,11 +25,22 @@ __all__ = ["main", "build_parser"]
 #: Exit status for a bug in ostk itself (an exception nobody expected).
 INTERNAL_ERROR = 70
 
-_GROUPS = (recheck_cli, pki_cli, swiftfunc_cli, stack_cli)
+#: Command name -> the module that registers it. Modules are imported only when
+#: needed: ``ostk pki`` should not pay for importing the recheck engine.
+_GROUPS: dict[str, str | ModuleType] = {
+    "recheck": "ostk.cli.recheck",
+    "pki": "ostk.cli.pki",
+    "swift-functest-setup": "ostk.cli.swiftfunc",
+    "stack": "ostk.cli.stack",
+}
 
 
-def build_parser() -> OstkArgumentParser:
-    """The full argument parser (used by ``main`` and by the docs)."""
+def build_parser(command: str | None = None) -> OstkArgumentParser:
+    """The argument parser; with a known ``command``, only that group is loaded.
+
+    Without one (``ostk --help``, a typo) every group is loaded so that help
+    and "invalid choice" messages list them all.
+    """
     parser = OstkArgumentParser(
         prog="ostk",
         description="An OpenStack contributor's toolkit: recheck failed CI jobs, verify "
@@ -43,8 +53,11 @@ def build_parser() -> OstkArgumentParser:
     parser.set_defaults(json=False, handler=None)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     common = common_options()
-    for group in _GROUPS:
-        group.register(subparsers, common)
+    names = [command] if command in _GROUPS else list(_GROUPS)
+    for name in names:
+        group = _GROUPS[name]
+        module = importlib.import_module(group) if isinstance(group, str) else group
+        module.register(subparsers, common)
     return parser
 
 
@@ -54,7 +67,10 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     token = bind(env)
     args: argparse.Namespace | None = None
     try:
-        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        # Top-level options take no values, so the first word is the command.
+        command = next((word for word in argv if not word.startswith("-")), None)
+        parser = build_parser(command)
         args = parser.parse_args(argv)
         _configure_logging(env, debug=args.debug)
         if args.handler is None:

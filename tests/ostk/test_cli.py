@@ -25,7 +25,7 @@ def _group(handler):
 @pytest.fixture
 def run(monkeypatch):
     def _run(handler, *argv, environ=None):
-        monkeypatch.setattr(cli, "_GROUPS", cli._GROUPS + (_group(handler),))
+        monkeypatch.setitem(cli._GROUPS, "probe", _group(handler))
         env = Environment.for_test(environ or {})
         code = cli.main(["probe", *argv], env=env)
         return code, env.stdout.getvalue(), env.stderr.getvalue()
@@ -89,6 +89,15 @@ def test_bad_flag_is_a_usage_error():
     env = Environment.for_test({})
     assert cli.main(["pki", "--no-such-flag"], env=env) == ExitStatus.USAGE
     assert "unrecognized arguments" in env.stderr.getvalue()
+
+
+def test_only_the_named_command_group_is_loaded():
+    parser = cli.build_parser("pki")
+    env = Environment.for_test({})
+    assert cli.main(["pki", "hash", "--help"], env=env) == 0
+    assert "pki" in parser.format_help()
+    subparsers = next(a for a in parser._actions if a.dest == "==SUPPRESS==" and a.choices)
+    assert list(subparsers.choices) == ["pki"]
 
 
 def test_no_command_prints_help_and_exits_2():
