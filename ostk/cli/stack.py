@@ -173,12 +173,14 @@ def _logs(args: argparse.Namespace, env: Environment) -> int:
 
 def _down(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env)
+    existed = stack.exists
     stopped = stack.down(purge=args.purge)
+    purged = bool(args.purge and existed)
     if args.json:
-        output.print_json(env, {"stopped": stopped, "purged": bool(args.purge)})
+        output.print_json(env, {"stopped": stopped, "purged": purged})
     else:
         env.stdout.write(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}\n")
-        if args.purge:
+        if purged:
             env.stdout.write(f"deleted the stack's files in {stack.directory}\n")
     return ExitStatus.OK
 

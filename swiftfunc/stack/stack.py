@@ -191,6 +191,11 @@ class Stack:
     def keystone_version(self) -> str:
         return pinned_version("keystone", "keystone")
 
+    @property
+    def exists(self) -> bool:
+        """True if the directory holds a stack (``up`` ran there, successfully or not)."""
+        return self.layout.state_file.exists() or self.layout.secrets_file.exists()
+
     # -- operations ----------------------------------------------------------
     def up(
         self,
@@ -209,6 +214,10 @@ class Stack:
         or :class:`~swiftfunc.stack.ports.PortInUse` (exit 3) is raised.
         """
         note = progress or (lambda _message: None)
+        if not self._is_stack_dir() and self.directory.is_dir() and any(self.directory.iterdir()):
+            # `down --purge` deletes keystone/, swift/ and logs/ in it: never
+            # mix a stack into a directory holding other things.
+            raise UsageError(f"{self.directory} is not empty and holds no stack; choose an empty or new --dir")
         ensure_private_dir(self.directory)
         ensure_private_dir(self.layout.logs_dir)
         for warning in private_dir_warnings(self.directory):
@@ -436,7 +445,8 @@ class Stack:
         ``purge`` also deletes the stack's files, secrets and swift storage.
         """
         stopped: list[str] = []
-        if not self.layout.state_file.exists() and not purge:
+        if not self._is_stack_dir():
+            # Nothing of ours here: not even --purge touches the directory.
             return stopped
         ensure_private_dir(self.directory)
         with self._locked():
@@ -517,6 +527,9 @@ class Stack:
         return dict(state.processes) if state else {}
 
     # -- internals -----------------------------------------------------------
+    def _is_stack_dir(self) -> bool:
+        return self.exists
+
     def _state(self) -> StackState | None:
         return load_state(self.layout)
 

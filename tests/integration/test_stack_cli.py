@@ -150,3 +150,14 @@ def test_a_malformed_clouds_yaml_is_left_alone(keystone_stack: Stack, tmp_path: 
     rc, _, err = _run(keystone_stack, tmp_path, "env", "--write-clouds-yaml", str(clouds))
     assert rc == 3 and "not valid YAML; not touching it" in err
     assert clouds.read_text() == "clouds: [this is: not: valid\n"
+
+
+def test_a_directory_holding_other_things_is_never_used_or_purged(keystone_stack: Stack, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "logs").mkdir(parents=True)
+    (project / "logs" / "mine.txt").write_text("keep me")
+    rc, _, err = _run(keystone_stack, tmp_path, "up", directory=project)
+    assert rc == 2 and "is not empty and holds no stack" in err
+    rc, out, _ = _run(keystone_stack, tmp_path, "down", "--purge", directory=project)
+    assert rc == 0 and "deleted" not in out
+    assert (project / "logs" / "mine.txt").read_text() == "keep me"

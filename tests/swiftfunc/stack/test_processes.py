@@ -116,3 +116,11 @@ def test_die_with_parent_stops_the_server_when_its_starter_is_killed(tmp_path: P
         assert not processes.is_running(record)
     finally:
         processes.stop(record, timeout=1)
+
+
+def test_a_missing_program_is_bad_local_input_naming_the_service(tmp_path: Path) -> None:
+    with pytest.raises(processes.MissingProgram) as caught:
+        processes.spawn("memcached", [str(tmp_path / "no-such-memcached")], log=tmp_path / "m.log",
+                        marker="x", cwd=tmp_path, environ=os.environ)
+    assert str(caught.value).startswith("memcached: cannot run ")
+    assert caught.value.exit_status == 3
