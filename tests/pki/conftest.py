@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pki.issuing import KeyPair, create_ca, create_signing_cert
+from pki.testing import KeystoneStandIn
 
 #: The clock every comparison with openssl uses (``-attime``): after the 2022
 #: keystoneclient certs were issued, before any fixture cert expires.
@@ -194,3 +195,17 @@ def to_pem():
 def make_payload():
     """Build a v3 token payload: ``make_payload(expires=..., audit_id=...)``."""
     return v3_payload
+
+
+@pytest.fixture(scope="module")
+def material():
+    """One RSA CA and signing cert per module: key generation is the slow part."""
+    ca = create_ca()
+    return ca, create_signing_cert(ca)
+
+
+@pytest.fixture
+def keystone(material):
+    """A PKI-era keystone stand-in on 127.0.0.1, signing with ``material``."""
+    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
+        yield ks

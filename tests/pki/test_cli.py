@@ -18,8 +18,7 @@ from ostk import cli
 from ostk.cli import pki as pki_cli
 from ostk.environment import Environment
 from ostk.http import HttpSettings
-from pki.issuing import create_ca, create_signing_cert
-from pki.testing import ADMIN_TOKEN, KeystoneStandIn
+from pki.testing import ADMIN_TOKEN
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "pki"
 KSM = SHARED / "keystonemiddleware-5.3.0"
@@ -63,19 +62,6 @@ def run(tmp_path, monkeypatch):
         return result
 
     return _run
-
-
-@pytest.fixture(scope="module")
-def material():
-    """One RSA CA and signing cert per module: key generation is the slow part."""
-    ca = create_ca()
-    return ca, create_signing_cert(ca)
-
-
-@pytest.fixture
-def keystone(material):
-    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
-        yield ks
 
 
 # Fixture tokens against openssl ------------------------------------------------------

@@ -10,24 +10,10 @@ from ostk.errors import AuthFailed, ConnectionFailed, HTTPError, NotFound, Servi
 from ostk.http import HttpSettings, build_session
 from pki.keystone import CertificateCache, KeystoneSource, keystone_root, signing_dir_for
 from pki.revocation import RevocationList
-from pki.issuing import create_ca, create_signing_cert
-from pki.testing import ADMIN_TOKEN, CERT_PATHS, KeystoneStandIn
+from pki.testing import ADMIN_TOKEN, CERT_PATHS
 from pki.verify import verify_token
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=1, backoff=0.01)
-
-
-@pytest.fixture(scope="module")
-def material():
-    """One RSA CA and signing cert per module: key generation is the slow part."""
-    ca = create_ca()
-    return ca, create_signing_cert(ca)
-
-
-@pytest.fixture
-def keystone(material):
-    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
-        yield ks
 
 
 def _source(ks, **kwargs):

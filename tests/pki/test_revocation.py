@@ -26,7 +26,7 @@ from pki.revocation import (
     RevocationUnavailable,
     RevokedToken,
 )
-from pki.testing import ADMIN_TOKEN, KeystoneStandIn
+from pki.testing import ADMIN_TOKEN
 
 KSM = "keystonemiddleware-5.3.0"
 REVOKED_V3_PKIZ_ID = "dc57ea171d2f93e4ff5fa01fe5711f2a"  # md5 of auth_v3_token_revoked.pkiz
@@ -128,19 +128,6 @@ def test_lookup_cost_does_not_grow_with_list_size():
 
 # RevocationCache against the stand-in ---------------------------------------------
 FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=1, backoff=0.01)
-
-
-@pytest.fixture(scope="module")
-def material():
-    """One RSA CA and signing cert per module: key generation is the slow part."""
-    ca = create_ca()
-    return ca, create_signing_cert(ca)
-
-
-@pytest.fixture
-def keystone(material):
-    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
-        yield ks
 
 
 def _cache(ks, directory, **kwargs):

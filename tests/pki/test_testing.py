@@ -10,23 +10,9 @@ from ostk.auth import AuthConfig, keystone_session
 from pki.certs import TrustStore
 from pki.errors import Reason, TokenInvalid
 from pki.revocation import RevocationList
-from pki.issuing import create_ca, create_signing_cert
 from pki.testing import ADMIN_TOKEN, KeystoneStandIn
 from pki.token import decode
 from pki.verify import verify_token
-
-
-@pytest.fixture(scope="module")
-def material():
-    """One RSA CA and signing cert per module: key generation is the slow part."""
-    ca = create_ca()
-    return ca, create_signing_cert(ca)
-
-
-@pytest.fixture
-def keystone(material):
-    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
-        yield ks
 
 
 def _trust(ks):

@@ -12,7 +12,7 @@ from pki.errors import Reason, TokenInvalid
 from pki.issuing import create_ca, create_signing_cert, sign_token
 from pki.keystone import CertificateCache, KeystoneSource
 from pki.revocation import RevocationCache, RevocationList, RevokedToken
-from pki.testing import ADMIN_TOKEN, CERT_PATHS, KeystoneStandIn
+from pki.testing import ADMIN_TOKEN, CERT_PATHS
 from pki.verifier import Verifier
 
 FAST = HttpSettings(connect_timeout=2, read_timeout=5, retries=1, backoff=0.01)
@@ -36,19 +36,6 @@ class MutableRevocation:
     def is_revoked(self, token_ids, audit_ids):
         self.calls += 1
         return self.listing.is_revoked(token_ids, audit_ids)
-
-
-@pytest.fixture(scope="module")
-def material():
-    """One RSA CA and signing cert per module: key generation is the slow part."""
-    ca = create_ca()
-    return ca, create_signing_cert(ca)
-
-
-@pytest.fixture
-def keystone(material):
-    with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
-        yield ks
 
 
 @pytest.fixture
