@@ -356,8 +356,9 @@ def _hash(args: argparse.Namespace, env: Environment) -> int:
     if args.json:
         output.print_json(env, {"token_ids": ids})
     else:
+        width = max(len(name) for name in ids)
         for name, digest in ids.items():
-            env.stdout.write(f"{name}  {digest}\n")
+            env.stdout.write(f"{name:<{width}}  {digest}\n")
     return ExitStatus.OK
 
 
