@@ -8,10 +8,11 @@ reused by an unrelated program is never signalled.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,9 +76,14 @@ def spawn(
     with open(log, "ab") as sink:
         sink.write(f"\n=== ostk stack: starting {service} at {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         sink.flush()
+        command = list(argv)
+        if die_with_parent and sys.platform.startswith("linux"):
+            if shutil.which(command[0]) is None and not os.access(command[0], os.X_OK):
+                raise MissingProgram(f"{service}: cannot run {command[0]}: not installed")
+            command = [sys.executable, "-c", DEATH_SIGNAL_WRAPPER, str(os.getpid()), *command]
         try:
             proc = subprocess.Popen(
-                list(argv),
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -86,7 +92,6 @@ def spawn(
                 # Its own process group: Ctrl-C in the terminal that ran `up`
                 # does not reach it, and `down` can stop it with its workers.
                 start_new_session=True,
-                preexec_fn=_parent_death_signal() if die_with_parent else None,
             )
         except FileNotFoundError as exc:
             raise MissingProgram(f"{service}: cannot run {argv[0]}: not installed") from exc
@@ -181,22 +186,18 @@ def follow(path: Path, chunk: int = 65536) -> Iterator[bytes]:
             yield data
 
 
-def _parent_death_signal():  # type: ignore[no-untyped-def]
-    """A preexec_fn asking Linux for SIGTERM when our parent dies (None elsewhere)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def arrange() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return arrange
+#: Asks Linux for SIGTERM when our process dies, then becomes the server
+#: (exec keeps the PID and the death signal). A wrapper rather than a
+#: preexec_fn, which may deadlock when other threads (pip builds) run.
+#: argv: parent PID, program, arguments...
+DEATH_SIGNAL_WRAPPER = """
+import ctypes, os, signal, sys
+parent = int(sys.argv[1])
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != parent:  # the parent died before prctl took effect
+    sys.exit(1)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
 
 
 def _reap(pid: int) -> None:
