@@ -4,7 +4,9 @@ Against ``swift_stack`` (keystone + swift on loopback), ``ostk
 swift-functest-setup`` creates the accounts and writes test.conf (starting from
 the sdist's own ``test/sample.conf``, with ``storage_domain`` filled in); then
 the functional tests from the source distribution of the very Swift version
-the stack runs are run with the stack's ``swift_python``. Takes ~5-6 minutes.
+the stack runs are run with the stack's ``swift_python``, with the proxy's S3
+API on and ``--s3`` EC2 credentials, so the s3api tests run too. Takes ~7-8
+minutes on 2 loaded cores.
 """
 from __future__ import annotations
 
@@ -28,8 +30,20 @@ from ostk.files import ensure_private_dir
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: Upper bound for the functional run (it takes ~5.5 min on 2 loaded cores).
+#: Upper bound for the functional run (it takes ~7-8 min on 2 loaded cores).
 SUITE_TIMEOUT = 40 * 60
+
+#: Tests left out, with the reason; none of them is about accounts.
+#: eventlet >= 0.38 (the stack pins 0.41.3) treats every HEAD response as
+#: bodyless and no longer adds ``Content-Length: 0`` to it, while these tests
+#: of this Swift release expect that header on S3 HEAD error responses (400,
+#: 403, 404, 412). An eventlet < 0.38 in the stack's swift venv would let them run.
+DESELECTED = (
+    "test/functional/s3api/test_bucket.py::TestS3ApiBucket::test_head_bucket_error",
+    "test/functional/s3api/test_bucket.py::TestS3ApiBucketSigV4::test_head_bucket_error",
+    "test/functional/s3api/test_multi_upload.py::TestS3ApiMultiUpload::test_object_multi_upload",
+    "test/functional/s3api/test_multi_upload.py::TestS3ApiMultiUploadSigV4::test_object_multi_upload",
+)
 
 
 def swift_test_tree(python: Path, version: str, cache_root: Path) -> Path:
@@ -55,7 +69,18 @@ def swift_test_tree(python: Path, version: str, cache_root: Path) -> Path:
     return tree
 
 
-def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_stack: Any, tmp_path: Path, capsys):
+@pytest.fixture
+def swift_with_s3api(swift_stack: Any) -> Any:
+    """The session's swift with the proxy's S3 API on for this test (off again afterwards)."""
+    swift_stack.up(swift=True, s3api=True)
+    try:
+        yield swift_stack
+    finally:
+        swift_stack.up(swift=True, s3api=False)
+
+
+def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_with_s3api: Any, tmp_path: Path, capsys):
+    swift_stack = swift_with_s3api
     status = swift_stack.status()
     tree = swift_test_tree(swift_stack.swift_python, swift_stack.swift_version, dirs.cache_dir(os.environ))
 
@@ -67,7 +92,8 @@ def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_stack:
 
     environ = {**swift_stack.os_environ(), "HOME": str(tmp_path)}
     env = Environment.for_test(environ)
-    argv = ["swift-functest-setup", "--conf", str(conf), "--swift-url", swift_stack.swift_url, "--check", "--json"]
+    # --s3: EC2 credentials for the s3api tests (the proxy authenticates them through s3token).
+    argv = ["swift-functest-setup", "--conf", str(conf), "--swift-url", swift_stack.swift_url, "--s3", "--check", "--json"]
     rc = main(argv, env=env)
     assert rc == 0, env.stderr.getvalue() + env.stdout.getvalue()
     checked = json.loads(env.stdout.getvalue())["check"]
@@ -86,6 +112,7 @@ def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_stack:
                 str(swift_stack.swift_python), "-m", "pytest", "test/functional",
                 "-o", "python_files=test_*.py tests.py",
                 "-p", "no:cacheprovider", "-q", "-rfE", f"--junitxml={junit}",
+                *(f"--deselect={test}" for test in DESELECTED),
             ],
             cwd=tree,
             env={**_clean(os.environ), "SWIFT_TEST_CONFIG_FILE": str(conf)},
@@ -93,34 +120,42 @@ def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_stack:
             stderr=subprocess.STDOUT,
             timeout=SUITE_TIMEOUT,
         )
-    counts, access_control = _results(junit)
+    counts, access_control, s3api = _results(junit)
     summary = (
         f"Swift {swift_stack.swift_version} functional tests: {counts['passed']} passed, "
-        f"{counts['failed']} failed, {counts['error']} errors, {counts['skipped']} skipped; "
-        f"test_access_control.py: {access_control['passed']} passed, {access_control['skipped']} skipped"
+        f"{counts['failed']} failed, {counts['error']} errors, {counts['skipped']} skipped, "
+        f"{len(DESELECTED)} deselected (see DESELECTED); "
+        f"test_access_control.py: {access_control['passed']} passed, {access_control['skipped']} skipped; "
+        f"s3api: {s3api['passed']} passed, {s3api['skipped']} skipped"
     )
     with capsys.disabled():
         sys.stdout.write(f"\n{summary}\n")
     tail = log.read_text(errors="replace")[-6000:]
     assert counts["failed"] == 0 and counts["error"] == 0, f"{summary}\n{tail}"
     assert proc.returncode == 0, f"{summary}\n{tail}"
-    assert counts["passed"] > 500, summary
+    assert counts["passed"] > 900, summary
     # The RBAC and service-token tests need tester5/tester6: they must run.
     assert access_control["passed"] > 0 and access_control["skipped"] == 0, summary
+    # The S3 tests ran on the EC2 credentials we made (not all skipped).
+    assert s3api["passed"] > 150, summary
 
 
-def _results(junit: Path) -> tuple[Counter, Counter]:
+def _results(junit: Path) -> tuple[Counter, Counter, Counter]:
     counts: Counter = Counter(passed=0, failed=0, error=0, skipped=0)
     access_control: Counter = Counter(passed=0, skipped=0)
+    s3api: Counter = Counter(passed=0, skipped=0)
     for case in ET.parse(junit).getroot().iter("testcase"):
         outcome = "passed"
         for child in case:
             if child.tag in ("failure", "error", "skipped"):
                 outcome = {"failure": "failed"}.get(child.tag, child.tag)
         counts[outcome] += 1
-        if "test_access_control" in (case.get("classname") or ""):
+        classname = case.get("classname") or ""
+        if "test_access_control" in classname:
             access_control[outcome] += 1
-    return counts, access_control
+        if ".s3api." in classname:
+            s3api[outcome] += 1
+    return counts, access_control, s3api
 
 
 def _clean(environ: os._Environ | dict) -> dict[str, str]:
