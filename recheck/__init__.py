@@ -10,44 +10,49 @@ The log engine::
 
 Downloaders feed bytes as they arrive with :class:`LogScanner` or
 :func:`analyze_stream`.
+
+The review workflow (a bot looping over reviews)::
+
+    report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
+    print(report.suggestion)          # "recheck bug #NNN" or "recheck - <job>: <reason>"
+
+``recheck.testing`` (the CI simulator for your own tests) is imported on its own.
 """
+from recheck.comments import ChangeMessage, CIComment, JobResult, parse_ci_comment
 from recheck.engine import LogScanner, analyze_stream, order_failures
+from recheck.gerrit import Change, GerritClient, GerritCredentials
+from recheck.launchpad import LaunchpadBugFinder, LaunchpadClient
+from recheck.logcache import LogCache
 from recheck.models import BugMatch, Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
+from recheck.review import ReviewProgress, check_review
+from recheck.reviewref import ReviewTarget, parse_review
 from recheck.signatures import Signature, SignatureMatcher, SignatureSet, load_signatures, read_signature_file
 from recheck.sources import analyze
 from recheck.suggestion import suggest
+from recheck.zuul import Build, ZuulClient
 
 __all__ = [
+    # models
     "BugMatch",
     "Failure",
     "FailureKind",
     "JobReport",
     "LogAnalysis",
-    "LogScanner",
     "Report",
     "ReviewRef",
+    # the log engine
+    "LogScanner",
+    "analyze",
+    "analyze_stream",
+    "order_failures",
+    "suggest",
+    # offline signatures
     "Signature",
     "SignatureMatcher",
     "SignatureSet",
-    "analyze",
-    "analyze_stream",
     "load_signatures",
-    "order_failures",
     "read_signature_file",
-    "suggest",
-]
-
-# The review workflow (issue 7): Gerrit review → failed jobs → bugs → comment.
-# ``recheck.testing`` (the CI simulator) is imported on its own, never from here.
-from recheck.comments import CIComment, ChangeMessage, JobResult, parse_ci_comment  # noqa: E402
-from recheck.gerrit import Change, GerritClient, GerritCredentials  # noqa: E402
-from recheck.launchpad import LaunchpadBugFinder, LaunchpadClient  # noqa: E402
-from recheck.logcache import LogCache  # noqa: E402
-from recheck.review import ReviewProgress, check_review  # noqa: E402
-from recheck.reviewref import ReviewTarget, parse_review  # noqa: E402
-from recheck.zuul import Build, ZuulClient  # noqa: E402
-
-__all__ += [
+    # the review workflow
     "Build",
     "CIComment",
     "Change",
