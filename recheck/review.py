@@ -447,22 +447,16 @@ class _Workflow:
             encoding = response.headers.get("Content-Encoding")
             encoding = encoding.strip().lower() if encoding else None
             size = int(total) if total and total.isdigit() else 0
-            if self.process_threshold is not None and size >= self.process_threshold:
-                analysis = _analyse_in_child(
-                    self._chunks(response, key, state),
-                    name=source.name,
-                    job_name=entry.name,
-                    content_encoding=encoding,
-                    signatures=self.signatures,
-                )
-            else:
-                analysis = _engine_analyze(
-                    self._chunks(response, key, state),
-                    name=source.name,
-                    job_name=entry.name,
-                    content_encoding=encoding,
-                    signatures=self.signatures,
-                )
+            # Big logs go to a child process: the scan holds the GIL.
+            big = self.process_threshold is not None and size >= self.process_threshold
+            analyse = _analyse_in_child if big else _engine_analyze
+            analysis = analyse(
+                self._chunks(response, key, state),
+                name=source.name,
+                job_name=entry.name,
+                content_encoding=encoding,
+                signatures=self.signatures,
+            )
         finally:
             with self._open_lock:
                 self._open.discard(response)
