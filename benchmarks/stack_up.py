@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from swiftfunc.stack import Stack, default_venvs_dir
-from swiftfunc.stack.ports import free_ports
-from swiftfunc.stack.processes import rss_bytes
+from stack import Stack, default_venvs_dir
+from stack.ports import free_ports
+from stack.processes import rss_bytes
 
 WARM_GOAL_S = 20.0
 RSS_GOAL_MB = 600.0

@@ -1,6 +1,6 @@
 """Benchmark: ``ostk swift-functest-setup`` vs devstack's way (the ``openstack`` CLI, one process per call).
 
-Against one real keystone on loopback (``swiftfunc.stack.local_stack``), in one run:
+Against one real keystone on loopback (``stack.local_stack``), in one run:
 
 1. ours, fresh: ``python -m ostk swift-functest-setup`` creating all six users
    (domain, projects, users, roles, assignments) and writing test.conf;
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from ostk import dirs
 from swiftfunc.accounts import Plan, default_plan
-from swiftfunc.stack import local_stack
+from stack import local_stack
 
 #: The openstackclient the peer runs (pinned so runs compare).
 OSC_REQUIREMENT = "python-openstackclient==10.5.0"

@@ -1,4 +1,4 @@
-"""Keystone accounts and test.conf for Swift's functional tests; a local keystone/swift stack.
+"""Keystone accounts and test.conf for Swift's functional tests.
 
 >>> from swiftfunc import default_plan, provision, check_accounts     # doctest: +SKIP
 >>> report = provision(session, default_plan(), swift_url="http://127.0.0.1:8080")
@@ -18,7 +18,6 @@ from swiftfunc.provision import (
     provision,
     teardown,
 )
-from swiftfunc.stack import Stack, default_dir, local_stack
 from swiftfunc.testconf import DEFAULT_PATH as DEFAULT_TEST_CONF
 from swiftfunc.testconf import TestConf
 
@@ -34,14 +33,11 @@ __all__ = [
     "PasswordMismatch",
     "Plan",
     "Report",
-    "Stack",
     "TestAccount",
     "TestConf",
     "check_accounts",
-    "default_dir",
     "default_plan",
     "is_ours",
-    "local_stack",
     "login",
     "provision",
     "teardown",

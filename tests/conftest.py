@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["swiftfunc.stack.pytest_plugin"]
+pytest_plugins = ["stack.pytest_plugin"]
 
 #: The public, real-world fixtures (see ../shared/fixtures/README.md).
 SHARED_FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"

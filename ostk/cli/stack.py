@@ -89,7 +89,7 @@ def _port(text: str) -> int:
 
 def _stack(args: argparse.Namespace, env: Environment, **ports: int | None) -> Any:
     # Imported here: the rest of the CLI should not pay for it.
-    from swiftfunc.stack import Stack, default_dir
+    from stack import Stack, default_dir
 
     directory = args.dir if args.dir is not None else default_dir(env.environ)
     if not directory.is_absolute():
@@ -144,7 +144,7 @@ def _status(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _logs(args: argparse.Namespace, env: Environment) -> int:
-    from swiftfunc.stack.processes import follow, log_tail
+    from stack.processes import follow, log_tail
 
     if args.tail is not None and args.tail < 0:
         raise UsageError("--tail must be 0 or more")

@@ -145,7 +145,7 @@ def _auth(args: argparse.Namespace, env: Environment) -> tuple[AuthConfig, Any]:
         return resolve(flags, env.environ, env.cwd), None
     if flags:
         raise UsageError("--local uses the local stack's admin: drop the --os-* options")
-    from swiftfunc.stack import Stack, default_dir
+    from stack import Stack, default_dir
 
     directory = default_dir(env.environ)
     stack = Stack(directory, environ=env.environ)

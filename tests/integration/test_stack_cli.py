@@ -16,9 +16,9 @@ import yaml
 from ostk.auth import keystone_session, resolve
 from ostk.cli import main
 from ostk.environment import Environment
-from swiftfunc.stack import Stack
-from swiftfunc.stack.processes import ProcessRecord
-from swiftfunc.stack.state import Layout, StackState, save_state
+from stack import Stack
+from stack.processes import ProcessRecord
+from stack.state import Layout, StackState, save_state
 
 pytestmark = pytest.mark.integration
 

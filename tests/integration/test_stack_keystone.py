@@ -1,4 +1,4 @@
-"""A real keystone started through swiftfunc.stack: tokens, restart after kill -9, idempotent up."""
+"""A real keystone started through stack: tokens, restart after kill -9, idempotent up."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from ostk.auth import keystone_errors, keystone_session
-from swiftfunc.stack import Stack, local_stack, processes
+from stack import Stack, local_stack, processes
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""A real swift behind keystoneauth, started through swiftfunc.stack."""
+"""A real swift behind keystoneauth, started through stack."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ import requests
 import swiftclient
 
 from ostk.auth import keystone_session
-from swiftfunc.stack import PortInUse, Stack, local_stack, processes
+from stack import PortInUse, Stack, local_stack, processes
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ostk.errors import InputError
-from swiftfunc.stack.processes import ProcessRecord
-from swiftfunc.stack.state import Layout, StackState, load_or_create_secrets, load_state, save_state
+from stack.processes import ProcessRecord
+from stack.state import Layout, StackState, load_or_create_secrets, load_state, save_state
 
 
 def test_secrets_are_generated_once_private_and_hidden(tmp_path: Path) -> None:

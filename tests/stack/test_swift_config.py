@@ -4,8 +4,8 @@ from __future__ import annotations
 import configparser
 from pathlib import Path
 
-from swiftfunc.stack import swift
-from swiftfunc.stack.state import Layout, Secrets
+from stack import swift
+from stack.state import Layout, Secrets
 
 
 def _proxy(tmp_path: Path, memcached_port: int | None, s3api: bool = True) -> configparser.RawConfigParser:

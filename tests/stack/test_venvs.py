@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from swiftfunc.stack import venvs
-from swiftfunc.stack.venvs import VenvFailed, ensure_venv, is_ready, venv_path
+from stack import venvs
+from stack.venvs import VenvFailed, ensure_venv, is_ready, venv_path
 
 #: Building even an empty venv costs a few seconds (ensurepip).
 SLOW = pytest.mark.slow

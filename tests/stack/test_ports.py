@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from swiftfunc.stack.ports import PortInUse, free_ports, is_free, is_listening, require_free
+from stack.ports import PortInUse, free_ports, is_free, is_listening, require_free
 
 
 def test_free_ports_are_distinct_and_free() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ostk.errors import InputError
 from ostk.files import atomic_write, ensure_private_dir
-from swiftfunc.stack.processes import ProcessRecord
+from stack.processes import ProcessRecord
 
 #: Services in start order; ``down`` stops them in reverse.
 KEYSTONE_SERVICES = ("keystone",)

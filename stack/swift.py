@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ostk.files import atomic_write, ensure_private_dir
-from swiftfunc.stack.processes import ServiceFailed
-from swiftfunc.stack.state import Layout, Secrets
+from stack.processes import ServiceFailed
+from stack.state import Layout, Secrets
 
 HOST = "127.0.0.1"
 DEVICE = "sdb1"

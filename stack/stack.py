@@ -16,9 +16,9 @@ from ostk import dirs
 from ostk.auth import AuthConfig
 from ostk.errors import InputError, UsageError
 from ostk.files import ensure_private_dir, private_dir_warnings
-from swiftfunc.stack import keystone, ports, processes, registry, swift, venvs
-from swiftfunc.stack.processes import MissingProgram, ProcessRecord, ServiceFailed
-from swiftfunc.stack.state import (
+from stack import keystone, ports, processes, registry, swift, venvs
+from stack.processes import MissingProgram, ProcessRecord, ServiceFailed
+from stack.state import (
     KEYSTONE_SERVICES,
     SWIFT_SERVICES,
     Layout,
@@ -211,7 +211,7 @@ class Stack:
         change restarts the proxy). Dead services are
         restarted (keystone keeps its data). If a service fails, everything
         this call started is stopped again and :class:`ServiceFailed` (exit 4)
-        or :class:`~swiftfunc.stack.ports.PortInUse` (exit 3) is raised.
+        or :class:`~stack.ports.PortInUse` (exit 3) is raised.
         """
         note = progress or (lambda _message: None)
         if not self._is_stack_dir() and self.directory.is_dir() and any(self.directory.iterdir()):

@@ -26,11 +26,11 @@ from filelock import FileLock, Timeout
 
 from ostk import dirs
 from ostk.errors import InputError
-from swiftfunc.stack.processes import log_tail
+from stack.processes import log_tail
 
 READY_MARKER = ".ostk-ready"
 
-#: Requirements files shipped in swiftfunc/stack/requirements/, per venv.
+#: Requirements files shipped in stack/requirements/, per venv.
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "keystone": ("keystone.txt",),
     "swift": ("swift.txt", "swift-functest.txt"),
@@ -64,7 +64,7 @@ def default_venvs_dir(environ: Mapping[str, str]) -> Path:
 
 def requirement_texts(name: str) -> list[tuple[str, bytes]]:
     """(file name, content) of the requirements files for venv ``name``."""
-    folder = resources.files("swiftfunc.stack") / "requirements"
+    folder = resources.files("stack") / "requirements"
     return [(file, (folder / file).read_bytes()) for file in REQUIREMENTS[name]]
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from swiftfunc.stack import processes
-from swiftfunc.stack.processes import ServiceFailed
-from swiftfunc.stack.stack import _wait_healthy
+from stack import processes
+from stack.processes import ServiceFailed
+from stack.stack import _wait_healthy
 
 SLEEPER = "import time, sys; print('sleeping', flush=True); time.sleep(60)  # {marker}"
 
@@ -95,7 +95,7 @@ def test_die_with_parent_stops_the_server_when_its_starter_is_killed(tmp_path: P
     starter_code = (
         "import os, sys, time\n"
         "from pathlib import Path\n"
-        "from swiftfunc.stack import processes\n"
+        "from stack import processes\n"
         "r = processes.spawn('sleeper', [sys.executable, '-c', 'import time; time.sleep(60)  # orphan-test'],\n"
         f"    log=Path({str(tmp_path / 's.log')!r}), marker='orphan-test', cwd=Path('.'), environ=os.environ,\n"
         "    die_with_parent=True)\n"
