@@ -71,6 +71,7 @@ __all__ = [
     "OstkSession",
     "build_session",
     "check_status",
+    "check_url",
     "current_deadline",
     "get_json",
     "iter_bytes",
@@ -328,6 +329,29 @@ def build_session(settings: HttpSettings | None = None, *, deadline: Deadline | 
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+def check_url(url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Return ``url`` if it is a usable ``scheme://host[:port]/...`` URL, else raise ValueError.
+
+    Catches what would otherwise fail deep inside urllib3 (or be sent as is):
+    an unclosed IPv6 bracket, a port out of range, no host, whitespace or
+    control characters (a CR/LF smuggled into a request line).
+    """
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        raise ValueError("a URL cannot contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"expected a {' or '.join(schemes)} URL (scheme://host/...)")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    if port == 0:
+        raise ValueError("port 0 is not a valid port")
+    return url
 
 
 def host_of(url: str) -> str:
