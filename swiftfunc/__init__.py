@@ -22,10 +22,10 @@ from swiftfunc.setup import ConfOutcome, SetupOptions, SetupReport, check, setup
 from swiftfunc.testconf import DEFAULT_PATH as DEFAULT_TEST_CONF
 
 __all__ = [
+    "DEFAULT_TEST_CONF",
     "Change",
     "CheckResult",
     "ConfOutcome",
-    "DEFAULT_TEST_CONF",
     "Outcome",
     "PasswordMismatch",
     "Plan",

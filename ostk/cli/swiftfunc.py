@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ostk import output
-from ostk.auth import AuthConfig, add_auth_arguments, flags_from_args, keystone_session, resolve
+from ostk.auth import AuthConfig, add_auth_arguments, flags_from_args, resolve
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, UsageError
 
@@ -23,7 +23,7 @@ _STYLE = {
 }
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = subparsers.add_parser(
         "swift-functest-setup",
         parents=[common],

@@ -180,7 +180,7 @@ def test_local_uses_the_stacks_admin_and_keystone(keystone_stack, tmp_path):
     conf = _isolated_conf(tmp_path / "test.conf")
     environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(state)}
     try:
-        rc, out, err = run(environ, "--local", "--conf", str(conf), "--users", "1")
+        rc, _out, err = run(environ, "--local", "--conf", str(conf), "--users", "1")
         assert rc == 0, err
         assert f"auth_uri = {keystone_stack.keystone_url}/" in conf.read_text()
     finally:
