@@ -19,6 +19,7 @@ from rich.text import Text
 
 from ostk import output
 from ostk.cli import recheck_review
+from ostk.cli.parser import url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import NotFound, UsageError
 from ostk.http import build_session, redact_url
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_argument(
         "target",
         metavar="REVIEW_OR_LOG",
+        type=url_or_word_arg,
         help="a review (number, URL, Change-Id), a log path/URL ('-' for stdin), or 'signatures'",
     )
     sub.add_argument("words", nargs="*", metavar="ARG", help=argparse.SUPPRESS)

@@ -11,6 +11,7 @@ import threading
 from rich.markup import escape
 
 from ostk import output
+from ostk.cli.parser import url_arg
 from ostk.environment import Environment
 from ostk.errors import UsageError
 from recheck.logcache import LogCache
@@ -23,16 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the review-only options (--gerrit, --zuul, --post ...) to ``parser``."""
     group = parser.add_argument_group("review options")
     group.add_argument(
-        "--gerrit", metavar="URL",
+        "--gerrit", metavar="URL", type=url_arg,
         help="Gerrit base URL (default: $OSTK_GERRIT_URL, the repo's .gitreview, else https://review.opendev.org)",
     )
     group.add_argument(
-        "--zuul", metavar="URL",
+        "--zuul", metavar="URL", type=url_arg,
         help="Zuul base URL (or .../t/<tenant>); also asks its builds API (default: $OSTK_ZUUL_URL)",
     )
     group.add_argument("--tenant", metavar="NAME", help=f"Zuul tenant (default: from the URL, else {DEFAULT_TENANT})")
     group.add_argument(
-        "--launchpad", metavar="URL",
+        "--launchpad", metavar="URL", type=url_arg,
         help="Launchpad API root (default: $OSTK_LAUNCHPAD_URL, else https://api.launchpad.net/1.0)",
     )
     group.add_argument("--patchset", metavar="N", type=_positive, help="the patch set to look at (default: the latest)")
