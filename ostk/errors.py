@@ -19,6 +19,8 @@ class ExitStatus(enum.IntEnum):
     INPUT = 3
     #: A remote service failed: unreachable, timeout, HTTP error after retries.
     SERVICE = 4
+    #: ``ostk recheck --post`` refused to post (already rechecked, newer patch set...).
+    REFUSED = 5
     INTERRUPTED = 130
 
 
