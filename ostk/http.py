@@ -43,6 +43,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from ostk import __version__
@@ -246,6 +248,69 @@ class _BoundedRetry(Retry):
             time.sleep(wait)
 
 
+# Seconds the current thread's request may spend receiving the status line and
+# headers (set by OstkSession.request around the send).
+_header_budget = threading.local()
+
+
+class _HeaderWatchMixin:
+    """Cut a connection whose status line and headers arrive too slowly.
+
+    A socket timeout bounds each read, not their sum: a server sending its
+    headers a byte a second never trips it. A timer shuts the socket down
+    when the budget is spent; the read then fails and is reported as a read
+    timeout (retried, then ``RequestTimeout``) like a silent server.
+    """
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        budget = getattr(_header_budget, "seconds", None)
+        sock = self.sock
+        if budget is None or sock is None:
+            return super().getresponse()  # type: ignore[misc]
+        fired = threading.Event()
+
+        def cut() -> None:
+            fired.set()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(budget, cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        except Exception as exc:
+            if fired.is_set():
+                raise TimeoutError(f"headers not received within {budget:g} s") from exc
+            raise
+        finally:
+            timer.cancel()
+
+
+class _WatchedHTTPConnection(_HeaderWatchMixin, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_HeaderWatchMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedTLSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedTLSPool}
+
+
 class OstkSession(requests.Session):
     """A requests session whose every call is bounded.
 
@@ -271,10 +336,12 @@ class OstkSession(requests.Session):
             timeout = _cap_timeout(timeout, remaining)
         stream = kwargs.pop("stream", False)
         started = time.monotonic()
+        _header_budget.seconds = _read_part(timeout)
         try:
             kwargs.update(timeout=timeout, stream=True)
             response = super().request(method, url, *args, **kwargs)
         finally:
+            _header_budget.seconds = None
             self._record(host, started)
         # read_body finds the settings and deadline through the response.
         response._ostk_session = self  # type: ignore[attr-defined]
@@ -324,7 +391,7 @@ def build_session(settings: HttpSettings | None = None, *, deadline: Deadline | 
     retry.max_retry_after = settings.max_retry_after
     retry.deadline = deadline
     session = OstkSession(settings, deadline)
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+    adapter = _Adapter(max_retries=retry, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -571,6 +638,11 @@ def _cap_timeout(timeout: Any, remaining: float) -> Any:
     return remaining if timeout is None else min(float(timeout), remaining)
 
 
+def _read_part(timeout: Any) -> float | None:
+    value = timeout[1] if isinstance(timeout, tuple) else timeout
+    return None if value is None else float(value)
+
+
 def _settings_of(response: requests.Response) -> HttpSettings:
     session = getattr(response, "_ostk_session", None)
     return session.settings if isinstance(session, OstkSession) else _DEFAULT_SETTINGS
@@ -624,4 +696,4 @@ def _reason(exc: BaseException) -> str:
 
 def _is_truncation(exc: BaseException) -> bool:
     text = repr(exc)
-    return "IncompleteRead" in text or "ProtocolError" in text and "Connection broken" in text
+    return "IncompleteRead" in text or ("ProtocolError" in text and "Connection broken" in text)

@@ -44,6 +44,17 @@ def test_a_body_that_goes_silent_is_a_timeout(hostile):
     assert time.monotonic() - started < 3
 
 
+def test_headers_dripped_a_byte_at_a_time_are_a_timeout(hostile):
+    # Each socket read gets a byte within its timeout; their sum must not.
+    hostile.route("/slow", Reply.slow_headers(interval=0.1))
+    settings = http.HttpSettings(read_timeout=1, retries=1, backoff=0.01)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeout):
+        http.get_json(http.build_session(settings), hostile.url + "/slow", what="x")
+    assert time.monotonic() - started < 4
+    assert hostile.hits["/slow"] == 2
+
+
 def test_an_announced_huge_body_is_refused_before_reading(hostile):
     hostile.route("/huge", Reply.huge(200 * MiB))
     settings = http.HttpSettings(max_body_bytes=MiB)
@@ -178,6 +189,7 @@ def _review(hostile, *extra):
         (Reply.gzip_bomb(1 << 30), 15, ["limit"]),
         (Reply.drip(interval=0.5), 10, ["too slow", "--timeout"]),
         (Reply.silent(), 10, ["127.0.0.1"]),
+        (Reply.slow_headers(interval=0.2), 10, ["127.0.0.1"]),
         (Reply.retry_after(30), 5, ["429", "retry after 30"]),
         (Reply.retry_after(1, status=503), 10, ["503"]),
         (Reply.reset_mid_body(), 10, ["127.0.0.1"]),
