@@ -124,3 +124,11 @@ def test_a_huge_url_in_an_error_is_fast_and_one_line(hostile):
     run = run_cli(["recheck", "123", "--gerrit", hostile.url + "/" + "a" * 100_000, "--timeout", "5"], kill_after=60)
     assert_refused(run, 4, within=8, mentions=["500"])
     assert len(run.stderr_lines[0]) < 1200
+
+
+@pytest.mark.parametrize("variable", ["OSTK_GERRIT_URL", "OSTK_ZUUL_URL", "OSTK_LAUNCHPAD_URL"])
+def test_an_invalid_url_variable_is_bad_local_input(variable, tmp_path):
+    env = Environment.for_test({"HOME": str(tmp_path), variable: "http://[::1"}, cwd=tmp_path)
+    assert main(["recheck", "123", "--timeout", "3"], env) == 3
+    lines = env.stderr.getvalue().splitlines()
+    assert len(lines) == 1 and variable in lines[0]
