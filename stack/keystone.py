@@ -22,12 +22,44 @@ from stack.state import Layout, Secrets
 
 HOST = "127.0.0.1"
 
-#: oslo.config parses sys.argv when keystone is imported, so gunicorn's own
-#: arguments would make every worker exit with "unrecognized arguments".
-WSGI_SHIM = '''"""Keystone's WSGI app for gunicorn, written by ostk stack."""
+#: The app-loading shim gunicorn imports. Two jobs:
+#:
+#: * oslo.config parses sys.argv when keystone is imported, so gunicorn's own
+#:   arguments would make every worker exit with "unrecognized arguments".
+#: * Safe sqlite writes under concurrent requests. oslo.db (18.x,
+#:   oslo_db/sqlalchemy/engines.py, ``_init_events`` for sqlite) turns off
+#:   pysqlite's own transaction handling and emits a plain deferred ``BEGIN``.
+#:   A deferred transaction that reads first and then writes (keystone's
+#:   ``UPDATE user SET last_active_at`` on every token issue) cannot wait for
+#:   the write lock: sqlite answers SQLITE_BUSY at once, keystone answers 500
+#:   "database is locked". ``BEGIN IMMEDIATE`` takes the write lock at the
+#:   start, where the busy timeout lets it wait its turn. The listeners are
+#:   class-level (every engine keystone creates), registered before keystone
+#:   is imported, and act only on sqlite connections: MySQL is left alone.
+WSGI_SHIM = '''"""Keystone's WSGI app for gunicorn, written by ostk stack (see stack/keystone.py)."""
+import sqlite3
 import sys
 
 sys.argv = sys.argv[:1]
+
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+BUSY_TIMEOUT_MS = 60000
+
+
+@event.listens_for(Engine, "connect")
+def _wait_for_sqlite_locks(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+
+
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _immediate_sqlite_transactions(conn, _cursor, statement, parameters, _context, _executemany):
+    if conn.dialect.name == "sqlite" and statement.strip().upper() == "BEGIN":
+        statement = "BEGIN IMMEDIATE"
+    return statement, parameters
+
 
 from keystone.server import wsgi  # noqa: E402
 
@@ -55,6 +87,9 @@ debug = false
 
 [database]
 connection = sqlite:///{kdir / "keystone.db"}
+# No fsync per commit: a test stack survives a killed keystone (the OS still
+# has the writes), and the writers serialised by BEGIN IMMEDIATE wait less.
+sqlite_synchronous = false
 
 [token]
 provider = fernet
