@@ -77,7 +77,23 @@ def v3_url(port: int) -> str:
     return f"{base_url(port)}/v3"
 
 
-def config_text(layout: Layout, port: int) -> str:
+#: devstack's [security_compliance] (openstack/devstack lib/keystone:
+#: KEYSTONE_LOCKOUT_FAILURE_ATTEMPTS=2, KEYSTONE_LOCKOUT_DURATION=10,
+#: KEYSTONE_UNIQUE_LAST_PASSWORD_COUNT=2); tempest's [identity] user_* options
+#: must carry the same values (devstack lib/tempest writes them so).
+LOCKOUT_FAILURE_ATTEMPTS = 2
+LOCKOUT_DURATION = 10
+UNIQUE_LAST_PASSWORD_COUNT = 2
+#: Days before a password may be changed again; 0 as in devstack (tempest's
+#: user_minimum_password_age default), else every password-change test waits.
+MINIMUM_PASSWORD_AGE = 0
+
+
+def sqlite_url(layout: Layout) -> str:
+    return f"sqlite:///{layout.keystone_dir / 'keystone.db'}"
+
+
+def config_text(layout: Layout, port: int, connection: str | None = None) -> str:
     kdir = layout.keystone_dir
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
@@ -86,9 +102,10 @@ use_stderr = false
 debug = false
 
 [database]
-connection = sqlite:///{kdir / "keystone.db"}
-# No fsync per commit: a test stack survives a killed keystone (the OS still
-# has the writes), and the writers serialised by BEGIN IMMEDIATE wait less.
+connection = {connection or sqlite_url(layout)}
+# sqlite only: no fsync per commit. A test stack survives a killed keystone
+# (the OS still has the writes), and writers serialised by BEGIN IMMEDIATE
+# wait less.
 sqlite_synchronous = false
 
 [token]
@@ -111,17 +128,23 @@ max_password_length = 72
 enabled = true
 backend = dogpile.cache.memory
 
+[security_compliance]
+lockout_failure_attempts = {LOCKOUT_FAILURE_ATTEMPTS}
+lockout_duration = {LOCKOUT_DURATION}
+unique_last_password_count = {UNIQUE_LAST_PASSWORD_COUNT}
+minimum_password_age = {MINIMUM_PASSWORD_AGE}
+
 [oslo_policy]
 enforce_new_defaults = false
 enforce_scope = false
 """
 
 
-def write_files(layout: Layout, port: int) -> Path:
-    """Write keystone.conf and the WSGI shim; return the config path."""
+def write_files(layout: Layout, port: int, connection: str | None = None) -> Path:
+    """Write keystone.conf (0600: a MariaDB URL holds a password) and the WSGI shim."""
     kdir = ensure_private_dir(layout.keystone_dir)
     conf = kdir / "keystone.conf"
-    atomic_write(conf, config_text(layout, port), mode=0o600)
+    atomic_write(conf, config_text(layout, port, connection), mode=0o600)
     atomic_write(kdir / f"{SHIM_MODULE}.py", WSGI_SHIM, mode=0o600)
     return conf
 
