@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -46,9 +47,15 @@ TEMPAUTH_USERS = (
     ("test", "tester3", "testing3", ""),
     ("test5", "tester5", "testing5", ".reseller_admin"),
 )
-#: The file swift storage directories carry so that ``down --purge`` can
-#: prove a directory outside the stack directory is the stack's own.
-STORAGE_MARKER = ".ostk-stack-storage"
+#: Suffix of the file beside a storage directory (``<dir>.ostk-stack``) that
+#: lets ``down --purge`` prove a directory outside the stack directory is the
+#: stack's own. Beside, not inside: Swift takes every entry of its devices
+#: directory for a device.
+STORAGE_MARKER_SUFFIX = ".ostk-stack"
+
+
+def storage_marker(storage: Path) -> Path:
+    return storage.with_name(storage.name + STORAGE_MARKER_SUFFIX)
 
 #: Modules whose main() runs each server; the venv's scripts have stale shebangs.
 SERVER_MODULES = {
@@ -101,7 +108,7 @@ def default_storage_dir(root: Path) -> Path:
 
 def claim_storage(storage: Path, root: Path) -> None:
     """Create ``storage`` (if new) and mark it as the stack's; refuse a directory that is not ours."""
-    marker = storage / STORAGE_MARKER
+    marker = storage_marker(storage)
     # The default tmpfs path is derived from the stack directory itself, so a
     # stack made before markers existed may adopt it.
     derived = storage == default_storage_dir(root)
@@ -129,7 +136,7 @@ def owns_storage(storage: Path, root: Path) -> bool:
     if resolved != root and resolved.is_relative_to(root):
         return True
     try:
-        recorded = (resolved / STORAGE_MARKER).read_text(encoding="utf-8").strip()
+        recorded = storage_marker(resolved).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return False
     return recorded == str(root) and _on_tmpfs(resolved)
@@ -168,6 +175,8 @@ mount_check = false
 devices = {storage}
 swift_dir = {layout.swift_dir}
 log_name = container-sync
+# Daemons drop privileges to this user (default 'swift', absent here).
+user = {pwd.getpwuid(os.getuid()).pw_name}
 
 [container-sync]
 interval = {CONTAINER_SYNC_INTERVAL}
@@ -503,7 +512,9 @@ def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
 
 def daemon_argv(python: Path, layout: Layout, name: str) -> list[str]:
     """A swift daemon (container-sync) in the foreground, launched like :func:`server_argv`."""
-    return server_argv(python, layout, name)
+    argv = server_argv(python, layout, name)
+    argv[-2] = str(layout.swift_dir / f"{name}.conf")
+    return argv
 
 
 def memcached_argv(program: str, port: int) -> list[str]:
@@ -526,5 +537,6 @@ def remove_storage(storage: Path, root: Path) -> bool:
     if not owns_storage(storage, root):
         return False
     shutil.rmtree(storage, ignore_errors=True)
+    storage_marker(storage).unlink(missing_ok=True)
     return True
 
