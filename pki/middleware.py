@@ -51,7 +51,7 @@ from pki.identity import Identity, TokenAuth, auth_header_keys, identity_from_pa
 from pki.keystone import CertificateCache, KeystoneSource
 from pki.online import OnlineValidator, keystone_session
 from pki.revocation import RevocationCache, RevocationList
-from pki.token import MAX_TOKEN_BYTES, token_ids
+from pki.token import MAX_TOKEN_BYTES, is_pki_text, token_ids
 from pki.token_cache import MemcachedTokenCache, MemoryTokenCache, TokenCache
 from pki.verifier import Verifier
 
@@ -201,14 +201,14 @@ class PkiAuthProtocol:
         except _Rejected:
             return None
         except TokenInvalid as exc:
-            LOG.info("pki.middleware: token rejected (%s)", exc.reason.value)
+            LOG.info("pki.middleware: token rejected (%s)", exc)
             return None
 
     def _validate(self, raw: str) -> Identity:
         token = raw.strip()
         if not token or len(token) > MAX_TOKEN_BYTES:
             raise _Rejected()
-        is_pki = token.startswith(("MII", "PKIZ_"))
+        is_pki = is_pki_text(token)
         try:
             ids = token_ids(token, self.config.hash_algorithms)
         except UnicodeEncodeError:

@@ -35,6 +35,7 @@ from ostk.files import atomic_write, ensure_private_dir, private_dir_warnings
 from pki.certs import TrustStore
 from pki.cms import der_to_pem, pem_to_der, verify_cms
 from pki.errors import Reason, TokenInvalid
+from pki.token import PKI_PREFIXES
 
 __all__ = [
     "RevokedToken",
@@ -190,7 +191,7 @@ def signed_der(data: bytes | str, source: str = "revocation list") -> bytes:
             return pem_to_der(text)
         if text.startswith("PKIZ_"):
             return pem_to_der(_inflate_pkiz(text[5:], source))
-        if text.startswith("MII"):
+        if text.startswith(PKI_PREFIXES):
             # The PKI token form: PEM body with '/' written as '-'.
             return base64.b64decode(text.replace("-", "/"), validate=True)
     except TokenInvalid as exc:
