@@ -150,12 +150,15 @@ class PkiAuthProtocol:
             user = self._identity(token) if token else None
             service = self._identity(service_token) if service_token else None
         except _Unavailable:
-            return self._answer(start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
+            return self._answer(environ, start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
+        except Exception:  # noqa: BLE001 - whatever broke, the token was not checked: never a pass
+            LOG.exception("pki.middleware: token validation failed unexpectedly")
+            return self._answer(environ, start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
         if service_token:
             environ[_SERVICE_STATUS] = "Confirmed" if service is not None else "Invalid"
         if user is None or (service_token and service is None):
             if not self.config.delay_auth_decision:
-                return self._answer(start_response, "401 Unauthorized", _UNAUTHORIZED_BODY,
+                return self._answer(environ, start_response, "401 Unauthorized", _UNAUTHORIZED_BODY,
                                     self._www_authenticate)
             environ[_USER_STATUS] = "Invalid" if user is None else "Confirmed"
         if user is not None:
@@ -187,11 +190,14 @@ class PkiAuthProtocol:
 
     @staticmethod
     def _answer(
-        start_response: Callable[..., Any], status: str, body: bytes, extra: list[tuple[str, str]]
+        environ: dict[str, Any], start_response: Callable[..., Any], status: str, body: bytes,
+        extra: list[tuple[str, str]],
     ) -> list[bytes]:
         start_response(status, [("Content-Type", "application/json"),
                                 ("Content-Length", str(len(body))), *extra])
-        return [body]
+        # A HEAD answer has the headers of the GET answer and no body (Swift's
+        # catch_errors refuses the request otherwise).
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     # Validation ---------------------------------------------------------------
     def _identity(self, token: str) -> Identity | None:
@@ -298,7 +304,7 @@ class PkiAuthProtocol:
                 LOG.error("pki.middleware: no signing certificates: %s", exc)
                 raise _Unavailable() from exc
             self._revocation = RevocationCache(
-                self.config.signing_dir, source.fetch_revocation_list, lambda: verifier.trust,
+                self.config.signing_dir, _service_errors(source.fetch_revocation_list), lambda: verifier.trust,
                 cache_time=self.config.revocation_cache_time,
                 max_stale_age=self.config.revocation_max_age,
                 refresh_trust=verifier.refresh_trust,
@@ -309,6 +315,22 @@ class PkiAuthProtocol:
 
 
 _INVALID = Identity(token_info={}, headers=())
+
+
+def _service_errors(fetch: Callable[[], bytes]) -> Callable[[], bytes]:
+    """Any failure to fetch the list is keystone's (so a cached list within
+    its max age still serves): under eventlet (Swift) a dropped connection can
+    surface as a bare socket error rather than keystoneauth's."""
+
+    def guarded() -> bytes:
+        try:
+            return fetch()
+        except OstkError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped, with its cause kept
+            raise ServiceError(f"fetching keystone's revocation list: {type(exc).__name__}: {exc}") from exc
+
+    return guarded
 
 
 class _MemoCheck:

@@ -295,3 +295,10 @@ def test_no_credentials_means_no_revocation_list_so_503(keystone, tmp_path):
 def _private(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
+
+
+def test_a_head_request_is_answered_without_a_body(make_filter):
+    environ = {"REQUEST_METHOD": "HEAD", "PATH_INFO": "/"}
+    seen: list[Any] = []
+    body = b"".join(make_filter()(environ, lambda status, headers, exc=None: seen.append(status)))
+    assert seen == ["401 Unauthorized"] and body == b""
