@@ -66,6 +66,9 @@ class StackStatus:
     swift_version: str | None
     #: The proxy serves the S3 API (keystone EC2 credentials).
     s3api: bool = False
+    #: The proxy authenticates with pki.middleware; its PKI keystone (certificates,
+    #: revocation list) is expected at this URL (None: authtoken).
+    pki_keystone_url: str | None = None
     #: Services the call that produced this status started (empty: nothing changed).
     started: tuple[str, ...] = ()
 
@@ -202,6 +205,7 @@ class Stack:
         swift: bool = False,
         *,
         s3api: bool | None = None,
+        pki: bool | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> StackStatus:
         """Start whatever is not running; idempotent. Returns the new status.
@@ -226,7 +230,9 @@ class Stack:
             state = self._state() or StackState(keystone_port=self._keystone_port, swift_port=self._swift_port)
             if s3api is not None:
                 state = replace(state, s3api=s3api)
-            swift = swift or state.swift_enabled or state.s3api
+            if pki is not None:
+                state = replace(state, pki=pki)
+            swift = swift or state.swift_enabled or state.s3api or state.pki
             secrets = load_or_create_secrets(self.layout)
             started: list[str] = []
             try:
@@ -314,6 +320,7 @@ class Stack:
         memcached = swift.find_memcached()
         internal = dict(state.internal_ports)
         wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
+        wanted += ["pki-keystone"] if state.pki else []
         missing = [name for name in wanted if name not in internal]
         for name, port in zip(missing, ports.free_ports(len(missing))):
             internal[name] = port
@@ -330,6 +337,7 @@ class Stack:
             keystone_port=self._keystone_port,
             ports={k: v for k, v in internal.items() if k != "memcached" or memcached},
             s3api=state.s3api,
+            pki_port=internal.get("pki-keystone") if state.pki else None,
         )
         env = _swift_environ(self._child_environ)
         swift.build_rings(venv.python, self.layout, internal, env)
@@ -388,7 +396,8 @@ class Stack:
         note(f"starting proxy on {self.swift_url}")
         pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
         state = self._spawn(
-            state, started, pending, "proxy", swift.server_argv(venv.python, self.layout, "proxy"),
+            state, started, pending, "proxy",
+            swift.server_argv(venv.python, self.layout, "proxy", ostk_paths=state.pki),
             marker=str(self.layout.swift_dir / "proxy-server.conf"),
             environ=_swift_environ(self._child_environ),
             healthy=lambda: _http_ok(f"{self.swift_url}/healthcheck"),
@@ -510,6 +519,10 @@ class Stack:
             keystone_version=self.keystone_version,
             swift_version=self.swift_version if swift_on else None,
             s3api=bool(state and state.s3api),
+            pki_keystone_url=(
+                f"http://127.0.0.1:{state.internal_ports['pki-keystone']}"
+                if state and state.pki and "pki-keystone" in state.internal_ports else None
+            ),
         )
 
     def logs(self, service: str | None = None) -> list[Path]:
