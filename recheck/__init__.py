@@ -16,10 +16,15 @@ The review workflow (a bot looping over reviews)::
     report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
     print(report.suggestion)          # "recheck bug #NNN" or "recheck - <job>: <reason>"
 
+The gate report (which bugs hit the gate this week)::
+
+    report = recheck.gate_report(since="7d")
+
 ``recheck.testing`` (the CI simulator for your own tests) is imported on its own.
 """
 from recheck.comments import ChangeMessage, CIComment, JobResult, parse_ci_comment
 from recheck.engine import LogScanner, analyze_stream, order_failures
+from recheck.gate import gate_report
 from recheck.gerrit import Change, GerritClient, GerritCredentials
 from recheck.launchpad import LaunchpadBugFinder, LaunchpadClient
 from recheck.logcache import LogCache
@@ -52,6 +57,8 @@ __all__ = [
     "SignatureSet",
     "load_signatures",
     "read_signature_file",
+    # the gate report
+    "gate_report",
     # the review workflow
     "Build",
     "CIComment",

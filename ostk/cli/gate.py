@@ -138,17 +138,24 @@ def _render(env: Environment, report: object) -> None:
     out.print(f"[bold]{report.builds_analysed}[/] failed builds analysed, {escape(span)}")
     bugs = Table(title="Known bugs", title_justify="left")
     for column in ("bug", "hits", "changes", "jobs", "title"):
-        bugs.add_column(column, justify="right" if column in ("hits", "changes") else "left")
+        bugs.add_column(
+            column, justify="right" if column in ("hits", "changes") else "left",
+            no_wrap=column in ("bug", "hits", "changes"), overflow="fold",
+        )
     for bug in report.bugs:
         jobs = ", ".join(f"{name} ({n})" for name, n in bug.jobs.items())
         bugs.add_row(f"#{bug.number}", str(bug.hits), str(bug.changes), escape(jobs), escape(bug.title))
     out.print(bugs)
     groups = Table(title="Uncategorized failures", title_justify="left")
-    for column in ("hits", "changes", "kind", "failure", "example"):
-        groups.add_column(column, justify="right" if column in ("hits", "changes") else "left")
+    # Example links are in --json and --html: a terminal line has room for the failure only.
+    for column in ("hits", "changes", "kind", "failure", "jobs"):
+        groups.add_column(
+            column, justify="right" if column in ("hits", "changes") else "left",
+            no_wrap=column != "failure", overflow="fold",
+        )
     for group in report.uncategorized:
-        example = group.examples[0] if group.examples else ""
-        groups.add_row(str(group.hits), str(group.changes), group.kind, escape(group.key), escape(example))
+        jobs_text = ", ".join(f"{name} ({n})" for name, n in group.jobs.items())
+        groups.add_row(str(group.hits), str(group.changes), group.kind, escape(group.key), escape(jobs_text))
     out.print(groups)
     jobs = Table(title="Jobs", title_justify="left")
     for column in ("job", "builds", "failures", "rate"):

@@ -196,6 +196,9 @@ def count(
             # The signature names the build's bug; its other failures are its symptoms.
             continue
         if not item.failures:
+            if item.state == "partial":
+                # Its logs could not be read: nothing is known yet (the warnings say so).
+                continue
             key = FailureKey("result", f"{item.build.result}: no failure found in the logs")
             unexplained.append(key)
         for key in dict.fromkeys(unexplained):
@@ -323,7 +326,8 @@ def _summarise(warnings: list[str], stored: Sequence[StoredBuild]) -> list[str]:
             f"partial report: the logs of {len(partial)} failed build(s) could not be read whole; "
             "the next run tries them again"
         )
-    build_warnings = [w for s in stored for w in s.warnings]
+    same = Counter(w for s in stored for w in s.warnings)
+    build_warnings = [w if n == 1 else f"{w} ({n} builds)" for w, n in same.items()]
     out += build_warnings[:MAX_WARNINGS]
     if len(build_warnings) > MAX_WARNINGS:
         out.append(f"... and {len(build_warnings) - MAX_WARNINGS} more build warnings")
