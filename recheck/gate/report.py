@@ -153,7 +153,9 @@ def build_report(
     downloaded = 0
     if progress:
         progress(0, len(tasks))
-    for done, analysis in enumerate(run_analyses(tasks, workers=execution.workers, dask=execution.dask), 1):
+    for done, analysis in enumerate(run_analyses(
+            tasks, workers=execution.workers, dask=execution.dask, connect_timeout=execution.http.connect_timeout
+        ), 1):
         db.record_analysis(analysis)
         downloaded += 1
         if progress:

@@ -29,7 +29,7 @@ def usable_cpus() -> int:
 
 
 def run_analyses(
-    tasks: Sequence[BuildTask], *, workers: int | None = None, dask: str | None = None
+    tasks: Sequence[BuildTask], *, workers: int | None = None, dask: str | None = None, connect_timeout: float = 10.0
 ) -> Iterator[BuildAnalysis]:
     """Analyse every task; yields each result as soon as it is ready.
 
@@ -39,7 +39,7 @@ def run_analyses(
     if not tasks:
         return iter(())
     if dask:
-        return _on_dask(tasks, dask)
+        return _on_dask(tasks, dask, connect_timeout)
     count = min(workers or usable_cpus(), len(tasks))
     if count <= 1:
         return (_safely(task) for task in tasks)
@@ -94,13 +94,13 @@ def _in_processes(tasks: Sequence[BuildTask], count: int) -> Iterator[BuildAnaly
     pool.shutdown(wait=True)
 
 
-def _on_dask(tasks: Sequence[BuildTask], address: str) -> Iterator[BuildAnalysis]:
+def _on_dask(tasks: Sequence[BuildTask], address: str, connect_timeout: float) -> Iterator[BuildAnalysis]:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
         raise UsageError("--dask needs Dask: pip install 'ostk[dask]'") from exc
     try:
-        client = Client(address, timeout=30, set_as_default=False)
+        client = Client(address, timeout=connect_timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise ServiceError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     try:
@@ -108,7 +108,8 @@ def _on_dask(tasks: Sequence[BuildTask], address: str) -> Iterator[BuildAnalysis
         futures = client.map(analyse_build, list(tasks), pure=False)
         by_key = {future.key: task for future, task in zip(futures, tasks)}
         try:
-            for future in as_completed(futures):
+            # loop=: the client is not the process default (set_as_default=False).
+            for future in as_completed(futures, loop=client.loop):
                 try:
                     yield future.result()
                 except Exception as exc:  # noqa: BLE001 - a worker died or the analysis raised

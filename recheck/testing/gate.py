@@ -168,6 +168,12 @@ class GateSimulator(CISimulator):
         skip = int((query.get("skip") or ["0"])[0])
         return [{k: v for k, v in b.items() if k != "_id"} for b in selected[skip : skip + limit]]
 
+    def throttle(self, rate: float | None) -> None:
+        """Serve every log at ``rate`` bytes/s per connection (None: full speed)."""
+        with self._lock:
+            for log in self._logs.values():
+                log.rate = rate
+
     def build_requests(self) -> list[str]:
         """Paths of the requests made to the builds API so far."""
         with self._lock:

@@ -13,7 +13,7 @@ from recheck.testing.gate import GateSimulator, GateWeek, add_gate_week
 
 UNTIL = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
 #: No retries, so an outage costs the tests no backoff sleeps.
-FAST_HTTP = HttpSettings(connect_timeout=5, read_timeout=20, retries=0)
+FAST_HTTP = HttpSettings(connect_timeout=3, read_timeout=20, retries=0)
 
 
 @dataclass

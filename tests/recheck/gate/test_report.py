@@ -180,3 +180,26 @@ def test_text_output_lists_the_three_tables(gate: Gate) -> None:
     assert "30 failed builds analysed" in out
     assert "#2000001" in out and "tempest-integrated-compute" in out
     assert "Uncategorized failures" in out and "test_resize_re" in out
+
+
+def test_usage_errors_exit_2(gate: Gate) -> None:
+    for argv in (
+        ["--since", "last week"],
+        ["--workers", "0"],
+        ["--workers", "2", "--dask", "tcp://127.0.0.1:8786"],
+        ["--dask", "127.0.0.1:8786"],
+    ):
+        env = Environment.for_test(gate.environ)
+        assert main(["gate", "report", *argv], env) == 2, argv
+        assert "Traceback" not in env.stderr.getvalue()  # type: ignore[attr-defined]
+
+
+def test_zuul_down_exits_4_and_keeps_the_store_usable(gate: Gate) -> None:
+    env = Environment.for_test({**gate.environ, "OSTK_ZUUL_URL": "http://127.0.0.1:9/zuul"})
+
+    status = main(["gate", "report", "--workers", "1"], env)
+
+    assert status == 4
+    assert env.stderr.getvalue().count("\n") == 1  # type: ignore[attr-defined]
+    with GateStore.open(gate.store) as store:
+        assert store.check() == []
