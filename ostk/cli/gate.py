@@ -22,7 +22,7 @@ DEFAULT_ZUUL = "https://zuul.opendev.org"
 DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = subparsers.add_parser("gate", help="which bugs are hitting the gate (Zuul builds + logs)")
     commands = group.add_subparsers(title="gate commands", metavar="COMMAND")
     report = commands.add_parser(
@@ -143,8 +143,8 @@ def _render(env: Environment, report: object) -> None:
             no_wrap=column in ("bug", "hits", "changes"), overflow="fold",
         )
     for bug in report.bugs:
-        jobs = ", ".join(f"{name} ({n})" for name, n in bug.jobs.items())
-        bugs.add_row(f"#{bug.number}", str(bug.hits), str(bug.changes), escape(jobs), escape(bug.title))
+        bug_jobs = ", ".join(f"{name} ({n})" for name, n in bug.jobs.items())
+        bugs.add_row(f"#{bug.number}", str(bug.hits), str(bug.changes), escape(bug_jobs), escape(bug.title))
     out.print(bugs)
     groups = Table(title="Uncategorized failures", title_justify="left")
     # Example links are in --json and --html: a terminal line has room for the failure only.

@@ -15,12 +15,19 @@ runs the analyses on a Dask cluster (``pip install 'ostk[dask]'``).
 """
 from typing import TYPE_CHECKING, Any
 
-from recheck.gate.models import BugHits, GateBuild, GateReport, GateWindow, JobStats, UncategorizedFailure
+from recheck.gate.models import (
+    BugHits,
+    GateBuild,
+    GateReport,
+    GateWindow,
+    JobStats,
+    UncategorizedFailure,
+)
 from recheck.gate.report import DEFAULT_ZUUL, gate_report, parse_since
 from recheck.gate.store import GateStore
 
 if TYPE_CHECKING:  # imported on first use below
-    from recheck.gate.html import render_html, write_html  # noqa: F401
+    from recheck.gate.html import render_html, write_html
 
 
 def __getattr__(name: str) -> Any:

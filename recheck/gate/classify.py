@@ -25,7 +25,13 @@ import requests
 import urllib3
 
 from ostk.errors import NotFound, OstkError
-from ostk.http import HttpSettings, build_session, check_status, redact_url, service_errors
+from ostk.http import (
+    HttpSettings,
+    build_session,
+    check_status,
+    redact_url,
+    service_errors,
+)
 from recheck.engine import analyze_stream
 from recheck.gate.models import BuildAnalysis, GateBuild
 from recheck.launchpad import normalise_message, strip_tags

@@ -100,7 +100,7 @@ def _on_dask(tasks: Sequence[BuildTask], address: str, connect_timeout: float) -
     except ImportError as exc:
         raise UsageError("--dask needs Dask: pip install 'ostk[dask]'") from exc
     try:
-        client = Client(address, timeout=connect_timeout, set_as_default=False)
+        client = Client(address, timeout=connect_timeout, set_as_default=False)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise ServiceError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     try:
@@ -109,13 +109,13 @@ def _on_dask(tasks: Sequence[BuildTask], address: str, connect_timeout: float) -
         by_key = {future.key: task for future, task in zip(futures, tasks)}
         try:
             # loop=: the client is not the process default (set_as_default=False).
-            for future in as_completed(futures, loop=client.loop):
+            for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 try:
                     yield future.result()
                 except Exception as exc:  # noqa: BLE001 - a worker died or the analysis raised
                     yield _failed(by_key[future.key], exc)
         except BaseException:
-            client.cancel(futures)
+            client.cancel(futures)  # type: ignore[no-untyped-call]
             raise
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]

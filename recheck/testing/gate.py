@@ -148,7 +148,7 @@ class GateSimulator(CISimulator):
             builds = list(self._builds.values())
         scalar = {k: v[0] for k, v in query.items() if k in ("pipeline", "job_name", "change", "result")}
         projects = set(query.get("project", []))
-        final = (query.get("final") or [None])[0]
+        final = (query.get("final") or [""])[0] or None
         selected = []
         for item in builds:
             ref = item.get("ref", {})
@@ -224,7 +224,7 @@ def console_test_failure(test_id: str, message: str, *, at: _dt.datetime, passed
 
 def subunit_test_failure(test_id: str, traceback: str, *, passed: int = 3) -> bytes:
     """A subunit v2 stream with ``passed`` passing tests and one failure (python-subunit writes it)."""
-    from subunit import StreamResultToBytes
+    from subunit import StreamResultToBytes  # type: ignore[import-untyped]
 
     buffer = io.BytesIO()
     stream = StreamResultToBytes(buffer)
@@ -465,10 +465,10 @@ def _failed_build(
     final: bool = True,
     pipeline: str = "gate",
 ) -> str:
-    common: dict[str, Any] = dict(
-        job_name=job, result=result, end_time=end, change=change, project=project, host=host, final=final,
-        pipeline=pipeline,
-    )
+    common: dict[str, Any] = {
+        "job_name": job, "result": result, "end_time": end, "change": change, "project": project, "host": host, "final": final,
+        "pipeline": pipeline,
+    }
     if cause == "bug_a":
         tagged = f"{TEST_A}[id-2a0d5d2e,smoke]"
         details = f"Details: (ServerActionsTestJSON:test_rebuild_server) Server {hashlib.md5(str(end).encode()).hexdigest()} failed to reach ACTIVE status"

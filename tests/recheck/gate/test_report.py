@@ -22,10 +22,10 @@ def run_cli(gate: Gate, *extra: str) -> tuple[int, dict[str, Any], str]:
 
 
 def report_json(gate: Gate, **kw: Any) -> dict[str, Any]:
-    options: dict[str, Any] = dict(
-        since="7d", until=UNTIL, launchpad=gate.sim.launchpad_url, store=gate.store, workers=1,
-        environ=gate.environ, http=FAST_HTTP,
-    )
+    options: dict[str, Any] = {
+        "since": "7d", "until": UNTIL, "launchpad": gate.sim.launchpad_url, "store": gate.store, "workers": 1,
+        "environ": gate.environ, "http": FAST_HTTP,
+    }
     options.update(kw)
     return recheck.gate_report(gate.sim.zuul_url, **options).to_json()
 

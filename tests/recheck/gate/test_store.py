@@ -1,6 +1,7 @@
 """The SQLite store: versioned schema, all-or-nothing builds, Ctrl-C leaves it consistent."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import sqlite3
@@ -8,8 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import datetime as dt
 
 from recheck.gate import GateStore
 from recheck.gate.models import BuildAnalysis, GateBuild
