@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ostk import output
-from ostk.cli.parser import url_arg, url_or_word_arg
+from ostk.cli.parser import check_url_variables, url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import NotFound, UsageError
 from ostk.http import build_session, redact_url
@@ -290,6 +290,7 @@ def _review(args: argparse.Namespace, env: Environment) -> int:
         answer = env.stdin.readline().decode("utf-8", "replace").strip().lower()
         return answer in ("y", "yes")
 
+    check_url_variables(environ, "OSTK_GERRIT_URL", "OSTK_ZUUL_URL", "OSTK_LAUNCHPAD_URL")
     with progress.display:
         report = check_review(
             target,
