@@ -23,7 +23,6 @@ from urllib.parse import urljoin, urlsplit
 import msgspec
 import requests
 
-
 from ostk.http import build_session, get_json
 from recheck.boundary import MalformedAnswer, as_int, validate
 

@@ -23,7 +23,13 @@ from recheck.logcache import LogCache
 from recheck.models import LogAnalysis
 from recheck.review import child
 from recheck.review.locate import NOT_UPLOADED
-from recheck.review.types import JobEntry, JobOutcome, LogPlan, LogSource, ReviewProgress
+from recheck.review.types import (
+    JobEntry,
+    JobOutcome,
+    LogPlan,
+    LogSource,
+    ReviewProgress,
+)
 
 #: Logs downloaded at once: enough to hide latency, few enough to be polite.
 DEFAULT_WORKERS = 4

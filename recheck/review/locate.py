@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-
 from urllib.parse import quote, urlsplit
 
 import msgspec

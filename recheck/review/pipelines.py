@@ -20,11 +20,12 @@ Resolved once per command (:func:`load_pipeline_rules`).
 """
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+
+import tomllib
 
 from ostk.errors import ConfigError
 
