@@ -34,7 +34,11 @@ from recheck import (
     suggest,
 )
 from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
-from recheck.review.locate import is_log_directory, job_name_from_url, log_directory_candidates
+from recheck.review.locate import (
+    is_log_directory,
+    job_name_from_url,
+    log_directory_candidates,
+)
 from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
