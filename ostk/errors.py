@@ -87,3 +87,7 @@ class AuthFailed(HTTPError):
 
 class TruncatedDownload(ServiceError):
     """A download ended before the body the server announced was complete."""
+
+
+class ResponseTooLarge(ServiceError):
+    """A service sent a body larger than we accept for one answer."""

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ostk import output
+from ostk.cli.parser import url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import NotFound, UsageError
 from ostk.http import build_session, redact_url
@@ -62,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_argument(
         "target",
         metavar="REVIEW_OR_LOG",
+        type=url_or_word_arg,
         nargs="?",
         help="a review (number, URL, Change-Id), a log path/URL ('-' for stdin), or 'signatures' "
         "(default: the Change-Id of HEAD in this git checkout)",
@@ -89,16 +91,16 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def _add_review_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("review options")
     group.add_argument(
-        "--gerrit", metavar="URL",
+        "--gerrit", metavar="URL", type=url_arg,
         help="Gerrit base URL (default: $OSTK_GERRIT_URL, the repo's .gitreview, else https://review.opendev.org)",
     )
     group.add_argument(
-        "--zuul", metavar="URL",
+        "--zuul", metavar="URL", type=url_arg,
         help="Zuul base URL (or .../t/<tenant>); also asks its builds API (default: $OSTK_ZUUL_URL)",
     )
     group.add_argument("--tenant", metavar="NAME", help=f"Zuul tenant (default: from the URL, else {DEFAULT_TENANT})")
     group.add_argument(
-        "--launchpad", metavar="URL",
+        "--launchpad", metavar="URL", type=url_arg,
         help="Launchpad API root (default: $OSTK_LAUNCHPAD_URL, else https://api.launchpad.net/1.0)",
     )
     group.add_argument("--patchset", metavar="N", type=_positive, help="the patch set to look at (default: the latest)")
