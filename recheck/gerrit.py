@@ -20,7 +20,7 @@ import msgspec
 import requests
 
 from ostk.errors import AuthFailed, ConfigError, NotFound, ServiceError, UsageError
-from ostk.http import build_session, redact_url, request, service_errors, check_status
+from ostk.http import build_session, check_status, get_json, redact_url, service_errors
 from recheck.boundary import MalformedAnswer, validate
 from recheck.comments import ChangeMessage, parse_gerrit_date
 
@@ -187,8 +187,8 @@ class GerritClient:
 
     # ------------------------------------------------------------------
     def _get(self, url: str, *, what: str, params: Any = None) -> Any:
-        response = request(self.session, "GET", url, what=what, params=params)
-        return parse_json(response.text, what=what)
+        # ostk.http.get_json: size cap, stall timeout, depth-limited parse, )]}' stripped.
+        return get_json(self.session, url, what=what, params=params)
 
     def _change_from(self, data: Any) -> Change:
         doc = validate(data, _ChangeDoc, source="Gerrit change", error=MalformedAnswer)
