@@ -37,20 +37,20 @@ __all__ = [
     "FailureKind",
     "JobReport",
     "LogAnalysis",
-    "Report",
-    "ReviewRef",
-    # the log engine
-    "LogScanner",
-    "analyze",
-    "analyze_stream",
-    "suggest",
-    # offline signatures
-    "SignatureSet",
-    "load_signatures",
     # the review workflow
     "LogCache",
+    # the log engine
+    "LogScanner",
     "RecheckRefused",
     "RefusalReason",
+    "Report",
     "ReviewProgress",
+    "ReviewRef",
+    # offline signatures
+    "SignatureSet",
+    "analyze",
+    "analyze_stream",
     "check_review",
+    "load_signatures",
+    "suggest",
 ]

@@ -197,7 +197,7 @@ class GerritClient:
         current = doc.revisions.get(doc.current_revision or "")
         numbers = [r._number for r in doc.revisions.values() if r._number is not None]
         numbers += [m._revision_number for m in doc.messages if m._revision_number is not None]
-        current_ps = (current._number if current else None) or max(numbers + [1])
+        current_ps = (current._number if current else None) or max([*numbers, 1])
         messages = tuple(
             ChangeMessage(
                 message=item.message,

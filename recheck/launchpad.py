@@ -356,7 +356,7 @@ class LaunchpadBugFinder:
             return
         pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys)), thread_name_prefix="ostk-lp")
         try:
-            for key, tasks in zip(keys, pool.map(lambda k: self.client.search_tasks(*k), keys)):
+            for key, tasks in zip(keys, pool.map(lambda k: self.client.search_tasks(*k), keys), strict=False):
                 self._searches[key] = tasks
             links = list(dict.fromkeys(
                 link

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = subparsers.add_parser(
         "recheck",
         parents=[common],
@@ -155,7 +155,7 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
         target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
-        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)
+        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)  # type: ignore[arg-type]
     else:
         source = str(Path(env.cwd, target))
         analysis = analyze(source, signatures=sigs, job_name=job_name, every_line=args.every_line)

@@ -90,7 +90,7 @@ class LogAnalyser:
                 for response in list(self._open):
                     try:
                         response.close()
-                    except Exception:  # noqa: BLE001 - closing to unblock a reader
+                    except Exception:
                         pass
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -191,15 +191,14 @@ class LogAnalyser:
             analysis = replace(
                 analysis,
                 truncated=True,
-                warnings=analysis.warnings
-                + (f"download cut short after {state.received} bytes ({state.error}): partial analysis",),
+                warnings=(*analysis.warnings, f"download cut short after {state.received} bytes ({state.error}): partial analysis"),
             )
         if cache is not None and not analysis.truncated:
             try:
                 cache.put(source.url, analysis)
             except OstkError as exc:
                 # A full or read-only cache must not cost the user the analysis itself.
-                analysis = replace(analysis, warnings=analysis.warnings + (f"not cached: {exc}",))
+                analysis = replace(analysis, warnings=(*analysis.warnings, f"not cached: {exc}"))
         return analysis
 
     def _chunks(self, response: requests.Response, key: str, state: _DownloadState, what: str) -> Iterator[bytes]:

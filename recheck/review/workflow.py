@@ -189,7 +189,7 @@ class _Workflow:
             if self.policy.post(report, change, chosen, pipeline=pipeline, confirm=confirm):
                 report = replace(report, posted=True)
             else:
-                report = replace(report, warnings=report.warnings + ("not posted: not confirmed",))
+                report = replace(report, warnings=(*report.warnings, "not posted: not confirmed"))
         return report
 
     def _change_number(self) -> tuple[int, int | None, str | None]:

@@ -200,7 +200,7 @@ class CISimulator:
     def url(self) -> str:
         assert self._server is not None, "start the simulator first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def gerrit_url(self) -> str:
@@ -294,7 +294,7 @@ class CISimulator:
             short = f"{number % 100:02d}/{number}/{patchset}/{pipeline}/{job.name}/{job.uuid[:7]}"
             log_dir = f"{self.logs_url}/{short}/"
             self._register_logs(job, short)
-            for attempt in range(job.retried):
+            for _attempt in range(job.retried):
                 retry = self._build_json(job, change, number, patchset, pipeline, buildset_uuid, None)
                 retry.update(uuid=_uuid.uuid4().hex, result="RETRY", final=False, error_detail="Host unreachable")
                 builds.append(retry)
@@ -432,11 +432,7 @@ class CISimulator:
             publish("testrepository.subunit", SimLog(job.subunit, expired=job.expired))
             publish("testr_results.html", SimLog(b"<html><body>subunit2html report</body></html>", encoding="gzip"))
         if job.manifest:
-            tree = sorted(files, key=lambda f: f["name"]) + [
-                {"name": "zuul-info", "mimetype": "application/directory", "encoding": None, "children": [
-                    {"name": "inventory.yaml", "mimetype": "text/plain", "encoding": None, "last_modified": 0, "size": 10}
-                ]}
-            ]
+            tree = [*sorted(files, key=lambda f: f["name"]), {"name": "zuul-info", "mimetype": "application/directory", "encoding": None, "children": [{"name": "inventory.yaml", "mimetype": "text/plain", "encoding": None, "last_modified": 0, "size": 10}]}]
             manifest = json.dumps({"tree": tree, "index_links": False}).encode()
             self.add_log(f"{short}/zuul-manifest.json", SimLog(manifest, encoding="gzip", expired=job.expired))
 
@@ -498,7 +494,7 @@ class CISimulator:
         return matches[0] if len(matches) == 1 else None
 
     def _task_json(self, bug: SimBug, project: str) -> dict[str, Any]:
-        task = copy.deepcopy(self._task_template)
+        task: dict[str, Any] = copy.deepcopy(self._task_template)
         api = self.launchpad_url
         task.update(
             {
@@ -535,7 +531,7 @@ class CISimulator:
 
     def _search(self, target: str, text: str, statuses: list[str]) -> list[dict[str, Any]]:
         words = re.findall(r"\w+", text.lower())
-        entries = []
+        entries: list[dict[str, Any]] = []
         with self._lock:
             bugs = list(self._bugs.values())
         for bug in sorted(bugs, key=lambda b: -b.number):
@@ -726,7 +722,7 @@ class _Handler(BaseHTTPRequestHandler):
                 builds = list(sim._builds.values())
             wanted = {k: v[0] for k, v in query.items() if k in ("change", "patchset", "result", "job_name", "pipeline", "project")}
             # zuul/web: without final= every attempt is returned, retried ones included.
-            final = (query.get("final") or [None])[0]
+            final = query["final"][0] if query.get("final") else None
             out = []
             for item in reversed(builds):  # newest first
                 flat = {**item, **{k: str(v) for k, v in item["ref"].items()}}

@@ -37,7 +37,7 @@ def test_search_includes_fixed_statuses(sim):
     sim.add_bug(SimBug(1, "reboot hard broken", status="Fix Released"))
     client = LaunchpadClient(sim.launchpad_url)
     assert [t.number for t in client.search_tasks("openstack", "reboot hard")] == [1]
-    query = parse_qs(urlsplit([p for m, p in sim.requests if "searchTasks" in p][0]).query)
+    query = parse_qs(urlsplit(next(p for m, p in sim.requests if "searchTasks" in p)).query)
     assert {"Fix Committed", "Fix Released", "New"} <= set(query["status"])
     # Launchpad's default (no status=) hides fixed bugs; the simulator does too.
     assert client.search_tasks("openstack", "reboot hard", statuses=()) == []

@@ -12,8 +12,8 @@ import subprocess
 import threading
 
 from recheck.comments import ChangeMessage, parse_ci_comment
-from recheck.review import RecheckRefused, RefusalReason, check_review
 from recheck.logcache import LogCache
+from recheck.review import RecheckRefused, RefusalReason, check_review
 from recheck.testing import SimBug, SimJob
 
 from .conftest import TEMPEST_FAILURE, TEMPEST_TEST
@@ -53,9 +53,9 @@ def test_asking_about_a_non_voting_pipeline_suggests_its_trigger(sim, cli, home)
              OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password)
     assert rc == 0, cli.stderr
     assert sim.posted_messages(1002) == ["Patch Set 1:\n\ncheck experimental"]
-    # The list is data: a deployment where experimental votes says so in recheck.toml.
+    # The list is data: a deployment where experimental votes says so in recheck.ini.
     (home / ".config" / "ostk").mkdir(parents=True)
-    (home / ".config" / "ostk" / "recheck.toml").write_text('[non-voting-pipelines]\ncheck-arm64 = "check arm64"\n')
+    (home / ".config" / "ostk" / "recheck.ini").write_text("[non-voting-pipelines]\ncheck-arm64 = check arm64\n")
     assert cli("1002", "--json", XDG_CONFIG_HOME=str(home / ".config")) == 0, cli.stderr
     assert _jobs(json.loads(cli.stdout))[("experimental", "nova-exp")]["pipeline_votes"] is True
 

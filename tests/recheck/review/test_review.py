@@ -1,7 +1,6 @@
 """The library entry point for scripts: ``recheck.review.check_review``."""
 from __future__ import annotations
 
-
 import pytest
 
 from ostk.errors import NotFound, UsageError
