@@ -110,6 +110,16 @@ def test_a_failed_dependency_is_said_and_nothing_is_rechecked(sim, cli):
     assert any("rebase" in w for w in json.loads(cli.stdout)["warnings"])
 
 
+def test_a_config_error_is_said_and_not_rechecked(sim, cli):
+    sim.add_change(1017)
+    sim.add_zuul_message(1017, 1, "Zuul encountered a syntax error while parsing its configuration in the\n"
+                         "repo openstack/nova on branch master.  The error was:\n\n  Job nova-x not defined\n")
+    assert cli("1017", "--json") == 0, cli.stderr
+    doc = json.loads(cli.stdout)
+    assert doc["suggestion"] is None
+    assert any("configuration error" in w and "syntax error" in w for w in doc["warnings"])
+
+
 def test_truncated_comment_uses_the_buildset_api_and_relative_links_resolve(sim, cli):
     sim.add_change(1006)
     jobs = [SimJob(f"job-{i:02d}", "FAILURE" if i == 7 else "SUCCESS", log=TEMPEST_FAILURE if i == 7 else PASS)
