@@ -13,7 +13,6 @@ Routes (all on the same free port):
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as _dt
 import gzip
 import hashlib
@@ -30,21 +29,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from recheck.testing.launchpad import LaunchpadData, SimBug
+
+__all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes"]
+
 XSSI = ")]}'\n"
 #: openstack/project-config zuul.d/pipelines.yaml: pipelines whose gerrit reporter is empty (no vote).
 NON_VOTING_PIPELINES = frozenset({"experimental", "check-arm64", "post-review", "promote", "deploy"})
 #: The header text of pipelines whose failure-message does not name them ("ARM64 pipeline").
 PIPELINE_HEADERS = {"check-arm64": "ARM64"}
-#: Launchpad's full-text index covers the title and this much of the description.
-LAUNCHPAD_INDEXED_DESCRIPTION = 2500
 _LAUNCHPAD_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
-_FIXED = {"Fix Committed", "Fix Released"}
-_CLOSED = _FIXED | {"Invalid", "Won't Fix", "Expired", "Opinion"}
-
-
-def _days_ago(days: int) -> str:
-    moment = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=days)
-    return moment.isoformat(timespec="microseconds")
 
 
 def gzip_bytes(data: bytes, level: int = 6) -> bytes:
@@ -113,23 +107,6 @@ class SimJob:
 
 
 @dataclass
-class SimBug:
-    """A Launchpad bug with one task per project."""
-
-    number: int
-    title: str
-    description: str = ""
-    projects: tuple[str, ...] = ("nova",)
-    status: str = "New"
-    importance: str = "Medium"
-    heat: int = 6
-    tags: tuple[str, ...] = ()
-    #: Default: 50 and 20 days ago, so rankings do not drift as the calendar moves on.
-    date_created: str = field(default_factory=lambda: _days_ago(50))
-    date_last_updated: str = field(default_factory=lambda: _days_ago(20))
-
-
-@dataclass
 class _Change:
     number: int
     project: str
@@ -141,7 +118,7 @@ class _Change:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
-class CISimulator:
+class CISimulator(LaunchpadData):
     """Gerrit + Zuul + log server + Launchpad over real HTTP on 127.0.0.1 (a free port).
 
     Use as a context manager; it stops by itself on exit. Thread-safe: the
@@ -495,61 +472,6 @@ class CISimulator:
         if len(parts) == 3:
             matches = [c for c in matches if c.project == parts[0] and c.branch == parts[1]]
         return matches[0] if len(matches) == 1 else None
-
-    def _task_json(self, bug: SimBug, project: str) -> dict[str, Any]:
-        task: dict[str, Any] = copy.deepcopy(self._task_template)
-        api = self.launchpad_url
-        task.update(
-            {
-                "title": f'Bug #{bug.number} in {project.title()}: "{bug.title}"',
-                "bug_link": f"{api}/bugs/{bug.number}",
-                "self_link": f"{api}/{project}/+bug/{bug.number}",
-                "target_link": f"{api}/{project}",
-                "web_link": f"https://bugs.launchpad.net/{project}/+bug/{bug.number}",
-                "status": bug.status,
-                "importance": bug.importance,
-                "bug_target_name": project,
-                "bug_target_display_name": project.title(),
-                "date_created": bug.date_created,
-                "is_complete": bug.status in _CLOSED,
-            }
-        )
-        return task
-
-    def _bug_json(self, bug: SimBug) -> dict[str, Any]:
-        api = self.launchpad_url
-        return {
-            "self_link": f"{api}/bugs/{bug.number}",
-            "web_link": f"https://bugs.launchpad.net/bugs/{bug.number}",
-            "resource_type_link": f"{api}/#bug",
-            "id": bug.number,
-            "title": bug.title,
-            "description": bug.description,
-            "tags": list(bug.tags),
-            "heat": bug.heat,
-            "date_created": bug.date_created,
-            "date_last_updated": bug.date_last_updated,
-            "duplicate_of_link": None,
-        }
-
-    def _search(self, target: str, text: str, statuses: list[str]) -> list[dict[str, Any]]:
-        words = re.findall(r"\w+", text.lower())
-        entries: list[dict[str, Any]] = []
-        with self._lock:
-            bugs = list(self._bugs.values())
-        for bug in sorted(bugs, key=lambda b: -b.number):
-            if statuses and bug.status not in statuses:
-                continue
-            if not statuses and bug.status in _CLOSED:
-                continue
-            # Launchpad ANDs every word, over the title and the start of the description only.
-            indexed = f"{bug.title}\n{bug.description[:LAUNCHPAD_INDEXED_DESCRIPTION]}"
-            haystack = set(re.findall(r"\w+", indexed.lower()))
-            if not words or not all(word in haystack for word in words):
-                continue
-            projects = bug.projects if target == "openstack" else [p for p in bug.projects if p == target]
-            entries.extend(self._task_json(bug, project) for project in projects)
-        return entries
 
 
 class _Handler(BaseHTTPRequestHandler):
