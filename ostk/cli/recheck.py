@@ -35,7 +35,11 @@ from recheck import (
     suggest,
 )
 from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
-from recheck.review.locate import is_log_directory, job_name_from_url, log_directory_candidates
+from recheck.review.locate import (
+    is_log_directory,
+    job_name_from_url,
+    log_directory_candidates,
+)
 from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
@@ -46,7 +50,7 @@ if TYPE_CHECKING:
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = subparsers.add_parser(
         "recheck",
         parents=[common],
@@ -151,7 +155,7 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
         target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
-        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)
+        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)  # type: ignore[arg-type]
     else:
         source = str(Path(env.cwd, target))
         analysis = analyze(source, signatures=sigs, job_name=job_name, every_line=args.every_line)
