@@ -42,7 +42,10 @@ _ERRORISH = re.compile(
     r"[Dd]idn't|[Dd]id not|[Ii]nvalid)\b"
 )
 #: Error-looking lines that are never the cause.
-_NOT_CAUSE = re.compile(r"^(?:WARNING|DEBUG|INFO)\b|^Traceback \(most recent call last\):|^During handling of")
+_NOT_CAUSE = re.compile(
+    r"^(?:WARNING|DEBUG|INFO)\b|^Traceback \(most recent call last\):|^During handling of|"
+    r"^[\w.-]*stack\.sh failed"  # err_trap's own line (openstack/devstack stack.sh): says only that it failed
+)
 
 
 @dataclass(frozen=True)

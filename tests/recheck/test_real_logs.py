@@ -35,8 +35,8 @@ def recheck_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, An
     [
         (
             "devstack-exit-trap-keystone-http502.log",
-            "Could not find versioned identity endpoints when attempting to authenticate. Please check that "
-            "your auth_url is correct. Bad Gateway (HTTP 502)",
+            ("Could not find versioned identity endpoints when attempting to authenticate. Please check that "
+            "your auth_url is correct. Bad Gateway (HTTP 502)"),
             "stack.sh failed in lib/keystone:create_keystone_accounts (exit 1)",
         ),
         ("devstack-exit-trap-keystone-manage-importerror.log", "ImportError: No module named config", None),
@@ -71,13 +71,13 @@ def test_a_run_ending_through_the_exit_trap_is_a_setup_failure_whose_message_is_
     [
         (
             "devstack-die-git-call-failed.log",
-            "[ERROR] /devstack/functions-common:510 git call failed: [git clone "
-            "git://git.openstack.org/openstack/requirements.git /opt/stack/requirements]",
+            ("[ERROR] /devstack/functions-common:510 git call failed: [git clone "
+            "git://git.openstack.org/openstack/requirements.git /opt/stack/requirements]"),
         ),
         (
             "devstack-die-neutron-net-create.log",
-            "[ERROR] /home/stack/devstack/functions-common:532 Failure creating NET_ID for "
-            "c9c0a95dd6564175939baf46fa012d72",
+            ("[ERROR] /home/stack/devstack/functions-common:532 Failure creating NET_ID for "
+            "c9c0a95dd6564175939baf46fa012d72"),
         ),
     ],
 )
