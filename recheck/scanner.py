@@ -186,9 +186,17 @@ class TextScanner:
     """Feed bytes with :meth:`feed`; call :meth:`close` to flush; read :attr:`found`."""
 
     def __init__(
-        self, *, html_input: bool = False, matcher: SignatureMatcher | None = None, every_line: bool = False
+        self,
+        *,
+        html_input: bool = False,
+        matcher: SignatureMatcher | None = None,
+        every_line: bool = False,
+        block_hook: Callable[[bytes, int, int, int, tuple[bytes, ...]], list[int]] | None = None,
     ) -> None:
         self.found = Found()
+        #: One pass over each block for markers and signatures (recheck.matcher): it
+        #: returns the marker offsets that ``_marker_hits`` would find.
+        self._block_hook = block_hook
         self.lines = 0
         self._html = html_input
         self._matcher = matcher
@@ -271,7 +279,10 @@ class TextScanner:
         if self._every_line:
             self._match_every_line(block, pos, size)
         markers = self._markers
-        hits = _marker_hits(block, pos, size, markers)
+        if self._block_hook is not None:
+            hits = self._block_hook(block, pos, size, self.lines + 1, markers)
+        else:
+            hits = _marker_hits(block, pos, size, markers)
         nhits = len(hits)
         i = 0
         counted_pos = pos

@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_argument(
         "--every-line",
         action="store_true",
-        help="check every log line against the signatures, not only lines around failures (slower)",
+        help="accepted for compatibility: every log line is always checked against the signatures",
     )
     sub.add_argument(
         "--no-shipped-signatures",
