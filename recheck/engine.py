@@ -23,7 +23,8 @@ from typing import BinaryIO
 
 from recheck.inflate import GZIP_MAGIC, Inflater
 from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
-from recheck.scanner import HTML_MARKERS, MARKERS, MAX_LINE, TextScanner
+from recheck.markers import MARKERS
+from recheck.scanner import MAX_LINE, TextScanner
 from recheck.signatures import SignatureSet
 from recheck.structured import SUBUNIT_V2_SIGNATURE, read_job_output_json, read_subunit
 
@@ -149,6 +150,8 @@ class LogScanner:
                         put(block)
                         if stop.is_set():
                             return
+                    if inflater.limited:
+                        break
                 put(None)
             except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread
                 put(exc)
@@ -176,6 +179,9 @@ class LogScanner:
             self._plain(self._head)
             self._head = b""
         if self._inflater is not None:
+            if self._inflater.limited:
+                gib = self._inflater.output / 1024**3
+                self._warnings.append(f"log larger than {gib:.0f} GiB once decompressed: only that much was read")
             if self._inflater.error is not None:
                 truncated = True
                 self._warnings.append(f"log corrupt ({self._inflater.error}); analysed what was readable")
@@ -193,8 +199,8 @@ class LogScanner:
             lines = self._text.lines
             if self._text.found.invalid_utf8:
                 self._warnings.append("invalid UTF-8 replaced")
-            if self._text.found.dropped:
-                self._warnings.append(f"{self._text.found.dropped} more failure report(s) not kept")
+            if self._text.found.stopped:
+                self._warnings.append(f"log not read to the end: {self._text.found.stopped}")
             if self._text.found.long_lines:
                 self._warnings.append(
                     f"{self._text.found.long_lines} very long line(s) cut to {MAX_LINE // 1024} KiB"
@@ -268,7 +274,9 @@ class LogScanner:
         """Every line against every signature, in the pass that finds the failure markers."""
         if self._matcher is None or not len(self._matcher):
             return None
-        hook = self._matcher.block_hook(HTML_MARKERS if html else MARKERS)
+        # Every needle the text scanner may ask for (trigger ones included): one database.
+        needles = tuple(m.needle for m in MARKERS if html or m.when != "html")
+        hook = self._matcher.block_hook(needles)
         if not self._signatures_only:
             return hook
         # No markers asked for: the text scanner then only counts lines.
