@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from recheck.inflate import GZIP_MAGIC, Inflater
-from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
 from recheck.markers import MARKERS
+from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
 from recheck.scanner import MAX_LINE, TextScanner
 from recheck.signatures import SignatureSet
 from recheck.structured import SUBUNIT_V2_SIGNATURE, read_job_output_json, read_subunit
@@ -153,7 +153,7 @@ class LogScanner:
                     if inflater.limited:
                         break
                 put(None)
-            except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread
+            except BaseException as exc:
                 put(exc)
 
         worker = threading.Thread(target=inflate, name="recheck-inflate", daemon=True)

@@ -15,6 +15,7 @@ every line against only the signatures that name it::
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -244,3 +245,27 @@ def analyze_log_dir(
     """
     listing = list_log_dir(url, session) if paths is None else tuple(paths)
     return analyze_files(url, needed_files(listing, signatures), signatures, session=session, job_name=job_name)
+
+
+def with_service_logs(
+    url: str,
+    analysis: LogAnalysis,
+    signatures: SignatureSet,
+    *,
+    session: requests.Session,
+    job_name: str | None = None,
+    paths: Sequence[str] | None = None,
+) -> LogAnalysis:
+    """``analysis`` (of the job's console log) plus the signature matches found in the
+    service logs of the build's log directory ``url`` that some signature names.
+
+    A directory that cannot be listed, or a file that cannot be read, becomes a
+    warning: the console's analysis stands on its own.
+    """
+    try:
+        results = analyze_log_dir(url, signatures, session=session, job_name=job_name, paths=paths)
+    except OstkError as exc:
+        return dataclasses.replace(analysis, warnings=(*analysis.warnings, f"service logs not checked: {exc}"))
+    warnings = [f"{r.path}: {r.error}" for r in results if r.error]
+    bugs = merge_matches(analysis.signature_matches, *(r.analysis.signature_matches for r in results))
+    return dataclasses.replace(analysis, signature_matches=bugs, warnings=(*analysis.warnings, *warnings))

@@ -201,6 +201,8 @@ class BlockScanner:
                     out.append(LineHit(rule, line_no, line))
             if all(r in done for r in users[aid]):
                 dead.add(aid)
+        # Which anchor was found first within a line is the engine's business: order by rule.
+        out.sort(key=lambda h: (h.line, h.rule))
         return out
 
 
@@ -339,7 +341,7 @@ class HyperscanScanner(BlockScanner):
         sample = data[: data.find(b"\n", SAMPLE) + 1 or len(data)]
         db.scan(sample, match_event_handler=count, scratch=scratch)
         freq = self._freq
-        for w, n in zip(words, seen):
+        for w, n in zip(words, seen, strict=True):
             freq[w] = freq.get(w, 0) + n
         anchor = {r: self._words[w] for w, users in enumerate(self._users) for r in users}
         for r in rules:

@@ -37,6 +37,7 @@ from recheck import (
 from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
 from recheck.review.locate import is_log_directory, job_name_from_url, log_directory_candidates
 from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
+from recheck.logdir import with_service_logs
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
 
@@ -177,9 +178,10 @@ def _analyze_url(
     candidates = log_directory_candidates(url)
     for candidate in candidates:
         try:
-            return candidate, analyze(candidate, **options)  # type: ignore[arg-type]
+            found = analyze(candidate, **options)  # type: ignore[arg-type]
         except NotFound:
             continue
+        return candidate, with_service_logs(url, found, sigs, session=session, job_name=job_name)
     names = ", ".join(c.rsplit("/", 1)[-1] for c in candidates)
     raise NotFound(f"no {names} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url))
 
