@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +59,7 @@ def phrase_regex(tokens: Sequence[bytes]) -> bytes:
     return _LEAD + _BETWEEN.join(t.lower() for t in tokens) + _TRAIL
 
 
+@functools.lru_cache(maxsize=16384)
 def _literal(marker: bytes) -> bytes:
     # Hex escapes are valid in both syntaxes and need no thought about metacharacters.
     return b"".join(bytes([c]) if chr(c).isalnum() and c < 128 else b"\\x%02x" % c for c in marker)
@@ -114,9 +116,13 @@ class _Compiled:
         self.rules = tuple(rules)
         self.markers = tuple(dict.fromkeys(markers))
         anchors: dict[bytes, list[int]] = {}
+        rule_anchor = []
         for index, rule in enumerate(self.rules):
             anchor = max((w for p in rule.phrases for w in p), key=len)
             anchors.setdefault(anchor, []).append(index)
+            rule_anchor.append(anchor)
+        #: Per rule: its first anchor (its longest word).
+        self.rule_anchor = tuple(rule_anchor)
         #: Per rule, once needed: the regexes it needs and those that veto it.
         self._checks: dict[int, tuple[tuple[re.Pattern[bytes], ...], tuple[re.Pattern[bytes], ...]]] = {}
         #: Per rule: the candidates for its Hyperscan anchor: each of its words, and its
@@ -154,6 +160,7 @@ def _candidates(rule: Rule) -> tuple[tuple[bytes, ...], ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=16384)
 def _pattern(key: tuple[bytes, ...]) -> bytes:
     """A Hyperscan anchor: one word as a literal, or a phrase's words with any separators."""
     return (rb"[^a-z0-9\n]+").join(_literal(t) for t in key)
@@ -257,8 +264,8 @@ def marker_offsets(block: bytes, lo: int, hi: int, markers: Sequence[bytes]) -> 
     return hits
 
 
-#: Lines of one block an anchor word may hit before its rules get a rarer anchor.
-HOT = 32
+#: Anchor hits per MiB of a block beyond which rules get rarer anchors.
+HOT = 64
 #: Bytes of a block in which anchor candidates are counted.
 SAMPLE = 512 * 1024
 #: Anchor re-choices per log (each costs one more pass over one block).
@@ -281,7 +288,15 @@ class HyperscanScanner(BlockScanner):
         self._rechoices = 0
         #: Hits seen per anchor candidate in the blocks measured so far.
         self._freq: dict[tuple[bytes, ...], int] = {}
-        self._use(tuple((a,) for a in engine.compiled.anchors), engine.compiled.users)
+        learned = engine.learned
+        if learned:
+            # Anchors another log of this kind taught: start from them.
+            by_word: dict[tuple[bytes, ...], list[int]] = {}
+            for index, default in enumerate(engine.compiled.rule_anchor):
+                by_word.setdefault(learned.get(index, (default,)), []).append(index)
+            self._use(tuple(by_word), tuple(tuple(v) for v in by_word.values()))
+        else:
+            self._use(tuple((a,) for a in engine.compiled.anchors), engine.compiled.users)
 
     def _use(self, words: Sequence[tuple[bytes, ...]], users: Sequence[tuple[int, ...]]) -> None:
         self._words = tuple(words)
@@ -290,6 +305,21 @@ class HyperscanScanner(BlockScanner):
         self._dead = {w for w, rules in enumerate(self._users) if all(r in self.done for r in rules)}
 
     def scan(self, block: bytes, pos: int, size: int, first_line: int, markers: Sequence[bytes]) -> BlockResult:
+        data = block if (pos == 0 and size == len(block)) else block[pos:size]
+        hot = max(4, HOT * len(data) >> 20)
+        found, marks = self._scan(data, pos, markers)
+        # Too many anchor hits cost more in Python than another pass costs in C: pick
+        # rarer anchors for the rules concerned and read the block again.
+        while len(found) > hot and self._rechoices < MAX_RECHOICES and self._rechoose(data, found, hot):
+            found, marks = self._scan(data, pos, markers)
+        others = [m for m in markers if m not in self._c.markers]
+        if others:
+            marks.extend(marker_offsets(block, pos, size, others))
+        marks.sort()
+        found.sort()
+        return BlockResult(marks, self._lines(block, pos, first_line, found, self._users))
+
+    def _scan(self, data: bytes, pos: int, markers: Sequence[bytes]) -> tuple[list[tuple[int, int]], list[int]]:
         nwords, dead = len(self._words), self._dead
         found: list[tuple[int, int]] = []
         marks: list[int] = []
@@ -305,26 +335,18 @@ class HyperscanScanner(BlockScanner):
             elif wid in wanted:
                 add_mark(pos + end - marker_len[wid - nwords])
 
-        data = block if (pos == 0 and size == len(block)) else block[pos:size]
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
-        others = [m for m in markers if m not in compiled.markers]
-        if others:
-            marks.extend(marker_offsets(block, pos, size, others))
-        marks.sort()
-        found.sort()
-        hits = self._lines(block, pos, first_line, found, self._users)
-        if len(found) > HOT and self._rechoices < MAX_RECHOICES:
-            self._rechoose(data, found)
-        return BlockResult(marks, hits)
+        return found, marks
 
-    def _rechoose(self, data: bytes, found: list[tuple[int, int]]) -> None:
+    def _rechoose(self, data: bytes, found: list[tuple[int, int]], limit: int) -> bool:
+        """Give the rules of common anchors their rarest candidate; False if nothing changed."""
         counts: dict[int, int] = {}
         for _, wid in found:
             counts[wid] = counts.get(wid, 0) + 1
-        hot = {w for w, n in counts.items() if n > HOT and w not in self._dead}
+        hot = {w for w, n in counts.items() if n > limit // 4 and w not in self._dead}
         rules = sorted({r for w in hot for r in self._users[w]} - self.done)
         if not rules:
-            return
+            return False
         self._rechoices += 1
         # How often each candidate of those rules occurs in this block, added to what
         # earlier blocks said: a log changes character (set-up, then tests).
@@ -350,7 +372,10 @@ class HyperscanScanner(BlockScanner):
         by_word: dict[tuple[bytes, ...], list[int]] = {}
         for r, w in sorted(anchor.items()):
             by_word.setdefault(w, []).append(r)
+        before = self._words
         self._use(tuple(by_word), tuple(tuple(v) for v in by_word.values()))
+        self._engine.learn(anchor)
+        return self._words != before
 
 
 class HyperscanEngine:
@@ -370,7 +395,36 @@ class HyperscanEngine:
         self._cache = cache
         self._dbs: dict[tuple[tuple[tuple[bytes, ...], ...], bool], Any] = {}
         self.compiled = _Compiled(rules, markers)
+        self._rules_key = hashlib.sha256(repr(self.compiled.rules).encode()).hexdigest()[:32]
+        #: Per rule, the anchor the last log scanned with these rules settled on.
+        self.learned: dict[int, tuple[bytes, ...]] = self._load_learned()
         self.database(tuple((a,) for a in self.compiled.anchors))
+
+    def _load_learned(self) -> dict[int, tuple[bytes, ...]]:
+        if self._cache is None:
+            return {}
+        try:
+            doc = json.loads((self._cache / f"{self._rules_key}.anchors.json").read_text(encoding="ascii"))
+            learned = {int(k): tuple(w.encode("ascii") for w in v) for k, v in doc["anchors"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+            return {}
+        # Only what could have come from these rules: anything else is a stale or foreign file.
+        candidates = self.compiled.candidates
+        return {k: v for k, v in learned.items() if 0 <= k < len(candidates) and v in candidates[k]}
+
+    def learn(self, anchors: Mapping[int, tuple[bytes, ...]]) -> None:
+        """Remember the anchors a log settled on, for the next log with these rules."""
+        self.learned = dict(anchors)
+        if self._cache is None:
+            return
+        from ostk.files import atomic_write, ensure_private_dir
+
+        doc = {"anchors": {str(k): [w.decode("ascii") for w in v] for k, v in sorted(anchors.items())}}
+        try:
+            ensure_private_dir(self._cache)
+            atomic_write(self._cache / f"{self._rules_key}.anchors.json", json.dumps(doc), mode=0o600)
+        except OSError:
+            pass
 
     def database(self, words: tuple[tuple[bytes, ...], ...], *, markers: bool = True) -> tuple[Any, Any]:
         """The database for anchor ``words`` (caseless, ids in order) and, after them, the markers."""
