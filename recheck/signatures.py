@@ -15,14 +15,16 @@ alternatives whose token it contains.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from ostk.dirs import cache_dir, config_dir
+from ostk.documents import load_yaml, parse_json, validate
 from ostk.errors import InputError
 from recheck.filenames import files_ok, log_path, restricted
 from recheck.lucene import Alternative, QueryError, parse_query
@@ -42,6 +44,8 @@ RESOLVED_FACTOR = 0.5
 #: ASCII words only, as in :func:`recheck.matcher.words`: the line scan and the event
 #: check must agree on what a word is.
 _WORD = re.compile(r"[a-z0-9]+", re.I | re.A)
+#: A signature file larger than this is not read (the shipped one is ~0.5 MiB).
+MAX_FILE = 16 * 1024 * 1024
 #: Longest matched line quoted in a match's explanation.
 QUOTE = 300
 
@@ -108,19 +112,66 @@ def signature_from_query(bug: int, doc: Mapping[str, Any], origin: str = "shippe
     )
 
 
-def signature_from_json(doc: Mapping[str, Any], origin: str) -> Signature:
+class _AlternativeDoc(msgspec.Struct, forbid_unknown_fields=True):
+    """One alternative as ``signatures.json`` writes it (``Alternative.to_json``)."""
+
+    phrases: list[str]
+    forbidden: list[str] = []
+    files: list[str] = []
+    files_not: list[str] = []
+    builds: list[str] = []
+    builds_not: list[str] = []
+
+
+class _SignatureDoc(msgspec.Struct):
+    """One entry of a signature JSON file (``Signature.to_json``)."""
+
+    bug: int
+    alternatives: list[_AlternativeDoc]
+    title: str | None = None
+    query: str = ""
+    test_ids: list[str] = []
+    resolved_at: str | None = None
+
+
+class _SignatureFile(msgspec.Struct):
+    signatures: list[_SignatureDoc]
+
+
+class _QueryDoc(msgspec.Struct):
+    """An elastic-recheck ``queries/<bug>.yaml`` document."""
+
+    query: str
+    bug: int | None = None
+    title: str | None = None
+    test_ids: list[str] = []
+    #: YAML reads ``2014-07-01`` as a date: any scalar is kept as text.
+    resolved_at: Any = None
+
+
+def signature_from_json(doc: Mapping[str, Any] | _SignatureDoc, origin: str) -> Signature:
+    """A :class:`Signature` from one entry of a signature JSON file; ValueError if unusable."""
+    entry = doc if isinstance(doc, _SignatureDoc) else validate(
+        doc, _SignatureDoc, source=origin, error=InputError
+    )
+    if entry.bug <= 0:
+        raise ValueError(f"bug {entry.bug} is not a bug number")
     alternatives = tuple(
-        Alternative(**{k: tuple(str(x) for x in v) for k, v in alt.items()}) for alt in doc["alternatives"]
+        Alternative(
+            tuple(a.phrases), tuple(a.forbidden), tuple(a.files), tuple(a.files_not), tuple(a.builds),
+            tuple(a.builds_not),
+        )
+        for a in entry.alternatives
     )
     if not alternatives or not all(a.phrases for a in alternatives):
         raise ValueError("every alternative needs phrases")
     return Signature(
-        bug=int(doc["bug"]),
-        title=str(doc.get("title") or f"bug {doc['bug']}"),
+        bug=entry.bug,
+        title=entry.title or f"bug {entry.bug}",
         alternatives=alternatives,
-        test_ids=tuple(str(t) for t in doc.get("test_ids") or ()),
-        resolved_at=doc.get("resolved_at"),
-        query=str(doc.get("query") or ""),
+        test_ids=tuple(entry.test_ids),
+        resolved_at=entry.resolved_at,
+        query=entry.query,
         origin=origin,
     )
 
@@ -386,33 +437,38 @@ def _build_score(alt: Alternative, job_name: str | None) -> tuple[float, str]:
 def read_signature_file(path: Path, origin: str | None = None) -> list[Signature]:
     """Signatures from one file: our JSON format, or one elastic-recheck ``<bug>.yaml``.
 
-    Raises :class:`InputError` when the file cannot be read or understood.
+    Raises :class:`InputError` (one line naming the file) when the file cannot
+    be read or understood: bad syntax, nesting or alias bombs, wrong shapes.
     """
     try:
+        if path.stat().st_size > MAX_FILE:
+            raise InputError(f"{path}: larger than {MAX_FILE // (1024 * 1024)} MiB, not a signature file")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read signature file {path}: {exc}") from exc
     origin = origin or str(path)
+    source = str(path)
     if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+        doc = load_yaml(text, source=source, error=InputError)
         if not isinstance(doc, dict) or "query" not in doc:
             raise InputError(f"{path}: expected an elastic-recheck query document with 'query:'")
-        bug = doc.get("bug") or path.stem
+        query = validate(doc, _QueryDoc, source=source, error=InputError, strict=False)
+        resolved = query.resolved_at
+        if isinstance(resolved, (dict, list)):
+            raise InputError(f"{path}: resolved_at must be a date or text")
+        fields = {"query": query.query, "title": query.title, "test_ids": query.test_ids,
+                  "resolved_at": None if resolved is None else str(resolved)}
         try:
-            return [signature_from_query(int(bug), doc, origin)]
+            return [signature_from_query(int(query.bug or path.stem), fields, origin)]
         except (ValueError, QueryError) as exc:
             raise InputError(f"{path}: cannot use this query: {exc}") from exc
+    data = parse_json(text, source=source, error=InputError)
+    shaped = validate(data if isinstance(data, dict) else {"signatures": data}, _SignatureFile,
+                      source=source, error=InputError)
     try:
-        doc = json.loads(text)
-        entries = doc["signatures"] if isinstance(doc, dict) else doc
-        return [signature_from_json(entry, origin) for entry in entries]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a signature file ({exc.__class__.__name__}: {exc})") from exc
+        return [signature_from_json(entry, origin) for entry in shaped.signatures]
+    except ValueError as exc:
+        raise InputError(f"{path}: not a signature file ({exc})") from exc
 
 
 def load_signatures(environ: Mapping[str, str], *, shipped: bool = True) -> SignatureSet:
