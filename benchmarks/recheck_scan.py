@@ -186,7 +186,10 @@ def generate(path: Path, size_mb: int, seed: int = 1) -> None:
         gz.write("\n".join(tail) + "\n")
 
 
-_RSS = "import resource, sys; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+_RSS = (
+    "import resource, sys; u = resource.getrusage(resource.RUSAGE_SELF);"
+    " print(u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr)"
+)
 
 _INFLATE = (
     "import sys\n"
@@ -218,11 +221,10 @@ _OURS_ALL = (
 
 def marker_pattern() -> str:
     """The scanner's always-on markers as one ``grep -E`` pattern."""
-    import re
-
     from recheck.markers import needles
 
-    return "|".join(re.escape(n.decode()) for n in needles())
+    special = set(".[]()*+?{}|^$\\")
+    return "|".join("".join("\\" + c if c in special else c for c in n.decode()) for n in needles())
 
 
 def _child(code: str, path: Path, env: dict[str, str]) -> dict:
@@ -231,8 +233,8 @@ def _child(code: str, path: Path, env: dict[str, str]) -> dict:
     wall = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"child failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    rss_kb = int(done.stderr.strip().splitlines()[-1])
-    out: dict = {"seconds": round(wall, 3), "max_rss_mb": round(rss_kb / 1024, 1)}
+    cpu, rss_kb = done.stderr.strip().splitlines()[-1].split()
+    out: dict = {"seconds": round(wall, 3), "cpu_s": round(float(cpu), 3), "max_rss_mb": round(int(rss_kb) / 1024, 1)}
     try:
         doc = json.loads(done.stdout)
         (job,) = doc["jobs"]
@@ -302,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                 results["python"].get("bugs") == results["ours"].get("bugs")
                 and results["python"].get("failures") == results["ours"].get("failures")
             )
+        for label in ("ours", "ours_all"):
+            ratios[f"{label}_cpu_vs_inflate_cpu"] = round(results[label]["cpu_s"] / results["inflate"]["cpu_s"], 2)
         results["ratios"] = ratios
         results["load_after"] = os.getloadavg()
         if args.json:
@@ -316,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             extra = (f"peak RSS {r['max_rss_mb']:.0f} MB" if "max_rss_mb" in r else f"{r['matching_lines']} lines")
             found = f", {r['failures']} failures, bugs {r['bugs'][:5]}" if "bugs" in r else ""
-            print(f"{label:9} {r['seconds']:7.2f}s  {extra}{found}")
+            cpu = f" (CPU {r['cpu_s']:.2f}s)" if "cpu_s" in r else ""
+            print(f"{label:9} {r['seconds']:7.2f}s{cpu}  {extra}{found}")
         print("ratios: " + ", ".join(f"{k} {v}" for k, v in ratios.items()))
         return 0
     finally:

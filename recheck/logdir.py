@@ -25,7 +25,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urljoin, urlsplit
 
-from ostk.errors import OstkError, TruncatedDownload
+from ostk.errors import NotFound, OstkError, TruncatedDownload
 from recheck.engine import LogScanner
 from recheck.filenames import CONSOLE_TAGS, NO_FILE_TAGS, TAG_GLOBS, log_path, stem
 from recheck.models import BugMatch, LogAnalysis
@@ -145,7 +145,6 @@ def list_log_dir(url: str, session: requests.Session) -> tuple[str, ...]:
 
     Raises :class:`~ostk.errors.ServiceError` when the directory itself cannot be read.
     """
-    from ostk.errors import NotFound
     from ostk.http import get_json, redact_url, request
 
     root = url if url.endswith("/") else url + "/"
@@ -203,6 +202,9 @@ def analyze_files(
             scanner.consume(_chunks(session, url, path), threaded=False)
         except TruncatedDownload:
             return FileAnalysis(path, url, scanner.finish(truncated=True))
+        except NotFound:
+            # Listed but gone (logs expire file by file): nothing to say about it.
+            return FileAnalysis(path, url, scanner.finish())
         except OstkError as exc:
             return FileAnalysis(path, url, scanner.finish(truncated=True), error=str(exc))
         return FileAnalysis(path, url, scanner.finish())

@@ -46,6 +46,7 @@ _TRAIL = rb"(?:" + _SEP + rb"|$)"
 ENGINE_VARIABLE = "OSTK_RECHECK_MATCHER"
 
 
+@functools.lru_cache(maxsize=65536)
 def words(text: str | bytes) -> tuple[bytes, ...]:
     """The lower-case ASCII words of ``text``: how a phrase is matched."""
     data = text.encode("utf-8", "replace") if isinstance(text, str) else text
@@ -367,8 +368,14 @@ class HyperscanScanner(BlockScanner):
             freq[w] = freq.get(w, 0) + n
         anchor = {r: self._words[w] for w, users in enumerate(self._users) for r in users}
         for r in rules:
-            # Rarest first; then a single word (cheaper to find) and the longer one.
-            anchor[r] = min(self._c.candidates[r], key=lambda w: (freq.get(w, 0), len(w), -len(w[0])))
+            # The rarest word (the longest among equals); a phrase regex only when every
+            # word is common here: regexes cost far more to compile than literals.
+            single = [w for w in self._c.candidates[r] if len(w) == 1]
+            several = [w for w in self._c.candidates[r] if len(w) > 1]
+            best = min(single, key=lambda w: (freq.get(w, 0), -len(w[0])))
+            if several and freq.get(best, 0) > limit // 4 and freq.get(several[0], 0) < freq.get(best, 0):
+                best = several[0]
+            anchor[r] = best
         by_word: dict[tuple[bytes, ...], list[int]] = {}
         for r, w in sorted(anchor.items()):
             by_word.setdefault(w, []).append(r)
