@@ -81,7 +81,7 @@ class LogScanner:
         self._inflater: Inflater | None = None
         self._format: str | None = None
         self._text: TextScanner | None = None
-        self._spool: tempfile.SpooledTemporaryFile | None = None
+        self._spool: tempfile.SpooledTemporaryFile[bytes] | None = None
         self._bytes = 0
         self._warnings: list[str] = []
         self._finished: LogAnalysis | None = None
@@ -317,7 +317,7 @@ class LogScanner:
 
 def order_failures(failures: Iterable[Failure]) -> list[Failure]:
     """De-duplicate, then put root causes first (infra, set-up, timeouts, tests, tasks)."""
-    merged: dict[tuple, Failure] = {}
+    merged: dict[tuple[object, ...], Failure] = {}
     for f in failures:
         key = (f.kind, f.id) if f.kind is FailureKind.TEST else (f.kind, f.id, f.message)
         old = merged.get(key)

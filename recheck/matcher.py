@@ -154,7 +154,7 @@ class _Compiled:
 def _candidates(rule: Rule) -> tuple[tuple[bytes, ...], ...]:
     words = sorted({w for p in rule.phrases for w in p}, key=lambda w: (-len(w), w))
     # Words of one or two characters are everywhere; they anchor only a rule that has nothing else.
-    out = [(w,) for w in words if len(w) > 2] or [(words[0],)]
+    out: list[tuple[bytes, ...]] = [(w,) for w in words if len(w) > 2] or [(words[0],)]
     several = [p for p in rule.phrases if len(p) > 1]
     if several:
         out.append(max(several, key=lambda p: (sum(map(len, p)), p)))
@@ -364,21 +364,21 @@ class HyperscanScanner(BlockScanner):
         sample = data[: data.find(b"\n", SAMPLE) + 1 or len(data)]
         db.scan(sample, match_event_handler=count, scratch=scratch)
         freq = self._freq
-        for w, n in zip(words, seen, strict=True):
-            freq[w] = freq.get(w, 0) + n
-        anchor = {r: self._words[w] for w, users in enumerate(self._users) for r in users}
+        for key, n in zip(words, seen, strict=True):
+            freq[key] = freq.get(key, 0) + n
+        anchor = {r: self._words[wid] for wid, users in enumerate(self._users) for r in users}
         for r in rules:
             # The rarest word (the longest among equals); a phrase regex only when every
             # word is common here: regexes cost far more to compile than literals.
-            single = [w for w in self._c.candidates[r] if len(w) == 1]
+            single: list[tuple[bytes, ...]] = [w for w in self._c.candidates[r] if len(w) == 1]
             several = [w for w in self._c.candidates[r] if len(w) > 1]
             best = min(single, key=lambda w: (freq.get(w, 0), -len(w[0])))
             if several and freq.get(best, 0) > limit // 4 and freq.get(several[0], 0) < freq.get(best, 0):
                 best = several[0]
             anchor[r] = best
         by_word: dict[tuple[bytes, ...], list[int]] = {}
-        for r, w in sorted(anchor.items()):
-            by_word.setdefault(w, []).append(r)
+        for r, key in sorted(anchor.items()):
+            by_word.setdefault(key, []).append(r)
         before = self._words
         self._use(tuple(by_word), tuple(tuple(v) for v in by_word.values()))
         self._engine.learn(anchor)
