@@ -41,6 +41,7 @@ from recheck.review.locate import (
     log_directory_candidates,
 )
 from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
+from recheck.logdir import with_service_logs
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
 
@@ -77,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], co
     sub.add_argument(
         "--every-line",
         action="store_true",
-        help="check every log line against the signatures, not only lines around failures (slower)",
+        help="accepted for compatibility: every log line is always checked against the signatures",
     )
     sub.add_argument(
         "--no-shipped-signatures",
@@ -181,9 +182,10 @@ def _analyze_url(
     candidates = log_directory_candidates(url)
     for candidate in candidates:
         try:
-            return candidate, analyze(candidate, **options)  # type: ignore[arg-type]
+            found = analyze(candidate, **options)  # type: ignore[arg-type]
         except NotFound:
             continue
+        return candidate, with_service_logs(url, found, sigs, session=session, job_name=job_name)
     names = ", ".join(c.rsplit("/", 1)[-1] for c in candidates)
     raise NotFound(f"no {names} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url))
 

@@ -107,7 +107,7 @@ class LogLocator:
         if text:
             groups.append(tuple(LogSource(base + f, f) for f in text))
         reason = None if text else NOT_UPLOADED + " (the manifest lists no job-output.txt)"
-        return LogPlan(base, tuple(groups), missing_reason=reason, manifest_without_text=not text)
+        return LogPlan(base, tuple(groups), missing_reason=reason, manifest_without_text=not text, files=tuple(files))
 
     def _manifest_files(self, url: str, build: Build) -> list[str]:
         what = f"reading the log manifest of {build.job_name}"
