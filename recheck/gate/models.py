@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recheck.models import BugMatch, Failure
+from recheck.zuul import Artifact
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class GateBuild:
     log_url: str | None = None
     #: The build's page on the Zuul dashboard (an example link in the report).
     url: str = ""
-    #: ``(name, url)`` of the build's artifacts (subunit streams, the Zuul manifest).
-    artifacts: tuple[tuple[str, str], ...] = ()
+    #: The build's artifacts (the Zuul manifest, reports); not kept in the store.
+    artifacts: tuple[Artifact, ...] = ()
 
     @property
     def failed(self) -> bool:

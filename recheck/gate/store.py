@@ -131,7 +131,7 @@ class GateStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> GateStore:  # noqa: PYI034 - typing.Self needs Python 3.11
+    def __enter__(self) -> GateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -49,7 +49,7 @@ def run_analyses(
 def _safely(task: BuildTask) -> BuildAnalysis:
     try:
         return analyse_build(task)
-    except Exception as exc:  # noqa: BLE001 - one odd log must not sink the report
+    except Exception as exc:
         return _failed(task, exc)
 
 
@@ -82,7 +82,7 @@ def _in_processes(tasks: Sequence[BuildTask], count: int) -> Iterator[BuildAnaly
             for future in done:
                 try:
                     yield future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died or the analysis raised
+                except Exception as exc:
                     yield _failed(futures[future], exc)
     except BaseException:
         # Ctrl-C or the consumer stopped: nothing more is started, and running
@@ -112,7 +112,7 @@ def _on_dask(tasks: Sequence[BuildTask], address: str, connect_timeout: float) -
             for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 try:
                     yield future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died or the analysis raised
+                except Exception as exc:
                     yield _failed(by_key[future.key], exc)
         except BaseException:
             client.cancel(futures)  # type: ignore[no-untyped-call]

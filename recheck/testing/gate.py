@@ -61,8 +61,6 @@ class GateSimulator(CISimulator):
         super().__init__(**kw)
         #: First path segments under ``/logs`` that answer 503 (a log storage outage).
         self.down_hosts: set[str] = set()
-        #: The most builds one page may hold, whatever ``limit`` asks (None: no cap).
-        self.max_limit: int | None = None
         self._order = 0
 
     def add_build(
@@ -163,8 +161,6 @@ class GateSimulator(CISimulator):
         # Zuul orders by build id, newest first; ids follow the order builds started.
         selected.sort(key=lambda b: (b.get("start_time") or "", b.get("_id", 0)), reverse=True)
         limit = int((query.get("limit") or ["50"])[0])
-        if self.max_limit is not None:
-            limit = min(limit, self.max_limit)
         skip = int((query.get("skip") or ["0"])[0])
         return [{k: v for k, v in b.items() if k != "_id"} for b in selected[skip : skip + limit]]
 
