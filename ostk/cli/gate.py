@@ -134,7 +134,7 @@ def _render(env: Environment, report: object) -> None:
 
     assert isinstance(report, GateReport)
     out = env.out
-    span = f"{_stamp(report.window.since)} – {_stamp(report.window.until)}"
+    span = f"{_stamp(report.window.since)} to {_stamp(report.window.until)}"
     out.print(f"[bold]{report.builds_analysed}[/] failed builds analysed, {escape(span)}")
     bugs = Table(title="Known bugs", title_justify="left")
     for column in ("bug", "hits", "changes", "jobs", "title"):

@@ -39,7 +39,8 @@ def list_builds(
     """The final builds of ``pipeline`` that ended inside ``window``, newest first (per project)."""
     client = ZuulClient(zuul_url.rstrip("/"), tenant, session=session)
     seen: set[str] = set()
-    for project in projects or [None]:
+    wanted: list[str | None] = list(projects) or [None]
+    for project in wanted:
         for build in _window_pages(client, window, pipeline, project, page_size):
             if build.uuid not in seen:
                 seen.add(build.uuid)

@@ -15,9 +15,9 @@ import os
 from importlib import resources
 
 import jinja2
-import pygal  # type: ignore[import-untyped]
+import pygal
 from markupsafe import Markup
-from pygal.style import Style  # type: ignore[import-untyped]
+from pygal.style import Style
 
 from ostk.files import atomic_write
 from recheck.gate.models import BugHits, GateReport, iso

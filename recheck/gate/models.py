@@ -147,7 +147,7 @@ class UncategorizedFailure:
 
 @dataclass(frozen=True)
 class JobStats:
-    """One job in the window: builds that ran, failed builds, failure rate (0–1)."""
+    """One job in the window: builds that ran, failed builds, failure rate (0 to 1)."""
 
     name: str
     builds: int

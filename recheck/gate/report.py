@@ -314,7 +314,7 @@ def _search(client: LaunchpadClient, finder: LaunchpadBugFinder, failure: Failur
         tags = client.bug(link).get("tags") if link else None
         if isinstance(tags, list) and "gate-failure" in tags:
             match = replace(
-                match, score=min(0.99, match.score + GATE_FAILURE_BONUS), why=match.why + (GATE_FAILURE_NOTE,)
+                match, score=min(0.99, match.score + GATE_FAILURE_BONUS), why=(*match.why, GATE_FAILURE_NOTE)
             )
         matches.append(match)
     return tuple(sorted(matches, key=lambda m: -m.score))

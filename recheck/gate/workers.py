@@ -106,7 +106,7 @@ def _on_dask(tasks: Sequence[BuildTask], address: str, connect_timeout: float) -
     try:
         # pure=False: a build analysed twice must run twice (its logs may have appeared).
         futures = client.map(analyse_build, list(tasks), pure=False)
-        by_key = {future.key: task for future, task in zip(futures, tasks)}
+        by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         try:
             # loop=: the client is not the process default (set_as_default=False).
             for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]

@@ -220,7 +220,7 @@ def console_test_failure(test_id: str, message: str, *, at: _dt.datetime, passed
 
 def subunit_test_failure(test_id: str, traceback: str, *, passed: int = 3) -> bytes:
     """A subunit v2 stream with ``passed`` passing tests and one failure (python-subunit writes it)."""
-    from subunit import StreamResultToBytes  # type: ignore[import-untyped]
+    from subunit import StreamResultToBytes
 
     buffer = io.BytesIO()
     stream = StreamResultToBytes(buffer)
@@ -416,7 +416,7 @@ def add_gate_week(sim: GateSimulator, *, until: _dt.datetime) -> GateWeek:
     for cause, group in GATE_WEEK.items():
         uuids = week.failed.setdefault(cause, [])
         for n, (job, change, days, project) in enumerate(
-            zip(group.job_names, group.changes, group.days_ago, group.projects)
+            zip(group.job_names, group.changes, group.days_ago, group.projects, strict=True)
         ):
             end = until - _dt.timedelta(days=days, hours=1, minutes=7 * n + 3)
             host = group.hosts[n] if group.hosts else "vexxhost"
