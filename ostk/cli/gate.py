@@ -85,7 +85,7 @@ def _positive(text: str) -> int:
 
 
 def _report(args: argparse.Namespace, env: Environment) -> int:
-    from recheck.gate import gate_report, write_html
+    from recheck.gate import gate_report
 
     if args.dask and args.workers:
         raise UsageError("ostk gate report: give --workers or --dask, not both")
@@ -114,6 +114,9 @@ def _report(args: argparse.Namespace, env: Environment) -> int:
             progress=advance,
         )
     if args.html:
+        # Imported only for --html: jinja2 and pygal cost a noticeable part of a re-run.
+        from recheck.gate.html import write_html
+
         try:
             write_html(report, args.html)
         except OSError as exc:

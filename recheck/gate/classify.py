@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import requests
 import urllib3
@@ -28,10 +27,10 @@ from ostk.http import (
     service_errors,
 )
 from recheck.engine import analyze_stream
-from recheck.gate.models import BuildAnalysis, GateBuild
-from recheck.launchpad import normalise_message, strip_tags
+from recheck.gate.keys import FailureKey, failure_key
+from recheck.gate.models import BuildAnalysis, BuildTask, GateBuild
 from recheck.logcache import LogCache
-from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
+from recheck.models import BugMatch, Failure, LogAnalysis
 from recheck.review.builds import ZuulClients
 from recheck.review.locate import LogLocator
 from recheck.review.types import LogPlan
@@ -42,42 +41,6 @@ from recheck.zuul import Build
 CHUNK = 256 * 1024
 #: A manifest lists every log file; more than this is not a manifest we trust.
 MAX_MANIFEST_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class AnalysisSettings:
-    """What a worker needs besides the build: picklable, resolved once by the caller."""
-
-    #: The environment variables that locate the user's signatures (XDG_CONFIG_HOME, HOME).
-    signature_environ: tuple[tuple[str, str], ...] = ()
-    #: The recheck log cache directory (finished analyses by log URL), or None.
-    cache_dir: str | None = None
-    http: HttpSettings = field(default_factory=HttpSettings)
-
-
-@dataclass(frozen=True)
-class BuildTask:
-    """One unit of work: analyse ``build``'s logs."""
-
-    build: GateBuild
-    settings: AnalysisSettings
-
-
-@dataclass(frozen=True)
-class FailureKey:
-    """How failures of different builds are recognised as the same one."""
-
-    #: ``"test"`` or ``"message"``.
-    kind: str
-    key: str
-
-
-def failure_key(failure: Failure) -> FailureKey:
-    """Same test id (tempest's ``[id-…,smoke]`` tags dropped), else the same normalised message."""
-    if failure.kind is FailureKind.TEST and failure.id:
-        return FailureKey("test", strip_tags(failure.id))
-    message = normalise_message(failure.message, words=16) or failure.id or failure.kind.value
-    return FailureKey("message", message)
 
 
 # -- per-process state (each worker process or Dask worker keeps its own) ----

@@ -10,6 +10,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ostk.http import HttpSettings
 from recheck.models import BugMatch, Failure
 from recheck.zuul import Artifact
 
@@ -74,6 +75,25 @@ class BuildAnalysis:
     warnings: tuple[str, ...] = ()
     #: Log bytes downloaded for this build (0 when every log came from the cache).
     downloaded: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What a worker needs besides the build: picklable, resolved once by the caller."""
+
+    #: The environment variables that locate the user's signatures (XDG_CONFIG_HOME, HOME).
+    signature_environ: tuple[tuple[str, str], ...] = ()
+    #: The recheck log cache directory (finished analyses by log URL), or None.
+    cache_dir: str | None = None
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+
+@dataclass(frozen=True)
+class BuildTask:
+    """One unit of work: analyse ``build``'s logs."""
+
+    build: GateBuild
+    settings: AnalysisSettings
 
 
 @dataclass(frozen=True)

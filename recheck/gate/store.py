@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ostk.errors import InputError
 from ostk.files import ensure_private_dir
-from recheck.gate.classify import failure_key
+from recheck.gate.keys import failure_key
 from recheck.gate.models import BuildAnalysis, GateBuild, GateWindow, iso, parse_time
 from recheck.models import BugMatch, Failure, FailureKind
 

@@ -16,8 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 from ostk.errors import ServiceError, UsageError
-from recheck.gate.classify import BuildTask, analyse_build
-from recheck.gate.models import BuildAnalysis
+from recheck.gate.classify import analyse_build
+from recheck.gate.models import BuildAnalysis, BuildTask
 
 
 def usable_cpus() -> int:

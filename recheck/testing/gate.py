@@ -24,6 +24,7 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -31,6 +32,8 @@ from urllib.parse import unquote
 from recheck.testing.simulator import CISimulator, SimBug, SimLog, _Handler, gzip_bytes
 
 _TS = "%Y-%m-%d %H:%M:%S.%f"
+#: Bytes written at a time when pacing: small, so the caps hold to the last byte.
+_PIECE = 16 * 1024
 
 
 class _GateHandler(_Handler):
@@ -49,7 +52,32 @@ class _GateHandler(_Handler):
         if host in self.sim.down_hosts:
             self._send(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             return
-        super()._logs(path)
+        if self.sim.total_rate is None:
+            super()._logs(path)
+            return
+        with self.sim._lock:
+            log = self.sim._logs.get(unquote(path))
+        if log is None or log.expired:
+            self._send(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html")
+            return
+        body = log.body()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        if log.encoding == "gzip":
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        started = time.monotonic()
+        view = memoryview(body)
+        for offset in range(0, len(body), _PIECE):
+            piece = view[offset : offset + _PIECE]
+            # Both caps: this connection's rate, and the link's, shared by every connection.
+            wait = self.sim.reserve(len(piece))
+            if log.rate:
+                wait = max(wait, (offset + len(piece)) / log.rate - (time.monotonic() - started))
+            if wait > 0:
+                time.sleep(wait)
+            self.wfile.write(piece)
 
 
 class GateSimulator(CISimulator):
@@ -62,6 +90,9 @@ class GateSimulator(CISimulator):
         #: First path segments under ``/logs`` that answer 503 (a log storage outage).
         self.down_hosts: set[str] = set()
         self._order = 0
+        #: Bytes per second for all log downloads together (None: no shared cap).
+        self.total_rate: float | None = None
+        self._link_free = 0.0
 
     def add_build(
         self,
@@ -163,6 +194,15 @@ class GateSimulator(CISimulator):
         limit = int((query.get("limit") or ["50"])[0])
         skip = int((query.get("skip") or ["0"])[0])
         return [{k: v for k, v in b.items() if k != "_id"} for b in selected[skip : skip + limit]]
+
+    def reserve(self, size: int) -> float:
+        """Book ``size`` bytes on the shared link; returns how long to wait before sending them."""
+        assert self.total_rate is not None
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._link_free)
+            self._link_free = start + size / self.total_rate
+            return start - now
 
     def throttle(self, rate: float | None) -> None:
         """Serve every log at ``rate`` bytes/s per connection (None: full speed)."""
