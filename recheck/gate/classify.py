@@ -20,7 +20,7 @@ import urllib3
 
 from ostk.errors import NotFound, OstkError
 from ostk.http import (
-    HttpSettings,
+    Deadline,
     build_session,
     check_status,
     redact_url,
@@ -28,7 +28,7 @@ from ostk.http import (
 )
 from recheck.engine import analyze_stream
 from recheck.gate.keys import FailureKey, failure_key
-from recheck.gate.models import BuildAnalysis, BuildTask, GateBuild
+from recheck.gate.models import AnalysisSettings, BuildAnalysis, BuildTask, GateBuild
 from recheck.logcache import LogCache
 from recheck.models import BugMatch, Failure, LogAnalysis
 from recheck.review.builds import ZuulClients
@@ -45,15 +45,7 @@ MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 # -- per-process state (each worker process or Dask worker keeps its own) ----
 _STATE_LOCK = threading.Lock()
-_SESSIONS: dict[HttpSettings, requests.Session] = {}
 _SIGNATURES: dict[tuple[tuple[str, str], ...], SignatureSet] = {}
-
-
-def _session(settings: HttpSettings) -> requests.Session:
-    with _STATE_LOCK:
-        if settings not in _SESSIONS:
-            _SESSIONS[settings] = build_session(settings)
-        return _SESSIONS[settings]
 
 
 def _signatures(environ: tuple[tuple[str, str], ...]) -> SignatureSet:
@@ -69,8 +61,17 @@ def analyse_build(task: BuildTask) -> BuildAnalysis:
     settings = task.settings
     if not build.log_url:
         return BuildAnalysis(build.uuid, warnings=(f"{build.job_name}: the build left no logs ({build.result})",))
-    session = _session(settings.http)
-    signatures = _signatures(settings.signature_environ)
+    # Its own session and deadline: a build's budget does not depend on where it runs
+    # nor on the command's deadline (which bounds the Zuul listing and Launchpad).
+    deadline = Deadline(settings.build_timeout, f"reading the logs of {build.job_name}")
+    with build_session(settings.http, deadline=deadline) as session:
+        return _analyse(build, session, _signatures(settings.signature_environ), settings)
+
+
+def _analyse(
+    build: GateBuild, session: requests.Session, signatures: SignatureSet, settings: AnalysisSettings
+) -> BuildAnalysis:
+    assert build.log_url is not None
     cache = LogCache(settings.cache_dir) if settings.cache_dir else None
     reader = _LogReader(session, signatures, cache, build.job_name)
     warnings: list[str] = []

@@ -86,6 +86,9 @@ class AnalysisSettings:
     #: The recheck log cache directory (finished analyses by log URL), or None.
     cache_dir: str | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
+    #: Seconds one build's log downloads may take together: each build has its own
+    #: budget, the same in this process, a worker process or a Dask worker.
+    build_timeout: float = 900.0
 
 
 @dataclass(frozen=True)

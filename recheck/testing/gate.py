@@ -32,8 +32,6 @@ from urllib.parse import unquote
 from recheck.testing.simulator import CISimulator, SimBug, SimLog, _Handler, gzip_bytes
 
 _TS = "%Y-%m-%d %H:%M:%S.%f"
-#: Bytes written at a time when pacing: small, so the caps hold to the last byte.
-_PIECE = 16 * 1024
 
 
 class _GateHandler(_Handler):
@@ -52,32 +50,32 @@ class _GateHandler(_Handler):
         if host in self.sim.down_hosts:
             self._send(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             return
-        if self.sim.total_rate is None:
-            super()._logs(path)
-            return
-        with self.sim._lock:
-            log = self.sim._logs.get(unquote(path))
-        if log is None or log.expired:
-            self._send(404, b"<html><body><h1>Not Found</h1></body></html>", "text/html")
-            return
-        body = log.body()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        if log.encoding == "gzip":
-            self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        started = time.monotonic()
-        view = memoryview(body)
-        for offset in range(0, len(body), _PIECE):
-            piece = view[offset : offset + _PIECE]
-            # Both caps: this connection's rate, and the link's, shared by every connection.
-            wait = self.sim.reserve(len(piece))
-            if log.rate:
-                wait = max(wait, (offset + len(piece)) / log.rate - (time.monotonic() - started))
-            if wait > 0:
-                time.sleep(wait)
-            self.wfile.write(piece)
+        if self.sim.total_rate is not None and not isinstance(self.wfile, _LinkPaced):
+            # Every byte of this connection also books time on the shared link.
+            self.wfile = _LinkPaced(self.wfile, self.sim)  # type: ignore[assignment]
+        super()._logs(path)
+
+
+class _LinkPaced(io.RawIOBase):
+    """A response stream that waits for its turn on the simulator's shared link."""
+
+    def __init__(self, inner: Any, sim: GateSimulator) -> None:
+        super().__init__()
+        self.inner = inner
+        self.sim = sim
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        wait = self.sim.reserve(len(data))
+        if wait > 0:
+            time.sleep(wait)
+        self.inner.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.inner.flush()
 
 
 class GateSimulator(CISimulator):
