@@ -40,23 +40,35 @@ class KeystoneSignedData(NamedTuple):
 
 def _tlv(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     """Read one TLV with ``tag`` at ``pos``; return (content start, content end)."""
+    # Hot path (about twenty calls per token): lengths are read inline.
     if pos + 2 > end or buf[pos] != tag:
         raise _Malformed
-    first = buf[pos + 1]
+    length = buf[pos + 1]
     pos += 2
-    if first < 0x80:
-        if pos + first > end:
-            raise _Malformed
-        return pos, pos + first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 3 or pos + count > end:
+    if length >= 0x80:
+        if length == 0x81:
+            if pos >= end:
+                raise _Malformed
+            length = buf[pos]
+            pos += 1
+            if length < 0x80:
+                raise _Malformed  # DER: the shortest length form
+        elif length == 0x82:
+            if pos + 2 > end:
+                raise _Malformed
+            length = (buf[pos] << 8) | buf[pos + 1]
+            pos += 2
+            if length < 0x100:
+                raise _Malformed
+        elif length == 0x83:
+            if pos + 3 > end:
+                raise _Malformed
+            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            pos += 3
+            if length < 0x10000:
+                raise _Malformed
+        else:
             raise _Malformed  # indefinite (BER) or absurdly long
-        length = int.from_bytes(buf[pos : pos + count], "big")
-        # DER: the shortest length form
-        if length < 0x80 or buf[pos] == 0:
-            raise _Malformed
-        pos += count
     if pos + length > end:
         raise _Malformed
     return pos, pos + length

@@ -106,6 +106,8 @@ class Identity:
     audit_ids: tuple[str, ...] = ()
     #: The ``X-Service-*`` headers, for when it came as ``X-Service-Token``.
     service_headers: tuple[tuple[str, str], ...] = ()
+    #: When the token (or the cache's trust in it) ends, epoch seconds.
+    expires_at: float = float("inf")
 
     def access_info(self, token: str) -> access.AccessInfo:
         """keystoneauth's view of the token (as ``keystone.token_auth.user``)."""
@@ -137,19 +139,19 @@ def _audit_ids(payload: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(a for a in ids if isinstance(a, str)) if isinstance(ids, list) else ()
 
 
-def identity_from_payload(payload: Mapping[str, Any], token: str = "") -> Identity:
+def identity_from_payload(payload: Mapping[str, Any], token: str = "", expires_at: float = float("inf")) -> Identity:
     """The headers auth_token set for a valid user token carrying ``payload``.
 
     A payload keystoneauth cannot read (a verified token with odd fields)
     raises ``TokenInvalid(MALFORMED)``: never a crash in the service.
     """
     try:
-        return _identity(payload, token)
+        return _identity(payload, token, expires_at)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise TokenInvalid(Reason.MALFORMED, f"token data unreadable ({type(exc).__name__})") from None
 
 
-def _identity(payload: Mapping[str, Any], token: str) -> Identity:
+def _identity(payload: Mapping[str, Any], token: str, expires_at: float) -> Identity:
     ref = access.create(body=dict(payload), auth_token=token or None)
     values = _auth_headers(ref, "")
     values["X-Is-Admin-Project"] = "True" if ref.is_admin_project else "False"
@@ -167,6 +169,7 @@ def _identity(payload: Mapping[str, Any], token: str) -> Identity:
         service_headers=_environ(_auth_headers(ref, "-Service")),
         catalog_header=catalog_header,
         audit_ids=_audit_ids(payload),
+        expires_at=expires_at,
     )
 
 

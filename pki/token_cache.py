@@ -147,7 +147,7 @@ class MemcachedTokenCache:
             document = json.loads(raw)
             if float(document["until"]) <= now:
                 return None
-            return identity_from_payload(document["token_info"])
+            return identity_from_payload(document["token_info"], expires_at=float(document["until"]))
         except (ValueError, KeyError, TypeError, RecursionError):
             return None  # not ours, or damaged: validate again
 
