@@ -74,15 +74,27 @@ def _tlv(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     return pos, pos + length
 
 
+#: AlgorithmIdentifier TLVs seen so far → (OID contents, parameters): the
+#: handful keystone used repeat in every token, so a dict lookup replaces parsing.
+_KNOWN_ALGORITHMS: dict[bytes, tuple[bytes, bytes]] = {}
+_VERSION_1 = b"\x02\x01\x01"
+
+
 def _algorithm(buf: bytes, pos: int, end: int) -> tuple[bytes, bytes, int]:
     """AlgorithmIdentifier → (OID contents, parameters TLV or b"", next position)."""
     start, stop = _tlv(buf, pos, end, 0x30)
+    whole = buf[pos:stop]
+    known = _KNOWN_ALGORITHMS.get(whole)
+    if known is not None:
+        return known[0], known[1], stop
     oid_start, oid_end = _tlv(buf, start, stop, 0x06)
     if oid_end == oid_start:
         raise _Malformed
     params = buf[oid_end:stop]
     if params not in (b"", _NULL):
         raise _Malformed
+    if len(_KNOWN_ALGORITHMS) < 64:  # bounded: hostile input cannot grow it
+        _KNOWN_ALGORITHMS[whole] = (buf[oid_start:oid_end], params)
     return buf[oid_start:oid_end], params, stop
 
 
@@ -118,9 +130,9 @@ def _read(buf: bytes) -> KeystoneSignedData:
     sd_start, sd_end = _tlv(buf, explicit_start, explicit_end, 0x30)  # SignedData
     if sd_end != explicit_end:
         raise _Malformed
-    version, pos = _integer(buf, sd_start, sd_end)
-    if version != 1:
-        raise _Malformed
+    if buf[sd_start:sd_start + 3] != _VERSION_1 or sd_start + 3 > sd_end:
+        raise _Malformed  # version 1, DER-minimal
+    pos = sd_start + 3
     set_start, set_end = _tlv(buf, pos, sd_end, 0x31)  # digestAlgorithms
     digest_oids = []
     cursor = set_start
@@ -145,9 +157,9 @@ def _read(buf: bytes) -> KeystoneSignedData:
     si_start, si_end = _tlv(buf, si_set_start, si_set_end, 0x30)  # the one SignerInfo
     if si_end != si_set_end:
         raise _Malformed
-    si_version, pos = _integer(buf, si_start, si_end)
-    if si_version != 1:
+    if buf[si_start:si_start + 3] != _VERSION_1 or si_start + 3 > si_end:
         raise _Malformed
+    pos = si_start + 3
     ias_start, ias_end = _tlv(buf, pos, si_end, 0x30)  # issuerAndSerialNumber
     name_start, name_end = _tlv(buf, ias_start, ias_end, 0x30)
     issuer_der = buf[ias_start:name_end]
