@@ -70,12 +70,13 @@ def _start(name: str, options: dict[str, str] | None, logs: Path) -> tuple[subpr
     if options is not None:
         env["PKI_BENCH_OPTIONS"] = json.dumps(options)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    proc = subprocess.Popen(
-        [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
+    with open(logs / f"{name}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [gunicorn, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--worker-class", "gthread",
          "--threads", "4", "--keep-alive", "30", "--no-control-socket", "--log-level", "warning",
-         "pki_middleware:wsgi_app()"],
-        env=env, stdout=open(logs / f"{name}.log", "wb"), stderr=subprocess.STDOUT,
-    )
+             "pki_middleware:wsgi_app()"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     return proc, port
 
 
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                                work),
         }
         try:
-            for _name, (_proc, port) in servers.items():
+            for _proc, port in servers.values():
                 _wait_ready(port, token)
             best = dict.fromkeys(servers, 0.0)
             for _ in range(rounds):

@@ -35,10 +35,15 @@ from cryptography.hazmat.primitives.asymmetric import padding
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pki.certs import TrustStore  # noqa: E402
-from pki.issuing import create_ca, create_signing_cert, pem_to_pki_token, sign_revocation_list  # noqa: E402
-from pki.token import decode  # noqa: E402
-from pki.verify import verify_token  # noqa: E402
+from pki.certs import TrustStore
+from pki.issuing import (
+    create_ca,
+    create_signing_cert,
+    pem_to_pki_token,
+    sign_revocation_list,
+)
+from pki.token import decode
+from pki.verify import verify_token
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "pki"
 NOW = datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)

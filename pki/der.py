@@ -161,7 +161,7 @@ def _read(buf: bytes) -> KeystoneSignedData:
         raise _Malformed
     pos = si_start + 3
     ias_start, ias_end = _tlv(buf, pos, si_end, 0x30)  # issuerAndSerialNumber
-    name_start, name_end = _tlv(buf, ias_start, ias_end, 0x30)
+    _name_start, name_end = _tlv(buf, ias_start, ias_end, 0x30)
     issuer_der = buf[ias_start:name_end]
     serial, after_serial = _integer(buf, name_end, ias_end)
     if after_serial != ias_end:

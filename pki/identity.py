@@ -24,7 +24,7 @@ from keystoneauth1.identity import base as identity_base
 
 from pki.errors import Reason, TokenInvalid
 
-__all__ = ["Identity", "TokenAuth", "identity_from_payload", "auth_header_keys"]
+__all__ = ["Identity", "TokenAuth", "auth_header_keys", "identity_from_payload"]
 
 #: header template -> AccessInfo attribute (``_request.py`` ``_HEADER_TEMPLATE``)
 _HEADER_TEMPLATE = {
@@ -67,7 +67,7 @@ def auth_header_keys() -> tuple[str, ...]:
     ]
     for template in _HEADER_TEMPLATE:
         names.extend(template % prefix for prefix in _PREFIXES)
-    names.extend("X%s-Roles" % prefix for prefix in _PREFIXES)
+    names.extend(f"X{prefix}-Roles" for prefix in _PREFIXES)
     return tuple(_environ_key(name) for name in names)
 
 
@@ -116,9 +116,10 @@ class Identity:
 
 def _auth_headers(ref: access.AccessInfo, prefix: str) -> dict[str, Any]:
     """``_request.py``'s ``_set_auth_headers``: roles, system scope, the templates."""
-    values: dict[str, Any] = {f"X{prefix}-Roles": ",".join(ref.role_names)}
+    values: dict[str, Any] = {f"X{prefix}-Roles": ",".join(ref.role_names or ())}
     if ref.system_scoped:
-        values["OpenStack-System-Scope"] = "all" if (ref.system or {}).get("all") else None
+        system = getattr(ref, "system", None) or {}
+        values["OpenStack-System-Scope"] = "all" if system.get("all") else None
     for template, attribute in _HEADER_TEMPLATE.items():
         values[template % prefix] = getattr(ref, attribute)
     return values
@@ -160,7 +161,7 @@ def _identity(payload: Mapping[str, Any], token: str, expires_at: float) -> Iden
     catalog_header = None
     if ref.has_service_catalog():
         catalog = ref.service_catalog.catalog
-        if ref.version == "v3":
+        if getattr(ref, "version", None) == "v3":
             catalog = _normalize_catalog(catalog)
         catalog_header = json.dumps(catalog)
     return Identity(
@@ -173,7 +174,7 @@ def _identity(payload: Mapping[str, Any], token: str, expires_at: float) -> Iden
     )
 
 
-class TokenAuth(identity_base.BaseIdentityPlugin):  # type: ignore[misc]
+class TokenAuth(identity_base.BaseIdentityPlugin):
     """``keystone.token_auth``: the user (and service) token as a keystoneauth
     plugin, the shape of auth_token's ``_user_plugin.UserAuthPlugin``."""
 
@@ -190,6 +191,8 @@ class TokenAuth(identity_base.BaseIdentityPlugin):  # type: ignore[misc]
     def has_service_token(self) -> bool:
         return bool(self.service)
 
-    def get_auth_ref(self, session: Any, **kwargs: Any) -> access.AccessInfo | None:
+    def get_auth_ref(self, session: Any) -> access.AccessInfo:
         # A validated token cannot be renewed from here.
+        if self.user is None:
+            raise ValueError("no user token")
         return self.user

@@ -55,7 +55,7 @@ from pki.token import MAX_TOKEN_BYTES, is_pki_text, token_ids
 from pki.token_cache import MemcachedTokenCache, MemoryTokenCache, TokenCache
 from pki.verifier import Verifier
 
-__all__ = ["filter_factory", "PkiAuthProtocol"]
+__all__ = ["PkiAuthProtocol", "filter_factory"]
 
 LOG = logging.getLogger("pki.middleware")
 
@@ -166,7 +166,7 @@ class PkiAuthProtocol:
             service_hot = self._identity(service_token) if service_token else None
         except _Unavailable:
             return self._answer(environ, start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
-        except Exception:  # noqa: BLE001 - whatever broke, the token was not checked: never a pass
+        except Exception:
             LOG.exception("pki.middleware: token validation failed unexpectedly")
             return self._answer(environ, start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
         user = user_hot.identity if user_hot is not None else None
@@ -364,7 +364,7 @@ def _service_errors(fetch: Callable[[], bytes]) -> Callable[[], bytes]:
             return fetch()
         except OstkError:
             raise
-        except Exception as exc:  # noqa: BLE001 - mapped, with its cause kept
+        except Exception as exc:
             raise ServiceError(f"fetching keystone's revocation list: {type(exc).__name__}: {exc}") from exc
 
     return guarded

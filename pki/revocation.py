@@ -39,13 +39,13 @@ from pki.jsondoc import parse_json
 from pki.token import PKI_PREFIXES
 
 __all__ = [
-    "RevokedToken",
-    "RevocationList",
-    "RevocationListError",
-    "RevocationCache",
-    "RevocationUnavailable",
     "DEFAULT_CACHE_TIME",
     "DEFAULT_MAX_STALE_AGE",
+    "RevocationCache",
+    "RevocationList",
+    "RevocationListError",
+    "RevocationUnavailable",
+    "RevokedToken",
 ]
 
 #: keystonemiddleware's default ``revocation_cache_time``, in seconds.

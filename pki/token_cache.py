@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from pki.identity import Identity, identity_from_payload
 
-__all__ = ["TokenCache", "MemoryTokenCache", "MemcachedTokenCache", "parse_servers"]
+__all__ = ["MemcachedTokenCache", "MemoryTokenCache", "TokenCache", "parse_servers"]
 
 #: memcached refuses values over 1 MiB by default; a token's data is far less.
 _MAX_VALUE = 1024 * 1024
@@ -87,8 +87,7 @@ def parse_servers(value: str | Sequence[str]) -> tuple[tuple[str, int], ...]:
         text = item.strip()
         if not text:
             continue
-        if text.startswith("inet6:"):
-            text = text[6:]
+        text = text.removeprefix("inet6:")
         if text.startswith("["):
             host, _, rest = text[1:].partition("]")
             port = rest.lstrip(":") or "11211"

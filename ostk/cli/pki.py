@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"must be zero or more: {text!r}")
     return value
 

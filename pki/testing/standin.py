@@ -42,18 +42,28 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from typing_extensions import Self
 
 from ostk.files import atomic_write
 from pki import issuing
-from pki.testing.wsgi import Handler, Reply, Server, allow, error, json_reply, lying_length, read_json
+from pki.testing.wsgi import (
+    Handler,
+    Reply,
+    Server,
+    allow,
+    error,
+    json_reply,
+    lying_length,
+    read_json,
+)
 
-__all__ = ["KeystoneStandIn", "StandInUser", "ADMIN_TOKEN"]
+__all__ = ["ADMIN_TOKEN", "KeystoneStandIn", "StandInUser"]
 
 #: The stand-in's bootstrap ``admin_token`` (keystone's old shared secret),
 #: accepted by the revocation list paths as an admin token.
@@ -91,7 +101,7 @@ class StandInUser:
 
     @property
     def user_id(self) -> str:
-        return self.id or hashlib.md5(self.name.encode()).hexdigest()  # noqa: S324 - an id, not security
+        return self.id or hashlib.md5(self.name.encode()).hexdigest()
 
 
 @dataclass
@@ -197,8 +207,9 @@ class KeystoneStandIn:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> KeystoneStandIn:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -271,13 +282,13 @@ class KeystoneStandIn:
 
     def payload_of(self, token: str) -> dict[str, Any]:
         """The data of a token the stand-in issued (KeyError for others)."""
-        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
             return json.loads(json.dumps(self._issued[token_id].payload))
 
     def revoke(self, token: str) -> str:
         """Put ``token`` on the revocation list (by md5 id and audit id); return the id."""
-        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
             issued = self._issued.get(token_id)
             expires = issued.expires if issued else _dt.datetime.now(_dt.timezone.utc)
@@ -385,7 +396,7 @@ class KeystoneStandIn:
             token = uuid.uuid4().hex  # validated online only (GET /v3/auth/tokens)
         else:
             token = issuing.sign_token(payload, signer, pkiz=fmt == "pkiz")
-        token_id = hashlib.md5(token.encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.encode("utf-8")).hexdigest()
         with self._lock:
             self._issued[token_id] = _Issued(user, audit_id, expires, payload)
         return token, payload
@@ -431,8 +442,8 @@ class KeystoneStandIn:
         audit_id: str,
         methods: Sequence[str],
     ) -> dict[str, Any]:
-        project_id = user.project_id or hashlib.md5(user.project.encode()).hexdigest()  # noqa: S324 - an id
-        roles = [{"id": hashlib.md5(r.encode()).hexdigest(), "name": r} for r in user.roles]  # noqa: S324
+        project_id = user.project_id or hashlib.md5(user.project.encode()).hexdigest()
+        roles = [{"id": hashlib.md5(r.encode()).hexdigest(), "name": r} for r in user.roles]
         if api == "v2.0":
             tenant = {"id": project_id, "name": user.project, "enabled": True, "description": None}
             return {
@@ -475,7 +486,7 @@ class KeystoneStandIn:
             return None
         if token == ADMIN_TOKEN or (self.accept_token is not None and self.accept_token(token)):
             return StandInUser("admin-token", "", roles=("admin",))
-        token_id = hashlib.md5(token.strip().encode("utf-8", "replace")).hexdigest()  # noqa: S324
+        token_id = hashlib.md5(token.strip().encode("utf-8", "replace")).hexdigest()
         with self._lock:
             issued = self._issued.get(token_id)
             revoked = any(entry["id"] == token_id for entry in self._revoked)
@@ -595,7 +606,7 @@ class KeystoneStandIn:
         subject = (environ.get("HTTP_X_SUBJECT_TOKEN") or "").strip()
         if self._token_user(subject) is None:
             raise Reply("404 Not Found", error(404, "Not Found", "token not found"))
-        token_id = hashlib.md5(subject.encode("utf-8", "replace")).hexdigest()  # noqa: S324
+        token_id = hashlib.md5(subject.encode("utf-8", "replace")).hexdigest()
         with self._lock:
             payload = self._issued[token_id].payload
         body = json.dumps(payload).encode()

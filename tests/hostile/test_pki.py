@@ -10,7 +10,12 @@ import pytest
 
 from ostk import cli
 from ostk.environment import Environment
-from pki.issuing import create_ca, create_signing_cert, sign_cms_der, sign_revocation_list
+from pki.issuing import (
+    create_ca,
+    create_signing_cert,
+    sign_cms_der,
+    sign_revocation_list,
+)
 from pki.revocation import RevocationCache, RevocationList, RevocationListError
 
 
