@@ -17,12 +17,12 @@ from rich.markup import escape
 
 from ostk import auth, http, output
 from ostk.cli.parser import url_arg
+from ostk.documents import parse_json
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, InputError, UsageError
 from pki import issuing
 from pki.certs import TrustStore, load_certificates, load_private_key
 from pki.errors import Reason, TokenInvalid
-from pki.jsondoc import parse_json
 from pki.keystone import CertificateCache, KeystoneSource, signing_dir_for
 from pki.revocation import (
     DEFAULT_CACHE_TIME,
