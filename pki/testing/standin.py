@@ -52,6 +52,7 @@ from typing_extensions import Self
 
 from ostk.files import atomic_write
 from pki import issuing
+from pki.testing import payloads
 from pki.testing.wsgi import (
     Handler,
     Reply,
@@ -110,10 +111,6 @@ class _Issued:
     audit_id: str
     expires: _dt.datetime
     payload: dict[str, Any] = field(default_factory=dict)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _pem(cert: Any) -> bytes:
@@ -292,7 +289,7 @@ class KeystoneStandIn:
         with self._lock:
             issued = self._issued.get(token_id)
             expires = issued.expires if issued else _dt.datetime.now(_dt.timezone.utc)
-            entry = {"id": token_id, "expires": _iso(expires)}
+            entry = {"id": token_id, "expires": payloads.iso(expires)}
             if issued:
                 entry["audit_id"] = issued.audit_id
             self._revoked.append(entry)
@@ -300,7 +297,7 @@ class KeystoneStandIn:
 
     def revoke_id(self, token_id: str, *, audit_id: str | None = None, expires: str | None = None) -> None:
         """Add a raw entry to the revocation list (e.g. to make it long)."""
-        entry = {"id": token_id, "expires": expires or _iso(_dt.datetime.now(_dt.timezone.utc))}
+        entry = {"id": token_id, "expires": expires or payloads.iso(_dt.datetime.now(_dt.timezone.utc))}
         if audit_id:
             entry["audit_id"] = audit_id
         with self._lock:
@@ -388,7 +385,7 @@ class KeystoneStandIn:
         now = _dt.datetime.now(_dt.timezone.utc)
         expires = now + _dt.timedelta(seconds=self.token_lifetime if expires_in is None else expires_in)
         audit_id = uuid.uuid4().hex[:22]
-        payload = self._payload(user, api=api, now=now, expires=expires, audit_id=audit_id, methods=methods)
+        payload = payloads.payload(user, self._catalog_base(), api=api, now=now, expires=expires, audit_id=audit_id, methods=methods)
         with self._lock:
             signer = self.signer
         fmt = token_format or self.token_format
@@ -401,84 +398,8 @@ class KeystoneStandIn:
             self._issued[token_id] = _Issued(user, audit_id, expires, payload)
         return token, payload
 
-    def _catalog(self, api: str) -> list[dict[str, Any]]:
-        base = self.url if self._server is not None else "http://127.0.0.1"
-        if api == "v2.0":
-            return [
-                {
-                    "type": "identity",
-                    "name": "keystone",
-                    "endpoints": [
-                        {
-                            "region": "RegionOne",
-                            "publicURL": f"{base}/v2.0",
-                            "internalURL": f"{base}/v2.0",
-                            "adminURL": f"{base}/v2.0",
-                        }
-                    ],
-                    "endpoints_links": [],
-                }
-            ]
-        return [
-            {
-                "type": "identity",
-                "name": "keystone",
-                "id": "identity",
-                "endpoints": [
-                    {"id": f"identity-{iface}", "interface": iface, "region": "RegionOne",
-                     "region_id": "RegionOne", "url": f"{base}/v3"}
-                    for iface in ("public", "internal", "admin")
-                ],
-            }
-        ]
-
-    def _payload(
-        self,
-        user: StandInUser,
-        *,
-        api: str,
-        now: _dt.datetime,
-        expires: _dt.datetime,
-        audit_id: str,
-        methods: Sequence[str],
-    ) -> dict[str, Any]:
-        project_id = user.project_id or hashlib.md5(user.project.encode()).hexdigest()
-        roles = [{"id": hashlib.md5(r.encode()).hexdigest(), "name": r} for r in user.roles]
-        if api == "v2.0":
-            tenant = {"id": project_id, "name": user.project, "enabled": True, "description": None}
-            return {
-                "access": {
-                    "token": {
-                        "id": "placeholder",
-                        "expires": _iso(expires).replace(".000000", ""),
-                        "issued_at": _iso(now),
-                        "audit_ids": [audit_id],
-                        "tenant": tenant,
-                    },
-                    "serviceCatalog": self._catalog("v2.0"),
-                    "user": {
-                        "id": user.user_id,
-                        "name": user.name,
-                        "username": user.name,
-                        "roles": [{"name": r["name"]} for r in roles],
-                        "roles_links": [],
-                    },
-                    "metadata": {"is_admin": 0, "roles": [r["id"] for r in roles]},
-                }
-            }
-        domain = {"id": "default", "name": "Default"}
-        return {
-            "token": {
-                "methods": list(methods),
-                "user": {"id": user.user_id, "name": user.name, "domain": domain},
-                "project": {"id": project_id, "name": user.project, "domain": domain},
-                "roles": roles,
-                "catalog": self._catalog("v3"),
-                "expires_at": _iso(expires),
-                "issued_at": _iso(now),
-                "audit_ids": [audit_id],
-            }
-        }
+    def _catalog_base(self) -> str:
+        return self.url if self._server is not None else "http://127.0.0.1"
 
     def _token_user(self, token: str | None) -> StandInUser | None:
         """The user of a valid, unrevoked token we issued (None otherwise)."""
