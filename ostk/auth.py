@@ -33,7 +33,8 @@ from ostk.errors import (
     RequestTimeout,
     ServiceError,
 )
-from ostk.http import check_url, current_deadline
+from ostk.files import atomic_write, ensure_private_dir
+from ostk.http import HttpSettings, build_session, check_url
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,21 @@ def load_cloud(name: str, paths: Sequence[Path]) -> dict[str, Any]:
     raise ConfigError(f"cloud {name!r} not found in clouds.yaml (searched {searched})")
 
 
+def write_clouds(path: Path, clouds: Mapping[str, Mapping[str, Any]]) -> None:
+    """Add or replace the entries ``clouds`` in the clouds.yaml at ``path``; keep all others.
+
+    Written atomically with mode 0600 (entries hold passwords); a file that
+    is not a clouds.yaml mapping is refused (:class:`ConfigError`), not touched.
+    """
+    document = _read_yaml(path) if path.exists() else {}
+    existing = document.get("clouds") or {}
+    if not isinstance(existing, dict):
+        raise ConfigError(f"{path}: 'clouds' is not a mapping; not touching it")
+    document["clouds"] = {**existing, **{name: dict(entry) for name, entry in clouds.items()}}
+    ensure_private_dir(path.parent)
+    atomic_write(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)
+
+
 def resolve(
     flags: Mapping[str, Any], environ: Mapping[str, str], cwd: Path | None = None
 ) -> AuthConfig:
@@ -228,7 +244,7 @@ def resolve(
         try:
             check_url(values["auth_url"])
         except ValueError as exc:
-            raise ConfigError(f"keystone URL from {origin}: {exc}") from None
+            raise ConfigError(f"keystone URL {values['auth_url']!r} from {origin}: {exc}") from None
     return AuthConfig(**values)
 
 
@@ -267,16 +283,13 @@ def keystone_session(config: AuthConfig, *, timeout: float = 30.0) -> Any:
             **user_domain,
             **scope,
         )
-    deadline = current_deadline()
-    if deadline is not None:
-        # keystoneauth has no overall deadline: at least no single call may
-        # outlive the command's (--timeout).
-        if deadline.expired:
-            raise deadline.error("opening a keystone session", str(config.auth_url))
-        timeout = min(timeout, deadline.remaining())
     verify: bool | str = False if config.insecure else (config.cacert or True)
     return ks_session.Session(
         auth=plugin,
+        # keystoneauth sends through our transport: the command's deadline
+        # (--timeout) caps each call and stops it once spent, bodies are size-
+        # and stall-bounded. keystoneauth does the retrying (connect_retries).
+        session=build_session(HttpSettings(retries=0)),
         verify=verify,
         timeout=timeout,
         app_name="ostk",
