@@ -15,8 +15,10 @@ child process with a fresh store and cache, and we time, in one run:
 Goals: builds/s scale with workers until the link cap; the re-run < 2 s.
 Peak RSS is the largest sum over the ostk process tree (the CLI and its
 worker processes; Dask's workers belong to the cluster and are not counted);
-CPU seconds are the ostk process and its worker processes (wall time on a
-loaded machine can be several times the CPU time).
+CPU seconds are those of the ostk process itself (getrusage of the reaped
+child: a process pool's forkserver children and Dask's workers are not
+counted, so the figure means something for ``--workers 1`` and the re-run;
+wall time on a loaded machine can be several times the CPU time).
 
     .venv/bin/python benchmarks/gate_report.py                       # the full run
     .venv/bin/python benchmarks/gate_report.py --builds 12 --size-mb 2   # smoke run
