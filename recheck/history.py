@@ -1,0 +1,362 @@
+"""Evidence from elsewhere for the verdict: job history, the same failure on other changes, the change's files.
+
+Three sources, each optional (a source that cannot be reached becomes a
+warning and the verdict is decided from what is left):
+
+- Zuul's builds API (``GET /api/tenant/T/builds?job_name=J&branch=B&final=true&limit=N``,
+  newest first; ``final=true`` drops retried attempts): how often the job
+  failed in gate and check on this branch, on other changes; then a bounded
+  number of its recent *failed* builds on other changes are analysed
+  through the log engine and the shared :class:`~recheck.logcache.LogCache`
+  (a log is read once, ever) to count the changes that fail the same way.
+- The same job on the previous patch set (``builds?change=N&patchset=M-1``).
+- Gerrit's ``GET /changes/{id}/revisions/{rev}/files`` (``)]}'``-prefixed
+  JSON keyed by path): the files the analysed revision modifies.
+
+Everything runs concurrently on a small pool; builds listings are cached on
+disk for :attr:`HistorySettings.ttl` seconds so a rerun asks Zuul nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3.exceptions
+
+from ostk.errors import NotFound, OstkError, ServiceError
+from ostk.files import atomic_write, ensure_private_dir
+from ostk.http import (
+    HttpSettings,
+    build_session,
+    check_status,
+    get_json,
+    request,
+    service_errors,
+)
+from recheck.engine import analyze_stream
+from recheck.gerrit import GerritClient, parse_json
+from recheck.logcache import LogCache
+from recheck.models import JobReport, LogAnalysis
+from recheck.verdict import Evidence, JobHistory, failed_voting, failure_key
+from recheck.zuul import Build, ZuulClient, build_from_json
+
+#: History is an extra: one quick retry, not the default three with backoff.
+HTTP_SETTINGS = HttpSettings(retries=1, backoff=0.2, read_timeout=30.0)
+#: Gerrit's pseudo-files in a revision's file list.
+_MAGIC_FILES = frozenset({"/COMMIT_MSG", "/MERGE_LIST", "/PATCHSET_LEVEL"})
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """How much history to gather (every look-up is bounded)."""
+
+    #: Final builds per job looked at for the failure rate (newest first).
+    builds: int = 20
+    #: Failed builds of other changes analysed per job for "the same failure elsewhere".
+    analyse: int = 6
+    #: Requests and analyses in flight at once.
+    workers: int = 6
+    #: Seconds a builds listing is reused from the disk cache.
+    ttl: float = 600.0
+
+
+#: Reads a build's logs into an analysis (None: no readable log). Injected so the
+#: review workflow can lend its own log locators.
+Analyser = Callable[[Build], "LogAnalysis | None"]
+
+
+def changed_files(gerrit: GerritClient, change: int, patchset: int) -> tuple[str, ...]:
+    """The paths the patch set modifies (renames give the new path), Gerrit's pseudo-files left out."""
+    what = f"listing the files of {change},{patchset} on Gerrit"
+    url = f"{gerrit.base_url}/changes/{change}/revisions/{patchset}/files"
+    response = request(gerrit.session, "GET", url, what=what)
+    data = parse_json(response.text, what=what)
+    if not isinstance(data, dict):
+        raise ServiceError(f"{what}: unexpected answer")
+    return tuple(sorted(path for path in data if isinstance(path, str) and path not in _MAGIC_FILES))
+
+
+class BuildHistory:
+    """Zuul builds of a job on other changes, and what their logs say.
+
+    >>> history = BuildHistory(ZuulClient("https://zuul.opendev.org", "openstack"), cache=cache)
+    >>> history.job("tempest-full", branch="master", exclude_change=123456).elsewhere
+    """
+
+    def __init__(
+        self,
+        zuul: ZuulClient,
+        *,
+        cache: LogCache | None = None,
+        cache_dir: Path | None = None,
+        settings: HistorySettings | None = None,
+        signatures: Any = None,
+        session: requests.Session | None = None,
+        analyser: Analyser | None = None,
+    ) -> None:
+        self.zuul = zuul
+        self.cache = cache
+        self.cache_dir = cache_dir
+        self.settings = settings or HistorySettings()
+        self.signatures = signatures
+        self.session = session or build_session(HTTP_SETTINGS)
+        self.analyser = analyser or self.analyse_build
+
+    # -- Zuul's builds API ----------------------------------------------
+    def builds(self, **params: Any) -> list[Build]:
+        """``GET builds`` with ``params`` (``final=true`` always), newest first; cached for a while."""
+        query = {**params, "final": "true"}
+        url = f"{self.zuul.base_url}/api/tenant/{self.zuul.tenant}/builds"
+        what = f"listing Zuul builds ({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
+        data = self._cached(url, query, what)
+        if not isinstance(data, list):
+            raise ServiceError(f"{what}: unexpected answer")
+        builds = [build_from_json(item) for item in data if isinstance(item, dict) and item.get("final", True) is not False]
+        # Older Zuuls ignore final=: a retried attempt is not a result.
+        return [b for b in builds if b.result not in (None, "RETRY", "IN_PROGRESS")]
+
+    def _cached(self, url: str, params: Mapping[str, Any], what: str) -> Any:
+        path = None
+        if self.cache_dir is not None:
+            key = json.dumps([url, sorted(params.items())], default=str)
+            path = self.cache_dir / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+            try:
+                if time.time() - path.stat().st_mtime < self.settings.ttl:
+                    with open(path, encoding="utf-8") as handle:
+                        return json.load(handle)
+            except (OSError, ValueError):
+                pass
+        data = get_json(self.session, url, what=what, params=dict(params))
+        if path is not None:
+            # A courtesy: a full or read-only disk must not cost the verdict.
+            with contextlib.suppress(OstkError):
+                ensure_private_dir(path.parent)
+                atomic_write(path, json.dumps(data))
+        return data
+
+    # -- logs -----------------------------------------------------------
+    def analyse_build(self, build: Build) -> LogAnalysis | None:
+        """The engine's analysis of a build's logs (subunit first, then job-output), via the cache."""
+        if not build.log_url:
+            return None
+        base = build.log_url if build.log_url.endswith("/") else build.log_url + "/"
+        subunit = [a.url for a in build.artifacts if _basename(a.url).endswith((".subunit", ".subunit.gz"))]
+        for url in [*subunit, base + "job-output.txt", base + "job-output.txt.gz"]:
+            try:
+                analysis = self._analyse_url(url, build.job_name)
+            except NotFound:
+                continue
+            if analysis.failures or not subunit or url not in subunit:
+                return analysis
+        return None
+
+    def _analyse_url(self, url: str, job_name: str) -> LogAnalysis:
+        if self.cache is not None:
+            cached = self.cache.get(url)
+            if cached is not None:
+                return cached
+        what = f"downloading {job_name} logs"
+        with service_errors(what):
+            response = self.session.get(url, stream=True)
+        try:
+            check_status(response, what)
+            encoding = response.headers.get("Content-Encoding")
+            analysis = analyze_stream(
+                _chunks(response),
+                name=_basename(url),
+                content_encoding=encoding.strip().lower() if encoding else None,
+                signatures=self.signatures,
+                job_name=job_name,
+            )
+        finally:
+            response.close()
+        if self.cache is not None and not analysis.truncated:
+            with contextlib.suppress(OstkError):
+                self.cache.put(url, analysis)
+        return analysis
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    # Raw bytes: the engine undoes Content-Encoding and tells a cut gzip from a whole one.
+    try:
+        yield from response.raw.stream(_CHUNK, decode_content=False)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ServiceError(f"log download cut short: {type(exc).__name__}") from exc
+
+
+def _basename(url: str) -> str:
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _pipeline_group(pipeline: str | None) -> str | None:
+    name = (pipeline or "").lower()
+    if name.startswith("gate"):
+        return "gate"
+    if name.startswith("check") and name != "check-arm64" and "experimental" not in name:
+        return "check"
+    return None
+
+
+class _Gathering:
+    """One evidence-gathering run: a pool, the warnings, and the first failure of each source."""
+
+    def __init__(self, history: BuildHistory | None, workers: int) -> None:
+        self.history = history
+        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ostk-history")
+        self.warnings: list[str] = []
+        self.zuul_down = threading.Event()
+        self._lock = threading.Lock()
+
+    def warn(self, text: str) -> None:
+        with self._lock:
+            if text not in self.warnings:
+                self.warnings.append(text)
+
+    def zuul(self, call: Callable[[], list[Build]]) -> list[Build] | None:
+        """A builds listing, or None once the builds API failed (one warning, no storm)."""
+        if self.zuul_down.is_set():
+            return None
+        try:
+            return call()
+        except OstkError as exc:
+            with self._lock:
+                # Listings run side by side: only the first failure is worth a line.
+                first = not self.zuul_down.is_set()
+                self.zuul_down.set()
+            if first:
+                self.warn(f"job history unavailable (Zuul builds API): {exc}")
+            return None
+
+    def analyse(self, build: Build) -> LogAnalysis | None:
+        assert self.history is not None
+        try:
+            return self.history.analyser(build)
+        except OstkError as exc:
+            self.warn(f"history log of {build.job_name} on change {build.change} unreadable: {exc}")
+            return None
+
+
+def gather(
+    jobs: Sequence[JobReport],
+    *,
+    change: int,
+    patchset: int,
+    branch: str | None,
+    history: BuildHistory | None,
+    gerrit: GerritClient | None,
+) -> Evidence:
+    """Gather the evidence for ``jobs`` of ``change``,``patchset``; ``history=None`` skips Zuul's history.
+
+    Never raises for an unreachable source: it becomes one line in ``Evidence.warnings``.
+    """
+    failed = [job for job in jobs if failed_voting(job)]
+    if not failed:
+        return Evidence()
+    settings = history.settings if history else HistorySettings()
+    run = _Gathering(history, settings.workers)
+    try:
+        files: Future[tuple[str, ...] | None] | None = None
+        if gerrit is not None:
+            files = run.pool.submit(_files, run, gerrit, change, patchset)
+        listings: dict[str, tuple[Future[list[Build] | None], Future[list[Build] | None]]] = {}
+        previous: Future[list[Build] | None] | None = None
+        if history is not None:
+            where = {"branch": branch} if branch else {}
+            for job in failed:
+                recent = run.pool.submit(run.zuul, partial(history.builds, job_name=job.name, limit=settings.builds, **where))
+                failures = run.pool.submit(
+                    run.zuul,
+                    partial(history.builds, job_name=job.name, result="FAILURE", limit=settings.analyse * 2, **where),
+                )
+                listings[job.name] = (recent, failures)
+            if patchset > 1:
+                previous = run.pool.submit(run.zuul, partial(history.builds, change=change, patchset=patchset - 1))
+        # Phase two: every log to analyse, all jobs at once.
+        analyses: dict[str, list[tuple[Build, Future[LogAnalysis | None]]]] = {}
+        rates: dict[str, list[Build]] = {}
+        for name, (recent, failures) in listings.items():
+            rates[name] = [b for b in (recent.result() or []) if b.change != change]
+            others = [b for b in (failures.result() or []) if b.change is not None and b.change != change]
+            analyses[name] = [(b, run.pool.submit(run.analyse, b)) for b in others[: settings.analyse]]
+        previous_keys: dict[str, Future[LogAnalysis | None]] = {}
+        if previous is not None:
+            earlier = previous.result() or []
+            for job in failed:
+                build = next((b for b in earlier if b.job_name == job.name), None)
+                if build is not None and build.result not in ("SUCCESS", "SKIPPED"):
+                    previous_keys[job.name] = run.pool.submit(run.analyse, build)
+        histories = {
+            name: _job_history(name, branch, rates[name], analyses[name], change) for name in listings
+            if not (run.zuul_down.is_set() and not rates[name])
+        }
+        previous_found = {
+            name: tuple(failure_key(f) for f in found.failures)
+            for name, future in previous_keys.items()
+            if (found := future.result()) is not None
+        }
+        touched = files.result() if files is not None else None
+    except BaseException:
+        # Ctrl-C or a bug: do not wait for look-ups nobody will read.
+        run.pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    run.pool.shutdown(wait=True)
+    return Evidence(histories=histories, touched=touched, previous=previous_found, warnings=tuple(run.warnings))
+
+
+def _files(run: _Gathering, gerrit: GerritClient, change: int, patchset: int) -> tuple[str, ...] | None:
+    try:
+        return changed_files(gerrit, change, patchset)
+    except OstkError as exc:
+        run.warn(f"the change's files are unknown (Gerrit): {exc}")
+        return None
+
+
+def _job_history(
+    name: str,
+    branch: str | None,
+    recent: Sequence[Build],
+    analysed: Sequence[tuple[Build, Future[LogAnalysis | None]]],
+    change: int,
+) -> JobHistory:
+    counts = {"gate": [0, 0], "check": [0, 0]}
+    for build in recent:
+        group = _pipeline_group(build.pipeline)
+        if group is None:
+            continue
+        counts[group][1] += 1
+        if build.result not in ("SUCCESS", "SKIPPED"):
+            counts[group][0] += 1
+    elsewhere: dict[str, list[int]] = {}
+    read = 0
+    for build, future in analysed:
+        analysis = future.result()
+        if analysis is None:
+            continue
+        read += 1
+        for key in {failure_key(f) for f in analysis.failures}:
+            changes = elsewhere.setdefault(key, [])
+            if build.change is not None and build.change != change and build.change not in changes:
+                changes.append(build.change)
+    return JobHistory(
+        job=name,
+        branch=branch,
+        gate_failed=counts["gate"][0],
+        gate_total=counts["gate"][1],
+        check_failed=counts["check"][0],
+        check_total=counts["check"][1],
+        analysed=read,
+        elsewhere={key: tuple(changes) for key, changes in elsewhere.items() if changes},
+    )
+
