@@ -41,7 +41,7 @@ def test_builds_are_final_only_newest_first_and_limited(sim, tmp_path):
     builds = _history(sim, tmp_path).builds(job_name="tempest-full", limit=3)
     assert [b.change for b in builds] == [901, 902, 903]  # 900's attempt was retried: not final
     assert [b.result for b in builds] == ["FAILURE", "SUCCESS", "SUCCESS"]
-    query = [p for m, p in sim.requests if "/builds?" in p][0]
+    query = next(p for m, p in sim.requests if "/builds?" in p)
     assert "final=true" in query and "job_name=tempest-full" in query
 
 
