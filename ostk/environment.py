@@ -68,11 +68,6 @@ class Environment:
         )
 
     @property
-    def colour(self) -> bool:
-        """Colour only on a terminal, and never when ``NO_COLOR`` is set."""
-        return "NO_COLOR" not in self.environ and self.stderr_isatty
-
-    @property
     def out(self) -> Console:
         """Rich console on stdout, for results."""
         return self._console("out", self.stdout, self.stdout_isatty)
@@ -85,6 +80,7 @@ class Environment:
     def _console(self, key: str, stream: IO[str], isatty: bool) -> Console:
         console = self._consoles.get(key)
         if console is None:
+            # Colour only on a terminal, and never when NO_COLOR is set.
             colour = isatty and "NO_COLOR" not in self.environ
             console = Console(
                 file=stream,

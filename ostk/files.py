@@ -13,7 +13,7 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Literal, overload
+from typing import IO, Any, Literal, overload
 
 from ostk.errors import InputError
 
@@ -64,8 +64,8 @@ def atomic_writer(
 ) -> Iterator[IO[bytes]]: ...
 
 
-@contextlib.contextmanager  # type: ignore[misc]
-def atomic_writer(path, *, mode=0o600, binary=False):
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], *, mode: int = 0o600, binary: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on success rename it over ``path``.
 
     If the ``with`` body raises (or the process is interrupted), the temporary

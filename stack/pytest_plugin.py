@@ -19,7 +19,7 @@ from stack.ports import free_ports
 _WANTS_SWIFT = pytest.StashKey[bool]()
 
 
-__all__ = ["keystone_stack", "swift_stack", "pytest_collection_finish"]
+__all__ = ["keystone_stack", "pytest_collection_finish", "swift_stack"]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -1,44 +1,40 @@
 """Keystone accounts and test.conf for Swift's functional tests.
 
->>> from swiftfunc import default_plan, provision, check_accounts     # doctest: +SKIP
->>> report = provision(session, default_plan(), swift_url="http://127.0.0.1:8080")
->>> report.writes                        # 0 on a second run
+The command ``ostk swift-functest-setup`` is :func:`setup` (and
+:func:`teardown`, :func:`check`) plus rendering::
+
+    from ostk.auth import resolve
+    import swiftfunc
+
+    auth = resolve({"cloud": "devstack-admin"}, os.environ)
+    report = swiftfunc.setup(auth, swiftfunc.SetupOptions(conf_path=Path("test.conf")))
+    report.provision.writes              # 0 on a second run
+
+The lower-level pieces (``swiftfunc.provision.provision`` on a keystoneauth
+session, ``swiftfunc.testconf``) stay importable from their modules.
 """
 from __future__ import annotations
 
-from swiftfunc.accounts import DESCRIPTION, MARKER, Assignment, Plan, TestAccount, default_plan, is_ours
-from swiftfunc.check import CheckResult, check_accounts
-from swiftfunc.provision import (
-    Change,
-    Ec2Credential,
-    Outcome,
-    PasswordMismatch,
-    Report,
-    login,
-    provision,
-    teardown,
-)
+from swiftfunc.accounts import Plan, TestAccount, default_plan
+from swiftfunc.check import CheckResult
+from swiftfunc.provision import Change, Outcome, PasswordMismatch, Report
+from swiftfunc.setup import ConfOutcome, SetupOptions, SetupReport, check, setup, teardown
 from swiftfunc.testconf import DEFAULT_PATH as DEFAULT_TEST_CONF
-from swiftfunc.testconf import TestConf
 
 __all__ = [
-    "Assignment",
+    "DEFAULT_TEST_CONF",
     "Change",
     "CheckResult",
-    "DEFAULT_TEST_CONF",
-    "DESCRIPTION",
-    "Ec2Credential",
-    "MARKER",
+    "ConfOutcome",
     "Outcome",
     "PasswordMismatch",
     "Plan",
     "Report",
+    "SetupOptions",
+    "SetupReport",
     "TestAccount",
-    "TestConf",
-    "check_accounts",
+    "check",
     "default_plan",
-    "is_ours",
-    "login",
-    "provision",
+    "setup",
     "teardown",
 ]

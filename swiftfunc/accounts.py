@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: Every object this tool creates carries a description starting with this,
 #: so ``--teardown`` can tell its own objects from everyone else's.
@@ -167,7 +170,7 @@ def default_plan(
         raise ValueError(f"users must be between 1 and {len(_DEFAULTS)}")
     accounts = []
     for account in _DEFAULTS[:count]:
-        changes = (overrides or {}).get(account.index) or {}
+        changes: dict[str, Any] = dict((overrides or {}).get(account.index) or {})
         accounts.append(replace(account, **changes))
     # tester3 and tester6 share the primary account, whatever it is called.
     primary = accounts[0]
@@ -200,5 +203,5 @@ def overrides_from_conf(func_test: dict[str, str]) -> dict[int, dict[str, str]]:
     return overrides
 
 
-def _unique(items: Iterable) -> tuple:
+def _unique(items: Iterable[T]) -> tuple[T, ...]:
     return tuple(dict.fromkeys(items))

@@ -112,7 +112,7 @@ def _check_one(
         if expected == "refused" and exc.http_status == 403:
             return result(True, "logged in; account refused (403) as its role requires", storage_url)
         return result(False, f"logged in; POST account: {_reason(exc)}", storage_url)
-    except Exception as exc:  # noqa: BLE001 - connection errors to Swift belong in the table
+    except Exception as exc:
         return result(False, f"logged in; POST account: {type(exc).__name__}: {str(exc)[:200]}", storage_url)
     if expected == "refused":
         return result(False, "logged in; account accepted a POST but this user must not be an operator", storage_url)

@@ -387,7 +387,7 @@ class _Provisioner:
         primary_project = project_ids[(primary.project, primary.domain)]
         for account in self.plan.users:
             forbidden = self.plan.forbidden_roles(account)
-            if forbidden is None or account.project == primary.project and not forbidden:
+            if forbidden is None or (account.project == primary.project and not forbidden):
                 continue
             user_id = user_ids[account.username]
             for held_user, held_project, held_role in sorted(held):

@@ -181,7 +181,7 @@ def merge(text: str, updates: Mapping[str, Mapping[str, str]]) -> str:
             continue
         in_replaced_value = False
         key = _KEY.match(line)
-        if key and current in updates:
+        if key and current is not None and current in updates:
             name = key.group(1).strip().lower()
             if name in updates[current]:
                 in_replaced_value = True
@@ -191,12 +191,12 @@ def merge(text: str, updates: Mapping[str, Mapping[str, str]]) -> str:
                 continue  # a later duplicate of a replaced key is dropped
         out.append(line)
     flush(current)
-    for section, keys in pending.items():
+    for name, keys in pending.items():
         if not keys:
             continue
         if out and out[-1].strip():
             out.append("")
-        out.append(f"[{section}]")
+        out.append(f"[{name}]")
         out.extend(f"{key} = {value}" for key, value in keys.items())
     return "\n".join(out) + "\n"
 

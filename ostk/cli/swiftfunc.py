@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ostk import output
-from ostk.auth import AuthConfig, add_auth_arguments, flags_from_args, keystone_session, resolve
+from ostk.auth import AuthConfig, add_auth_arguments, flags_from_args, resolve
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, UsageError
 
@@ -23,7 +23,7 @@ _STYLE = {
 }
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = subparsers.add_parser(
         "swift-functest-setup",
         parents=[common],
@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     add_auth_arguments(sub)
     sub.add_argument(
         "--local", action="store_true", help="use the admin of the 'ostk stack' keystone (and its swift, if up)"
+    )
+    sub.add_argument(
+        "--dir", type=Path, metavar="DIR", help="with --local: the stack's directory (default: that of 'ostk stack')"
     )
     sub.add_argument("--conf", metavar="PATH", help="test.conf to write (default: /etc/swift/test.conf)")
     sub.add_argument(
@@ -54,76 +57,37 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
-    from swiftfunc import accounts, testconf
-    from swiftfunc.check import check_accounts
-    from swiftfunc.provision import login, provision, teardown
+    import swiftfunc
 
     if args.check and (args.dry_run or args.teardown):
         raise UsageError("--check cannot be combined with --dry-run or --teardown")
-    users = _users(args.users)
+    if args.dir is not None and not args.local:
+        raise UsageError("--dir names the local stack: use it with --local")
     auth, stack_status = _auth(args, env)
-    swift_url = args.swift_url or (stack_status.swift_url if stack_status else None)
-    storage_domain = stack_status.storage_domain if stack_status else None
-    if swift_url and not swift_url.startswith(("http://", "https://")):
-        raise UsageError(f"--swift-url {swift_url!r} is not an http(s) URL")
-    conf_path = Path(args.conf) if args.conf else testconf.DEFAULT_PATH
-    if not conf_path.is_absolute():
-        conf_path = env.cwd / conf_path
-
-    session = keystone_session(auth)
     if args.teardown:
-        login(session, auth)
-        report = teardown(
-            session, dry_run=args.dry_run, interface=auth.interface, region_name=auth.region_name
-        )
+        report = swiftfunc.teardown(auth, dry_run=args.dry_run)
         return _render(env, args, report, conf=None, results=())
 
-    # Every local check comes before keystone is touched: a run that could
-    # not record its work must not change anything.
-    conf = testconf.load(conf_path)
-    if not args.dry_run:
-        testconf.check_writable(conf_path)
-    plan = accounts.default_plan(users, overrides=accounts.overrides_from_conf(conf.section(testconf.FUNC_TEST)))
-
-    login(session, auth)
-    report = provision(
-        session,
-        plan,
-        dry_run=args.dry_run,
-        reset_passwords=args.reset_passwords,
+    swift_url = args.swift_url or (stack_status.swift_url if stack_status else None)
+    if swift_url and not swift_url.startswith(("http://", "https://")):
+        raise UsageError(f"--swift-url {swift_url!r} is not an http(s) URL")
+    conf_path = Path(args.conf) if args.conf else swiftfunc.DEFAULT_TEST_CONF
+    if not conf_path.is_absolute():
+        conf_path = env.cwd / conf_path
+    options = swiftfunc.SetupOptions(
+        conf_path=conf_path,
+        users=_users(args.users),
         swift_url=swift_url,
+        storage_domain=stack_status.storage_domain if stack_status else None,
         s3=args.s3,
-        interface=auth.interface,
-        region_name=auth.region_name,
+        reset_passwords=args.reset_passwords,
+        dry_run=args.dry_run,
+        check=args.check,
     )
-    updates = testconf.updates_for(
-        plan,
-        auth.auth_url or "",
-        insecure=auth.insecure,
-        swift_url=swift_url,
-        storage_domain=storage_domain,
-        ec2={i: (c.access, c.secret) for i, c in report.ec2.items()},
+    result = swiftfunc.setup(auth, options)
+    return _render(
+        env, args, result.provision, conf=(result.conf_path, result.conf_outcome.value), results=result.check
     )
-    text = testconf.merge(conf.text, updates)
-    if text == conf.text and conf.mode == 0o600:
-        conf_outcome = "unchanged"
-    elif args.dry_run:
-        conf_outcome = "would write"
-    else:
-        testconf.write(conf_path, text)
-        conf_outcome = "written"
-
-    results: tuple[Any, ...] = ()
-    if args.check:
-        results = check_accounts(
-            plan,
-            auth.auth_url or "",
-            insecure=auth.insecure,
-            cacert=auth.cacert,
-            region_name=auth.region_name,
-            interface=auth.interface,
-        )
-    return _render(env, args, report, conf=(conf_path, conf_outcome), results=results)
 
 
 def _users(value: str) -> int | None:
@@ -147,7 +111,9 @@ def _auth(args: argparse.Namespace, env: Environment) -> tuple[AuthConfig, Any]:
         raise UsageError("--local uses the local stack's admin: drop the --os-* options")
     from stack import Stack, default_dir
 
-    directory = default_dir(env.environ)
+    directory = args.dir if args.dir is not None else default_dir(env.environ)
+    if not directory.is_absolute():
+        directory = env.cwd / directory
     stack = Stack(directory, environ=env.environ)
     if not stack.layout.state_file.exists():
         raise ConfigError(f"no local stack in {directory}: run 'ostk stack up' first")

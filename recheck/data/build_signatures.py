@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,7 +24,7 @@ from recheck.signatures import SHIPPED, signature_from_query
 SOURCE = "openstack-infra/elastic-recheck queries (Apache-2.0), converted by recheck/data/build_signatures.py"
 
 
-def build(queries: Path) -> tuple[dict, list[str]]:
+def build(queries: Path) -> tuple[dict[str, Any], list[str]]:
     signatures = []
     skipped = []
     files = sorted(queries.glob("*.yaml"), key=lambda p: (len(p.stem), p.stem))

@@ -119,8 +119,8 @@ def test_version_and_help_go_to_stdout():
 def test_colour_only_on_a_tty_and_never_with_no_color():
     env = Environment.for_test({})
     env.stderr_isatty = True
-    assert env.colour
+    assert env.err.color_system is not None
     env = Environment.for_test({"NO_COLOR": "1"})
     env.stderr_isatty = True
-    assert not env.colour
-    assert not Environment.for_test({}).colour
+    assert env.err.color_system is None and env.err.no_color
+    assert Environment.for_test({}).err.color_system is None

@@ -180,11 +180,28 @@ def test_local_uses_the_stacks_admin_and_keystone(keystone_stack, tmp_path):
     conf = _isolated_conf(tmp_path / "test.conf")
     environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(state)}
     try:
-        rc, out, err = run(environ, "--local", "--conf", str(conf), "--users", "1")
+        rc, _out, err = run(environ, "--local", "--conf", str(conf), "--users", "1")
         assert rc == 0, err
         assert f"auth_uri = {keystone_stack.keystone_url}/" in conf.read_text()
     finally:
         teardown(keystone_session(keystone_stack.admin))
+
+
+def test_local_dir_targets_a_stack_outside_the_default_place(keystone_stack, tmp_path):
+    conf = _isolated_conf(tmp_path / "test.conf")
+    # No default stack at all: only --dir can find it.
+    environ = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "empty-state")}
+    try:
+        rc, _, err = run(environ, "--local", "--dir", str(keystone_stack.directory), "--conf", str(conf), "--users", "1")
+        assert rc == 0, err
+        assert f"auth_uri = {keystone_stack.keystone_url}/" in conf.read_text()
+    finally:
+        teardown(keystone_session(keystone_stack.admin))
+
+
+def test_dir_without_local_is_a_usage_error(environ, tmp_path):
+    rc, _, err = run(environ, "--dir", str(tmp_path), "--conf", str(tmp_path / "test.conf"))
+    assert rc == 2 and "--local" in err
 
 
 def test_missing_admin_rights_exit_4_naming_the_refused_call(environ, tmp_path):

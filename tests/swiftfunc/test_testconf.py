@@ -105,7 +105,7 @@ def test_load_missing_file_is_empty(tmp_path):
 def test_load_rejects_malformed_and_binary_files(tmp_path):
     bad = tmp_path / "bad.conf"
     bad.write_text("no section header\nkey = value\n")
-    with pytest.raises(InputError, match="not a valid test.conf"):
+    with pytest.raises(InputError, match=r"not a valid test\.conf"):
         testconf.load(bad)
     binary = tmp_path / "bin.conf"
     binary.write_bytes(b"\xff\xfe\x00garbage")
