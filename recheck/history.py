@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from recheck.engine import analyze_stream
 from recheck.gerrit import GerritClient, parse_json
 from recheck.logcache import LogCache
 from recheck.models import JobReport, LogAnalysis
-from recheck.verdict import Evidence, JobHistory, failed_voting, failure_key
+from recheck.verdict import Evidence, JobHistory, ReviewVerdict, decide, failed_voting, failure_key
 from recheck.zuul import Build, ZuulClient, build_from_json
 
 #: History is an extra: one quick retry, not the default three with backoff.
@@ -360,3 +360,38 @@ def _job_history(
         elsewhere={key: tuple(changes) for key, changes in elsewhere.items() if changes},
     )
 
+
+
+def judge(
+    jobs: Sequence[JobReport],
+    *,
+    change: int,
+    patchset: int,
+    branch: str | None,
+    zuul: ZuulClient | None,
+    gerrit: GerritClient | None,
+    cache: LogCache | None = None,
+    signatures: Any = None,
+    history: bool = True,
+    settings: HistorySettings | None = None,
+) -> ReviewVerdict:
+    """Gather the evidence for a review's jobs and decide: the verdict step of the review workflow.
+
+    ``history=False`` (``--no-history``) skips every cross-change look-up
+    (Zuul history, other changes' logs, the previous patch set); the
+    change's own files are still read. Without a Zuul client there is no
+    history either, and a warning says so.
+    """
+    source = None
+    if history and zuul is not None:
+        source = BuildHistory(
+            zuul,
+            cache=cache,
+            cache_dir=cache.directory.parent / "history" if cache is not None else None,
+            settings=settings,
+            signatures=signatures,
+        )
+    evidence = gather(jobs, change=change, patchset=patchset, branch=branch, history=source, gerrit=gerrit)
+    if history and zuul is None and any(failed_voting(job) for job in jobs):
+        evidence = replace(evidence, warnings=(*evidence.warnings, "job history unavailable: no Zuul API known (--zuul)"))
+    return decide(jobs, evidence)

@@ -46,16 +46,18 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
-from ostk.errors import NotFound, OstkError, ServiceError, UsageError
+from ostk.errors import ExitStatus, NotFound, OstkError, ServiceError, UsageError
 from ostk.http import build_session, check_status, redact_url, service_errors
 from recheck.comments import CIComment, JobResult, ci_comments, latest_per_pipeline, recheck_after
 from recheck.engine import LogScanner, analyze_stream
 from recheck.gerrit import Change, GerritClient, GerritCredentials, ambiguous
+from recheck.history import judge
 from recheck.launchpad import DEFAULT_LAUNCHPAD, LaunchpadBugFinder, LaunchpadClient, merge_matches
 from recheck.logcache import LogCache
 from recheck.models import Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
 from recheck.reviewref import DEFAULT_TENANT, ReviewTarget, gerrit_base, parse_review
 from recheck.suggestion import suggest
+from recheck.verdict import ReviewVerdict, VerdictKind, with_verdicts
 from recheck.zuul import Artifact, Build, ZuulClient, parse_build_page
 
 #: Logs downloaded at once: enough to hide latency, few enough to be polite.
@@ -74,6 +76,19 @@ _RESULT_FAILURES = {
     "POST_FAILURE": (FailureKind.INFRA, "a post-run playbook failed (POST_FAILURE)"),
     "ERROR": (FailureKind.INFRA, "Zuul could not run the job (ERROR)"),
 }
+
+
+class RecheckRefused(UsageError):
+    """Posting was refused for a reason a bot can act on (``reason``, e.g. ``caused-by-change``).
+
+    Provisional: the review package's own refusal exception replaces it.
+    """
+
+    exit_status = ExitStatus.NEGATIVE
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class ReviewProgress(Protocol):
@@ -148,6 +163,8 @@ def check_review(
     workers: int = DEFAULT_WORKERS,
     now: _dt.datetime | None = None,
     process_threshold: int | None = PROCESS_THRESHOLD,
+    history: bool = True,
+    force: bool = False,
 ) -> Report:
     """Analyse the failed CI jobs of a review; suggest (and with ``post=True`` post) a recheck.
 
@@ -161,6 +178,11 @@ def check_review(
     Gerrit fails; per-job log problems and a Launchpad outage become warnings.
     Logs of ``process_threshold`` bytes or more are analysed in child
     processes when there is more than one CPU (None: never).
+
+    Every failed voting job gets a verdict (``recheck.verdict``): ``history=False``
+    skips the look-ups on other changes. With ``post=True`` a ``change`` verdict
+    refuses to post (:class:`RecheckRefused`, reason ``caused-by-change``) unless
+    ``force=True``, which posts ``recheck - <job>: <failure>``.
     """
     environ = dict(environ if environ is not None else os.environ)
     session = session or build_session()
@@ -182,6 +204,8 @@ def check_review(
         workers=max(1, workers),
         now=now,
         process_threshold=process_threshold if _usable_cpus() > 1 else None,
+        history=history,
+        force=force,
     )
     return workflow.run(patchset=patchset, include_all=include_all, post=post, confirm=confirm)
 
@@ -222,8 +246,13 @@ class _Workflow:
         workers: int,
         now: _dt.datetime | None,
         process_threshold: int | None = None,
+        history: bool = True,
+        force: bool = False,
     ) -> None:
         self.process_threshold = process_threshold
+        self.history = history
+        self.force = force
+        self.decided: ReviewVerdict | None = None
         self.target = target
         self.gerrit = gerrit
         self.zuul = zuul
@@ -269,6 +298,7 @@ class _Workflow:
         suggestion = _suggest(jobs)
         review = ReviewRef(change=change.number, patchset=chosen, project=change.project, url=f"{change.url}/{chosen}")
         report = Report(review=review, jobs=jobs, suggestion=suggestion, posted=False, warnings=tuple(self.warnings))
+        report = self._with_verdicts(report, change, chosen)
         if post:
             report = self._post(report, change, chosen, comments, confirm)
         return report
@@ -547,6 +577,22 @@ class _Workflow:
             updated.append(job)
         return tuple(updated)
 
+    # -- the verdict (recheck.verdict, recheck.history) -----------------
+    def _with_verdicts(self, report: Report, change: Change, patchset: int) -> Report:
+        """Is it the change or the gate? Evidence from Zuul's history, other changes' logs and the change's files."""
+        self.decided = judge(
+            report.jobs,
+            change=change.number,
+            patchset=patchset,
+            branch=change.branch or None,
+            zuul=self.zuul or next(iter(self._zuul_by_page.values()), None),
+            gerrit=self.gerrit,
+            cache=self.cache,
+            signatures=self.signatures,
+            history=self.history,
+        )
+        return with_verdicts(report, self.decided)
+
     # -- posting --------------------------------------------------------
     def _post(
         self,
@@ -576,11 +622,22 @@ class _Workflow:
                 f"not posting: {earlier.author or 'someone'} already posted {text!r}{when} "
                 f"after the latest failure on patch set {patchset}"
             )
-        if not report.suggestion:
+        comment = report.suggestion
+        if report.verdict is not None and report.verdict.kind is VerdictKind.CHANGE:
+            if not self.force:
+                raise RecheckRefused(
+                    f"not posting: the failure is most likely caused by this change ({report.advice}); "
+                    "fix it, or post anyway with --force",
+                    reason="caused-by-change",
+                )
+            comment = self.decided.forced if self.decided else None
+        if not comment:
             raise UsageError("not posting: no suggestion")
-        if confirm is not None and not confirm(report.suggestion, report):
+        if confirm is not None and not confirm(comment, report):
             return replace(report, warnings=report.warnings + ("not posted: not confirmed",))
-        self.gerrit.post_review(change.number, report.suggestion)
+        self.gerrit.post_review(change.number, comment)
+        if comment != report.suggestion:
+            report = replace(report, warnings=(*report.warnings, f"posted despite the verdict (--force): {comment!r}"))
         return replace(report, posted=True)
 
 

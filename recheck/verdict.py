@@ -27,9 +27,11 @@ Each failure of a job is judged by the first rule that applies:
 7. ``change`` (weak) — a unit/functional job's test, job otherwise healthy.
 8. ``unknown``.
 
-Infrastructure comes before all that, for the whole job: NODE_FAILURE,
-RETRY_LIMIT, ERROR, a POST_FAILURE with no failed test, or only
-``infra`` failures / set-up errors that name a network or mirror outage.
+Infrastructure comes before all that, for the whole job, unless a
+confident bug explains one of its failures: NODE_FAILURE, RETRY_LIMIT,
+ERROR, a POST_FAILURE with no failed test, or only ``infra`` failures. A
+set-up error that names a network or mirror outage is ``infra`` too
+(after rules 1-6).
 
 A job is ``change`` when any failure is (a recheck cannot fix it), else
 ``known-bug`` when a bug explains a failure (the evidence names the
@@ -43,10 +45,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from recheck.models import BugMatch, Failure, FailureKind, JobReport
+from recheck.models import BugMatch, Failure, FailureKind, JobReport, Report
 from recheck.ranking import CONFIDENT, explains, normalise_message, strip_tags
 from recheck.suggestion import short_test_id
 
@@ -291,7 +293,10 @@ def _decide_job(
 ) -> tuple[Verdict, list[_Judged]]:
     history = evidence.histories.get(job.name)
     context = _history_lines(job, history)
-    infra = _infra(job)
+    only = len(job.failures) == 1
+    # A known bug about an infrastructure failure is still the better comment (recheck bug #N).
+    known = any(b.score >= CONFIDENT and explains(b, f, only_failure=only) for f in job.failures for b in job.bugs)
+    infra = None if known else _infra(job)
     if infra is not None:
         return _with_evidence(infra, [*infra.evidence, *context]), []
     if not job.failures:
@@ -300,7 +305,7 @@ def _decide_job(
             return Verdict(VerdictKind.FLAKY, WEAK_FLAKY, ("no failure identified in the log", *context)), []
         return Verdict(VerdictKind.UNKNOWN, UNKNOWN, ("no failure identified in the log", *context)), []
     judged = [
-        _judge(failure, job, evidence, history, others, only=len(job.failures) == 1)
+        _judge(failure, job, evidence, history, others, only=only)
         for failure in job.failures[:10]
     ]
     by_kind = {kind: [j for j in judged if j.kind is kind] for kind in VerdictKind}
@@ -353,6 +358,8 @@ def _judge(
             failure, VerdictKind.KNOWN_BUG, bug.score,
             (f"bug #{bug.number} ({bug.title}{status}) explains {label} (score {bug.score:.2f})",), bug=bug,
         )
+    if failure.kind is FailureKind.INFRA:
+        return _Judged(failure, VerdictKind.INFRA, INFRA_RESULT, (f"{job.name}: {label}",))
     seen = history.elsewhere.get(key, ()) if history else ()
     seen_line = (
         f"{label} also failed on {len(seen)} other change{'s' if len(seen) != 1 else ''} "
@@ -498,3 +505,21 @@ def _unique(lines: Sequence[str]) -> tuple[str, ...]:
 
 def _with_evidence(verdict: Verdict, evidence: Sequence[str]) -> Verdict:
     return Verdict(verdict.kind, verdict.confidence, _unique(evidence))
+
+
+def with_verdicts(report: Report, decided: ReviewVerdict) -> Report:
+    """``report`` with the verdicts on its failed jobs and at the top; the suggestion follows the verdict."""
+    if decided.verdict is None:
+        return replace(report, warnings=_unique([*report.warnings, *decided.warnings]))
+    jobs = tuple(
+        replace(job, verdict=decided.jobs[job.name]) if job.name in decided.jobs and failed_voting(job) else job
+        for job in report.jobs
+    )
+    return replace(
+        report,
+        jobs=jobs,
+        verdict=decided.verdict,
+        advice=decided.advice,
+        suggestion=decided.suggestion,
+        warnings=_unique([*report.warnings, *decided.warnings]),
+    )

@@ -33,6 +33,7 @@ from recheck import (
 )
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
+from recheck.verdict import Verdict, VerdictKind
 
 if TYPE_CHECKING:
     import requests
@@ -183,15 +184,34 @@ def render_report(env: Environment, report: Report, *, max_failures: int = 10) -
         out.print(f"[bold]Review {r.change},{r.patchset}[/] {escape(r.project)}  {escape(r.url)}")
     for warning in report.warnings:
         output.warn(env, warning)
+    if report.verdict is not None:
+        _render_verdict(env, "Verdict", report.verdict, indent="")
     for job in report.jobs:
         _render_job(env, job, max_failures)
     out.print()
+    if report.advice:
+        out.print(Text.assemble(("Advice: ", "bold"), report.advice))
     if report.suggestion:
         out.print(Text.assemble(("Suggested comment: ", "bold"), (report.suggestion, "bold green")))
         if report.posted:
             out.print("[green]posted[/]")
+    elif report.verdict is not None and report.verdict.kind is VerdictKind.CHANGE:
+        out.print("[dim]No recheck comment suggested: fix the change (--post --force posts one anyway).[/]")
     else:
         out.print("[dim]No recheck comment suggested: no failed voting job.[/]")
+
+
+_VERDICT_STYLE = {"known-bug": "green", "flaky": "yellow", "infra": "cyan", "change": "red", "unknown": "magenta"}
+
+
+def _render_verdict(env: Environment, label: str, verdict: Verdict, *, indent: str) -> None:
+    """One line for the verdict, then its evidence under it."""
+    style = _VERDICT_STYLE.get(verdict.kind.value, "bold")
+    env.out.print(
+        Text.assemble(indent, (f"{label}: ", "bold"), (verdict.kind.value, f"bold {style}"), (f" ({verdict.confidence:.2f})", "dim"))
+    )
+    for line in verdict.evidence:
+        env.out.print(Text(f"{indent}  - {line}"))
 
 
 def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
@@ -204,6 +224,8 @@ def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
     out.print(title)
     if job.log_url:
         out.print(Text(job.log_url, style="dim"))
+    if job.verdict is not None:
+        _render_verdict(env, "verdict", job.verdict, indent="  ")
     for warning in job.warnings:
         output.warn(env, f"{job.name}: {warning}")
     for failure in job.failures[:max_failures]:

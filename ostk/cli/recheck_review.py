@@ -45,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="post the suggested comment (credentials: ~/.netrc or OSTK_GERRIT_USER/OSTK_GERRIT_PASSWORD)",
     )
     group.add_argument("--yes", action="store_true", help="with --post: do not ask for confirmation")
+    group.add_argument(
+        "--force", action="store_true",
+        help="with --post: post even when the verdict is that the change caused the failure",
+    )
+    group.add_argument(
+        "--no-history", dest="history", action="store_false",
+        help="skip the look-ups on other changes (Zuul job history, their logs, the previous patch set)",
+    )
 
 
 def is_review_target(target: str) -> bool:
@@ -93,6 +101,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
             progress=progress,
             environ=environ,
             cwd=env.cwd,
+            history=bool(getattr(args, "history", True)),
+            force=bool(getattr(args, "force", False)),
         )
     if as_json:
         output.print_json(env, report.to_json())
