@@ -1,8 +1,6 @@
 """Evidence gathering against the simulator: Zuul's builds API, logs of other changes, Gerrit's files."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from ostk.errors import NotFound
@@ -15,12 +13,6 @@ from recheck.verdict import failure_key
 from recheck.zuul import ZuulClient
 
 from .logs import OTHER_TEMPEST_TEST, TEMPEST_TEST, stestr_failure
-
-
-@pytest.fixture
-def sim() -> Iterator[CISimulator]:
-    with CISimulator() as simulator:
-        yield simulator
 
 
 def _history(sim: CISimulator, tmp_path, **settings) -> BuildHistory:
