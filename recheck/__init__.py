@@ -15,6 +15,10 @@ The review workflow (a bot looping over reviews)::
 
     report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
     print(report.suggestion)          # "recheck bug #NNN" or "recheck - <job>: <reason>"
+    print(report.verdict.kind.value)  # known-bug, flaky, infra, change (suggestion None), unknown
+    for job in report.jobs:
+        if job.verdict:
+            print(job.name, job.verdict.kind.value, job.verdict.evidence)
 
 ``recheck.testing`` (the CI simulator for your own tests) is imported on its own.
 """
@@ -29,6 +33,7 @@ from recheck.reviewref import ReviewTarget, parse_review
 from recheck.signatures import Signature, SignatureMatcher, SignatureSet, load_signatures, read_signature_file
 from recheck.sources import analyze
 from recheck.suggestion import suggest
+from recheck.verdict import Verdict, VerdictKind
 from recheck.zuul import Build, ZuulClient
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "LogAnalysis",
     "Report",
     "ReviewRef",
+    "Verdict",
+    "VerdictKind",
     # the log engine
     "LogScanner",
     "analyze",
