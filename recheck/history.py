@@ -24,7 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -66,8 +66,11 @@ class HistorySettings:
     builds: int = 20
     #: Failed builds of other changes analysed per job for "the same failure elsewhere".
     analyse: int = 6
+    #: Changes on which a failure must be seen before the search for it stops: enough
+    #: to call it flaky (``verdict.FLAKY_CHANGES``) with room to spare.
+    confirm: int = 3
     #: Requests and analyses in flight at once.
-    workers: int = 6
+    workers: int = 8
     #: Seconds a builds listing is reused from the disk cache.
     ttl: float = 600.0
 
@@ -283,13 +286,15 @@ def gather(
                 listings[job.name] = (recent, failures)
             if patchset > 1:
                 previous = run.pool.submit(run.zuul, partial(history.builds, change=change, patchset=patchset - 1))
-        # Phase two: every log to analyse, all jobs at once.
-        analyses: dict[str, list[tuple[Build, Future[LogAnalysis | None]]]] = {}
+        # Phase two: the logs of other changes, all jobs at once (see _analyse_until_sure).
         rates: dict[str, list[Build]] = {}
+        candidates: dict[str, list[Build]] = {}
         for name, (recent, failures) in listings.items():
             rates[name] = [b for b in (recent.result() or []) if b.change != change]
             others = [b for b in (failures.result() or []) if b.change is not None and b.change != change]
-            analyses[name] = [(b, run.pool.submit(run.analyse, b)) for b in others[: settings.analyse]]
+            candidates[name] = others[: settings.analyse]
+        wanted = {job.name: frozenset(failure_key(f) for f in job.failures) for job in failed}
+        analyses = _analyse_until_sure(run, candidates, wanted, settings.confirm)
         previous_keys: dict[str, Future[LogAnalysis | None]] = {}
         if previous is not None:
             earlier = previous.result() or []
@@ -315,6 +320,53 @@ def gather(
     return Evidence(histories=histories, touched=touched, previous=previous_found, warnings=tuple(run.warnings))
 
 
+def _analyse_until_sure(
+    run: _Gathering,
+    candidates: Mapping[str, Sequence[Build]],
+    wanted: Mapping[str, frozenset[str]],
+    confirm: int,
+) -> dict[str, list[tuple[Build, LogAnalysis | None]]]:
+    """Analyse other changes' failed builds, newest first, until each job's failures are settled.
+
+    A job's search stops as soon as every one of its failures was seen on
+    ``confirm`` other changes (flaky beyond doubt), or its candidates run out
+    (the bound). At most ``confirm`` logs per job are read at once, so a
+    flaky test costs ``confirm`` logs, not the whole bound. A job with no
+    identified failure has nothing to look for: none of its logs are read.
+    """
+    done: dict[str, list[tuple[Build, LogAnalysis | None]]] = {name: [] for name in candidates}
+    queues = {name: [b for b in builds] if wanted.get(name) else [] for name, builds in candidates.items()}
+    running: dict[Future[LogAnalysis | None], tuple[str, Build]] = {}
+
+    def missing(name: str) -> int:
+        """Confirmations still needed by the least-seen failure of the job."""
+        seen: dict[str, set[int]] = {}
+        for build, analysis in done[name]:
+            for failure in analysis.failures if analysis else ():
+                seen.setdefault(failure_key(failure), set()).add(build.change or 0)
+        return max(confirm - len(seen.get(key, ())) for key in wanted[name])
+
+    def top_up(name: str) -> None:
+        # Only as many reads in flight as could still be needed.
+        in_flight = sum(1 for job, _build in running.values() if job == name)
+        while queues[name] and in_flight < missing(name):
+            build = queues[name].pop(0)
+            running[run.pool.submit(run.analyse, build)] = (name, build)
+            in_flight += 1
+
+    for name in queues:
+        top_up(name)
+    while running:
+        finished, _pending = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in finished:
+            name, build = running.pop(future)
+            done[name].append((build, future.result()))
+            top_up(name)
+    # Newest first again, whatever order the downloads finished in.
+    order = {id(build): index for builds in candidates.values() for index, build in enumerate(builds)}
+    return {name: sorted(pairs, key=lambda pair: order[id(pair[0])]) for name, pairs in done.items()}
+
+
 def _files(run: _Gathering, gerrit: GerritClient, change: int, patchset: int) -> tuple[str, ...] | None:
     try:
         return changed_files(gerrit, change, patchset)
@@ -327,7 +379,7 @@ def _job_history(
     name: str,
     branch: str | None,
     recent: Sequence[Build],
-    analysed: Sequence[tuple[Build, Future[LogAnalysis | None]]],
+    analysed: Sequence[tuple[Build, LogAnalysis | None]],
     change: int,
 ) -> JobHistory:
     counts = {"gate": [0, 0], "check": [0, 0]}
@@ -340,8 +392,7 @@ def _job_history(
             counts[group][0] += 1
     elsewhere: dict[str, list[int]] = {}
     read = 0
-    for build, future in analysed:
-        analysis = future.result()
+    for build, analysis in analysed:
         if analysis is None:
             continue
         read += 1

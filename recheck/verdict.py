@@ -19,8 +19,10 @@ Each failure of a job is judged by the first rule that applies:
 4. ``change`` — a deterministic job (pep8, docs, linters...) failed
    (:data:`LINT`).
 5. ``change`` — the same test also fails in another job of this patch set,
-   or failed in this job on the previous patch set, while the job is not
-   failing often elsewhere (:data:`CONSISTENT`).
+   or failed in this job on the previous patch set, while the job passes on
+   other changes (its history is known and fails at most
+   :data:`HEALTHY_RATE`; without history a test failing in several tempest
+   jobs is as likely a broken gate) (:data:`CONSISTENT`).
 6. ``flaky`` (weak) — seen on one other change, or the job fails often in
    the gate (≥ :data:`FLAKY_GATE_RATE` of at least :data:`MIN_BUILDS`
    gate builds: approved changes seldom break a job themselves).
@@ -383,14 +385,14 @@ def _judge(
     healthy = rate is not None and rate <= HEALTHY_RATE
     also = [name for name, keys in others.items() if key in keys]
     previous = key in evidence.previous.get(job.name, ())
-    if (also or previous) and (healthy or rate is None) and not seen:
+    if (also or previous) and healthy and not seen:
         where = []
         if also:
             where.append(f"in {', '.join(also)} too")
         if previous:
             where.append("on the previous patch set")
         lines.insert(0, f"{label} fails {' and '.join(where)}")
-        return _Judged(failure, VerdictKind.CHANGE, CONSISTENT if healthy else CONSISTENT - 0.1, tuple(lines))
+        return _Judged(failure, VerdictKind.CHANGE, CONSISTENT, tuple(lines))
     gate = history.gate_rate() if history else None
     if seen or (gate is not None and gate >= FLAKY_GATE_RATE):
         return _Judged(failure, VerdictKind.FLAKY, WEAK_FLAKY, tuple(lines), others=len(seen))

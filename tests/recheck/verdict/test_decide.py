@@ -116,7 +116,9 @@ def test_the_same_test_in_several_jobs_of_a_healthy_job_is_the_change():
 
 def test_the_same_test_on_the_previous_patch_set_is_the_change():
     job = _job("tempest-full", _test(TEMPEST))
-    evidence = Evidence(previous={"tempest-full": (failure_key(job.failures[0]),)})
+    evidence = Evidence(
+        previous={"tempest-full": (failure_key(job.failures[0]),)}, histories={"tempest-full": _history("tempest-full")}
+    )
     assert decide([job], evidence).jobs["tempest-full"].kind is VerdictKind.CHANGE
 
 

@@ -75,10 +75,27 @@ def test_a_second_gather_asks_zuul_nothing_and_reads_no_log(sim, tmp_path):
 
 def test_analyses_are_bounded_per_job(sim, tmp_path):
     sim.add_change(123456)
-    sim.history.add_builds("tempest-full", "F" * 12, first_change=900, log=stestr_failure(TEMPEST_TEST))
+    sim.history.add_builds("tempest-full", "F" * 12, first_change=900, log=stestr_failure(OTHER_TEMPEST_TEST))
     evidence = gather([_tempest_job()], change=123456, patchset=1, branch="master", history=_history(sim, tmp_path, analyse=4), gerrit=None)
     assert evidence.histories["tempest-full"].analysed == 4
     assert len([p for m, p in sim.requests if p.startswith("/logs/")]) == 4
+
+
+def test_the_search_stops_once_the_failure_is_confirmed_elsewhere(sim, tmp_path):
+    sim.add_change(123456)
+    sim.history.add_builds("tempest-full", "F" * 12, first_change=900, log=stestr_failure(TEMPEST_TEST))
+    evidence = gather([_tempest_job()], change=123456, patchset=1, branch="master", history=_history(sim, tmp_path, confirm=3), gerrit=None)
+    assert evidence.histories["tempest-full"].elsewhere[f"test:{TEMPEST_TEST}"] == (900, 901, 902)
+    assert len([p for m, p in sim.requests if p.startswith("/logs/")]) == 3
+
+
+def test_a_job_without_identified_failures_reads_no_other_logs(sim, tmp_path):
+    sim.add_change(123456)
+    sim.history.add_builds("grenade", "FFSS", first_change=900, log=stestr_failure(TEMPEST_TEST))
+    job = JobReport("grenade", "NODE_FAILURE", None)
+    evidence = gather([job], change=123456, patchset=1, branch="master", history=_history(sim, tmp_path), gerrit=None)
+    assert evidence.histories["grenade"].gate_failed == 2
+    assert not [p for m, p in sim.requests if p.startswith("/logs/")]
 
 
 def test_the_previous_patch_set_failures_are_read(sim, tmp_path):
