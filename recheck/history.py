@@ -23,7 +23,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import partial
@@ -267,57 +267,115 @@ def gather(
     failed = [job for job in jobs if failed_voting(job)]
     if not failed:
         return Evidence()
-    settings = history.settings if history else HistorySettings()
-    run = _Gathering(history, settings.workers)
-    try:
-        files: Future[tuple[str, ...] | None] | None = None
-        if gerrit is not None:
-            files = run.pool.submit(_files, run, gerrit, change, patchset)
-        listings: dict[str, tuple[Future[list[Build] | None], Future[list[Build] | None]]] = {}
-        previous: Future[list[Build] | None] | None = None
-        if history is not None:
-            where = {"branch": branch} if branch else {}
-            for job in failed:
-                recent = run.pool.submit(run.zuul, partial(history.builds, job_name=job.name, limit=settings.builds, **where))
-                failures = run.pool.submit(
-                    run.zuul,
-                    partial(history.builds, job_name=job.name, result="FAILURE", limit=settings.analyse * 2, **where),
-                )
-                listings[job.name] = (recent, failures)
-            if patchset > 1:
-                previous = run.pool.submit(run.zuul, partial(history.builds, change=change, patchset=patchset - 1))
-        # Phase two: the logs of other changes, all jobs at once (see _analyse_until_sure).
-        rates: dict[str, list[Build]] = {}
-        candidates: dict[str, list[Build]] = {}
-        for name, (recent, failures) in listings.items():
-            rates[name] = [b for b in (recent.result() or []) if b.change != change]
-            others = [b for b in (failures.result() or []) if b.change is not None and b.change != change]
-            candidates[name] = others[: settings.analyse]
-        wanted = {job.name: frozenset(failure_key(f) for f in job.failures) for job in failed}
-        analyses = _analyse_until_sure(run, candidates, wanted, settings.confirm)
-        previous_keys: dict[str, Future[LogAnalysis | None]] = {}
-        if previous is not None:
-            earlier = previous.result() or []
-            for job in failed:
-                build = next((b for b in earlier if b.job_name == job.name), None)
-                if build is not None and build.result not in ("SUCCESS", "SKIPPED"):
-                    previous_keys[job.name] = run.pool.submit(run.analyse, build)
-        histories = {
-            name: _job_history(name, branch, rates[name], analyses[name], change) for name in listings
-            if not (run.zuul_down.is_set() and not rates[name])
-        }
-        previous_found = {
-            name: tuple(failure_key(f) for f in found.failures)
-            for name, future in previous_keys.items()
-            if (found := future.result()) is not None
-        }
-        touched = files.result() if files is not None else None
-    except BaseException:
-        # Ctrl-C or a bug: do not wait for look-ups nobody will read.
-        run.pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    run.pool.shutdown(wait=True)
-    return Evidence(histories=histories, touched=touched, previous=previous_found, warnings=tuple(run.warnings))
+    return Gathering(
+        [job.name for job in failed],
+        change=change,
+        patchset=patchset,
+        branch=branch,
+        history=history,
+        gerrit=gerrit,
+        prefetch=[job.name for job in failed if job.failures],
+    ).finish(jobs)
+
+
+class Gathering:
+    """Evidence gathering, started as soon as the failed jobs are known and finished with their failures.
+
+    Started before the review downloads its own logs, the look-ups (Zuul
+    listings, Gerrit's files, the previous patch set) and the first
+    ``confirm`` reads of other changes' logs for each job in ``prefetch``
+    run alongside those downloads: a job with identified failures always
+    needs that many. :meth:`finish` then reads more only where needed.
+    """
+
+    def __init__(
+        self,
+        job_names: Sequence[str],
+        *,
+        change: int,
+        patchset: int,
+        branch: str | None,
+        history: BuildHistory | None,
+        gerrit: GerritClient | None,
+        prefetch: Iterable[str] | None = None,
+    ) -> None:
+        self.change = change
+        self.branch = branch
+        self.settings = history.settings if history else HistorySettings()
+        self.run = _Gathering(history, self.settings.workers)
+        self.names = list(dict.fromkeys(job_names))
+        self._prefetch = set(self.names if prefetch is None else prefetch)
+        self._running: dict[Future[LogAnalysis | None], tuple[str, Build]] = {}
+        self._lock = threading.Lock()
+        self._files: Future[tuple[str, ...] | None] | None = None
+        self._listings: dict[str, tuple[Future[list[Build] | None], Future[list[Build]]]] = {}
+        self._previous: Future[list[Build] | None] | None = None
+        run = self.run
+        try:
+            if gerrit is not None:
+                self._files = run.pool.submit(_files, run, gerrit, change, patchset)
+            if history is not None:
+                where = {"branch": branch} if branch else {}
+                for name in self.names:
+                    recent = run.pool.submit(run.zuul, partial(history.builds, job_name=name, limit=self.settings.builds, **where))
+                    failed = run.pool.submit(self._candidates, history, name, where)
+                    self._listings[name] = (recent, failed)
+                if patchset > 1:
+                    self._previous = run.pool.submit(run.zuul, partial(history.builds, change=change, patchset=patchset - 1))
+        except BaseException:
+            self.cancel()
+            raise
+
+    def _candidates(self, history: BuildHistory, name: str, where: Mapping[str, str]) -> list[Build]:
+        """The job's failed builds on other changes (newest first, bounded); prefetch the first reads."""
+        listed = self.run.zuul(partial(history.builds, job_name=name, result="FAILURE", limit=self.settings.analyse * 2, **where))
+        candidates = [b for b in listed or [] if b.change is not None and b.change != self.change][: self.settings.analyse]
+        if name in self._prefetch:
+            with self._lock:
+                for build in candidates[: self.settings.confirm]:
+                    self._running[self.run.pool.submit(self.run.analyse, build)] = (name, build)
+        return candidates
+
+    def cancel(self) -> None:
+        """Drop what is not started; nobody will read it (Ctrl-C, an error elsewhere)."""
+        self.run.pool.shutdown(wait=False, cancel_futures=True)
+
+    def finish(self, jobs: Sequence[JobReport]) -> Evidence:
+        """Wait for the look-ups, read what else ``jobs``' failures need, and return the evidence."""
+        run = self.run
+        try:
+            rates: dict[str, list[Build]] = {}
+            candidates: dict[str, list[Build]] = {}
+            for name, (recent, failed) in self._listings.items():
+                rates[name] = [b for b in (recent.result() or []) if b.change != self.change]
+                candidates[name] = failed.result()
+            wanted = {job.name: frozenset(failure_key(f) for f in job.failures) for job in jobs if job.name in self._listings}
+            with self._lock:
+                running = dict(self._running)
+            analyses = _analyse_until_sure(run, candidates, wanted, self.settings.confirm, running)
+            previous_keys: dict[str, Future[LogAnalysis | None]] = {}
+            if self._previous is not None:
+                earlier = self._previous.result() or []
+                for name in self.names:
+                    build = next((b for b in earlier if b.job_name == name), None)
+                    if build is not None and build.result not in ("SUCCESS", "SKIPPED"):
+                        previous_keys[name] = run.pool.submit(run.analyse, build)
+            histories = {
+                name: _job_history(name, self.branch, rates[name], analyses.get(name, []), self.change)
+                for name in self._listings
+                if not (run.zuul_down.is_set() and not rates[name])
+            }
+            previous_found = {
+                name: tuple(failure_key(f) for f in found.failures)
+                for name, future in previous_keys.items()
+                if (found := future.result()) is not None
+            }
+            touched = self._files.result() if self._files is not None else None
+        except BaseException:
+            self.cancel()
+            raise
+        run.pool.shutdown(wait=True)
+        return Evidence(histories=histories, touched=touched, previous=previous_found, warnings=tuple(run.warnings))
 
 
 def _analyse_until_sure(
@@ -325,6 +383,7 @@ def _analyse_until_sure(
     candidates: Mapping[str, Sequence[Build]],
     wanted: Mapping[str, frozenset[str]],
     confirm: int,
+    running: dict[Future[LogAnalysis | None], tuple[str, Build]],
 ) -> dict[str, list[tuple[Build, LogAnalysis | None]]]:
     """Analyse other changes' failed builds, newest first, until each job's failures are settled.
 
@@ -333,10 +392,18 @@ def _analyse_until_sure(
     (the bound). At most ``confirm`` logs per job are read at once, so a
     flaky test costs ``confirm`` logs, not the whole bound. A job with no
     identified failure has nothing to look for: none of its logs are read.
+    ``running`` holds the reads already started (prefetched); they count.
     """
     done: dict[str, list[tuple[Build, LogAnalysis | None]]] = {name: [] for name in candidates}
-    queues = {name: [b for b in builds] if wanted.get(name) else [] for name, builds in candidates.items()}
-    running: dict[Future[LogAnalysis | None], tuple[str, Build]] = {}
+    for future, (name, _build) in list(running.items()):
+        if not wanted.get(name):
+            future.cancel()
+            del running[future]
+    started = {id(build) for _name, build in running.values()}
+    queues = {
+        name: [b for b in builds if id(b) not in started] if wanted.get(name) else []
+        for name, builds in candidates.items()
+    }
 
     def missing(name: str) -> int:
         """Confirmations still needed by the least-seen failure of the job."""
@@ -344,7 +411,7 @@ def _analyse_until_sure(
         for build, analysis in done[name]:
             for failure in analysis.failures if analysis else ():
                 seen.setdefault(failure_key(failure), set()).add(build.change or 0)
-        return max(confirm - len(seen.get(key, ())) for key in wanted[name])
+        return max((confirm - len(seen.get(key, ())) for key in wanted[name]), default=0)
 
     def top_up(name: str) -> None:
         # Only as many reads in flight as could still be needed.
@@ -413,6 +480,61 @@ def _job_history(
 
 
 
+class Judging:
+    """The verdict step, started early (see :class:`Gathering`) and decided once the jobs are analysed.
+
+    >>> judging = Judging(["tempest-full"], change=123456, patchset=1, branch="master", zuul=zuul, gerrit=gerrit)
+    >>> ...                                   # the review downloads and analyses its own logs meanwhile
+    >>> verdicts = judging.decide(jobs)
+    """
+
+    def __init__(
+        self,
+        job_names: Sequence[str],
+        *,
+        change: int,
+        patchset: int,
+        branch: str | None,
+        zuul: ZuulClient | None,
+        gerrit: GerritClient | None,
+        cache: LogCache | None = None,
+        signatures: Any = None,
+        history: bool = True,
+        settings: HistorySettings | None = None,
+        prefetch: Iterable[str] | None = None,
+    ) -> None:
+        source = None
+        if history and zuul is not None:
+            source = BuildHistory(
+                zuul,
+                cache=cache,
+                cache_dir=cache.directory.parent / "history" if cache is not None else None,
+                settings=settings,
+                signatures=signatures,
+            )
+        self.warnings: tuple[str, ...] = ()
+        if history and zuul is None and job_names:
+            self.warnings = ("job history unavailable: no Zuul API known (--zuul)",)
+        self.gathering = (
+            Gathering(
+                job_names, change=change, patchset=patchset, branch=branch, history=source, gerrit=gerrit, prefetch=prefetch
+            )
+            if job_names
+            else None
+        )
+
+    def decide(self, jobs: Sequence[JobReport]) -> ReviewVerdict:
+        """Finish gathering for ``jobs`` (failures and bugs found) and decide every verdict."""
+        evidence = self.gathering.finish(jobs) if self.gathering is not None else Evidence()
+        if self.warnings:
+            evidence = replace(evidence, warnings=(*evidence.warnings, *self.warnings))
+        return decide(jobs, evidence)
+
+    def cancel(self) -> None:
+        if self.gathering is not None:
+            self.gathering.cancel()
+
+
 def judge(
     jobs: Sequence[JobReport],
     *,
@@ -426,23 +548,24 @@ def judge(
     history: bool = True,
     settings: HistorySettings | None = None,
 ) -> ReviewVerdict:
-    """Gather the evidence for a review's jobs and decide: the verdict step of the review workflow.
+    """Gather the evidence for a review's analysed jobs and decide: :class:`Judging` in one call.
 
     ``history=False`` (``--no-history``) skips every cross-change look-up
     (Zuul history, other changes' logs, the previous patch set); the
     change's own files are still read. Without a Zuul client there is no
     history either, and a warning says so.
     """
-    source = None
-    if history and zuul is not None:
-        source = BuildHistory(
-            zuul,
-            cache=cache,
-            cache_dir=cache.directory.parent / "history" if cache is not None else None,
-            settings=settings,
-            signatures=signatures,
-        )
-    evidence = gather(jobs, change=change, patchset=patchset, branch=branch, history=source, gerrit=gerrit)
-    if history and zuul is None and any(failed_voting(job) for job in jobs):
-        evidence = replace(evidence, warnings=(*evidence.warnings, "job history unavailable: no Zuul API known (--zuul)"))
-    return decide(jobs, evidence)
+    failed = [job for job in jobs if failed_voting(job)]
+    return Judging(
+        [job.name for job in failed],
+        change=change,
+        patchset=patchset,
+        branch=branch,
+        zuul=zuul,
+        gerrit=gerrit,
+        cache=cache,
+        signatures=signatures,
+        history=history,
+        settings=settings,
+        prefetch=[job.name for job in failed if job.failures],
+    ).decide(jobs)

@@ -51,13 +51,13 @@ from ostk.http import build_session, check_status, redact_url, service_errors
 from recheck.comments import CIComment, JobResult, ci_comments, latest_per_pipeline, recheck_after
 from recheck.engine import LogScanner, analyze_stream
 from recheck.gerrit import Change, GerritClient, GerritCredentials, ambiguous
-from recheck.history import judge
+from recheck.history import Judging
 from recheck.launchpad import DEFAULT_LAUNCHPAD, LaunchpadBugFinder, LaunchpadClient, merge_matches
 from recheck.logcache import LogCache
 from recheck.models import Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
 from recheck.reviewref import DEFAULT_TENANT, ReviewTarget, gerrit_base, parse_review
 from recheck.suggestion import suggest
-from recheck.verdict import ReviewVerdict, VerdictKind, with_verdicts
+from recheck.verdict import INFRA_RESULTS, ReviewVerdict, VerdictKind, with_verdicts
 from recheck.zuul import Artifact, Build, ZuulClient, parse_build_page
 
 #: Logs downloaded at once: enough to hide latency, few enough to be polite.
@@ -292,13 +292,19 @@ class _Workflow:
             self.warnings.append(f"no CI results found for patch set {chosen}")
         selected = [e for e in entries if include_all or e.failed]
         analyse = [e for e in selected if e.failed and (e.voting or include_all)]
-        analyses = self._analyse_all(analyse)
+        judging = self._start_verdict(change, chosen, selected)
+        try:
+            analyses = self._analyse_all(analyse)
+        except BaseException:
+            judging.cancel()
+            raise
         jobs = tuple(self._job_report(entry, analyses.get(id(entry)), change) for entry in selected)
         jobs = self._with_bugs(jobs, change.project)
         suggestion = _suggest(jobs)
         review = ReviewRef(change=change.number, patchset=chosen, project=change.project, url=f"{change.url}/{chosen}")
         report = Report(review=review, jobs=jobs, suggestion=suggestion, posted=False, warnings=tuple(self.warnings))
-        report = self._with_verdicts(report, change, chosen)
+        self.decided = judging.decide(report.jobs)
+        report = with_verdicts(report, self.decided)
         if post:
             report = self._post(report, change, chosen, comments, confirm)
         return report
@@ -578,20 +584,27 @@ class _Workflow:
         return tuple(updated)
 
     # -- the verdict (recheck.verdict, recheck.history) -----------------
-    def _with_verdicts(self, report: Report, change: Change, patchset: int) -> Report:
-        """Is it the change or the gate? Evidence from Zuul's history, other changes' logs and the change's files."""
-        self.decided = judge(
-            report.jobs,
+    def _start_verdict(self, change: Change, patchset: int, entries: Sequence[JobEntry]) -> Judging:
+        """Start gathering the verdict's evidence; it runs while the jobs' own logs download."""
+        failed = [e for e in entries if e.failed and e.voting]
+        zuul = self.zuul
+        if zuul is None:
+            # No --zuul: the Zuul of the build pages the CI comment links.
+            page = next((p for e in failed if e.url and (p := parse_build_page(e.url))), None)
+            zuul = self._zuul_for(page.base, page.tenant) if page else None
+        return Judging(
+            [e.name for e in failed],
             change=change.number,
             patchset=patchset,
             branch=change.branch or None,
-            zuul=self.zuul or next(iter(self._zuul_by_page.values()), None),
+            zuul=zuul,
             gerrit=self.gerrit,
             cache=self.cache,
             signatures=self.signatures,
             history=self.history,
+            # Jobs that ran no tests (NODE_FAILURE...) have nothing to compare.
+            prefetch=[e.name for e in failed if e.result.upper() not in INFRA_RESULTS],
         )
-        return with_verdicts(report, self.decided)
 
     # -- posting --------------------------------------------------------
     def _post(
