@@ -69,6 +69,8 @@ class HistorySettings:
     #: Changes on which a failure must be seen before the search for it stops: enough
     #: to call it flaky (``verdict.FLAKY_CHANGES``) with room to spare.
     confirm: int = 3
+    #: Reads per job started before the review's own logs are analysed (they run alongside).
+    prefetch: int = 1
     #: Requests and analyses in flight at once.
     workers: int = 8
     #: Seconds a builds listing is reused from the disk cache.
@@ -332,7 +334,7 @@ class Gathering:
         candidates = [b for b in listed or [] if b.change is not None and b.change != self.change][: self.settings.analyse]
         if name in self._prefetch:
             with self._lock:
-                for build in candidates[: self.settings.confirm]:
+                for build in candidates[: self.settings.prefetch]:
                     self._running[self.run.pool.submit(self.run.analyse, build)] = (name, build)
         return candidates
 
@@ -353,6 +355,8 @@ class Gathering:
             with self._lock:
                 running = dict(self._running)
             analyses = _analyse_until_sure(run, candidates, wanted, self.settings.confirm, running)
+            # A test failing on other changes is flaky whichever job showed it there.
+            shared = _elsewhere([pair for pairs in analyses.values() for pair in pairs], self.change)
             previous_keys: dict[str, Future[LogAnalysis | None]] = {}
             if self._previous is not None:
                 earlier = self._previous.result() or []
@@ -361,7 +365,7 @@ class Gathering:
                     if build is not None and build.result not in ("SUCCESS", "SKIPPED"):
                         previous_keys[name] = run.pool.submit(run.analyse, build)
             histories = {
-                name: _job_history(name, self.branch, rates[name], analyses.get(name, []), self.change)
+                name: _job_history(name, self.branch, rates[name], analyses.get(name, []), self.change, shared)
                 for name in self._listings
                 if not (run.zuul_down.is_set() and not rates[name])
             }
@@ -388,9 +392,11 @@ def _analyse_until_sure(
     """Analyse other changes' failed builds, newest first, until each job's failures are settled.
 
     A job's search stops as soon as every one of its failures was seen on
-    ``confirm`` other changes (flaky beyond doubt), or its candidates run out
-    (the bound). At most ``confirm`` logs per job are read at once, so a
-    flaky test costs ``confirm`` logs, not the whole bound. A job with no
+    ``confirm`` other changes (flaky beyond doubt) — in its own builds or in
+    those of another failed job of the review (py311 and py312 failing the
+    same test) — or its candidates run out (the bound). Only as many logs
+    are read at once as could still be needed, so a flaky test costs
+    ``confirm`` logs, not the whole bound. A job with no
     identified failure has nothing to look for: none of its logs are read.
     ``running`` holds the reads already started (prefetched); they count.
     """
@@ -406,16 +412,18 @@ def _analyse_until_sure(
     }
 
     def missing(name: str) -> int:
-        """Confirmations still needed by the least-seen failure of the job."""
+        """Confirmations still needed by the least-seen failure of the job (any job's reads count)."""
         seen: dict[str, set[int]] = {}
-        for build, analysis in done[name]:
-            for failure in analysis.failures if analysis else ():
-                seen.setdefault(failure_key(failure), set()).add(build.change or 0)
+        for pairs in done.values():
+            for build, analysis in pairs:
+                for failure in analysis.failures if analysis else ():
+                    seen.setdefault(failure_key(failure), set()).add(build.change or 0)
         return max((confirm - len(seen.get(key, ())) for key in wanted[name]), default=0)
 
     def top_up(name: str) -> None:
-        # Only as many reads in flight as could still be needed.
-        in_flight = sum(1 for job, _build in running.values() if job == name)
+        # Only as many reads in flight as could still be needed; a read for a job
+        # failing the same way (py311 and py312) may settle this one as well.
+        in_flight = sum(1 for job, _build in running.values() if job == name or wanted.get(job, frozenset()) & wanted[name])
         while queues[name] and in_flight < missing(name):
             build = queues[name].pop(0)
             running[run.pool.submit(run.analyse, build)] = (name, build)
@@ -448,6 +456,7 @@ def _job_history(
     recent: Sequence[Build],
     analysed: Sequence[tuple[Build, LogAnalysis | None]],
     change: int,
+    shared: Mapping[str, Sequence[int]],
 ) -> JobHistory:
     counts = {"gate": [0, 0], "check": [0, 0]}
     for build in recent:
@@ -457,16 +466,12 @@ def _job_history(
         counts[group][1] += 1
         if build.result not in ("SUCCESS", "SKIPPED"):
             counts[group][0] += 1
-    elsewhere: dict[str, list[int]] = {}
-    read = 0
-    for build, analysis in analysed:
-        if analysis is None:
-            continue
-        read += 1
-        for key in {failure_key(f) for f in analysis.failures}:
-            changes = elsewhere.setdefault(key, [])
-            if build.change is not None and build.change != change and build.change not in changes:
-                changes.append(build.change)
+    # The job's own builds first, then what the review's other jobs found on other changes.
+    elsewhere = _elsewhere(analysed, change)
+    for key, changes in shared.items():
+        known = elsewhere.setdefault(key, [])
+        known.extend(c for c in changes if c not in known)
+    read = sum(1 for _build, analysis in analysed if analysis is not None)
     return JobHistory(
         job=name,
         branch=branch,
@@ -478,6 +483,16 @@ def _job_history(
         elsewhere={key: tuple(changes) for key, changes in elsewhere.items() if changes},
     )
 
+
+def _elsewhere(analysed: Sequence[tuple[Build, LogAnalysis | None]], change: int) -> dict[str, list[int]]:
+    """Failure key → the other changes (newest first) whose analysed build failed that way."""
+    elsewhere: dict[str, list[int]] = {}
+    for build, analysis in analysed:
+        for key in dict.fromkeys(failure_key(f) for f in (analysis.failures if analysis else ())):
+            changes = elsewhere.setdefault(key, [])
+            if build.change is not None and build.change != change and build.change not in changes:
+                changes.append(build.change)
+    return elsewhere
 
 
 class Judging:

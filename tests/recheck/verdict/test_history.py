@@ -122,3 +122,15 @@ def test_gerrit_files_down_is_a_warning(sim, tmp_path):
     evidence = gather([_tempest_job()], change=123456, patchset=1, branch="master", history=None, gerrit=GerritClient(sim.gerrit_url))
     assert evidence.touched is None
     assert evidence.warnings and evidence.warnings[0].startswith("the change's files are unknown (Gerrit): ")
+
+
+def test_jobs_failing_the_same_test_share_their_reads(sim, tmp_path):
+    sim.add_change(123456)
+    for job in ("openstack-tox-py311", "openstack-tox-py312"):
+        sim.history.add_builds(job, "FFFF", first_change=900 if job.endswith("1") else 950, log=stestr_failure(TEMPEST_TEST))
+    jobs = [JobReport(name, "FAILURE", None, failures=(Failure(FailureKind.TEST, TEMPEST_TEST, "boom"),)) for name in ("openstack-tox-py311", "openstack-tox-py312")]
+    evidence = gather(jobs, change=123456, patchset=1, branch="master", history=_history(sim, tmp_path, confirm=3), gerrit=None)
+    # One read per job ran alongside, one more settled both: not three each.
+    assert len([p for m, p in sim.requests if p.startswith("/logs/")]) == 3
+    for job in jobs:
+        assert len(evidence.histories[job.name].elsewhere[f"test:{TEMPEST_TEST}"]) == 3
