@@ -141,6 +141,8 @@ class LogScanner:
                         put(block)
                         if stop.is_set():
                             return
+                    if inflater.limited:
+                        break
                 put(None)
             except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread
                 put(exc)
@@ -168,6 +170,9 @@ class LogScanner:
             self._plain(self._head)
             self._head = b""
         if self._inflater is not None:
+            if self._inflater.limited:
+                gib = self._inflater.output / 1024**3
+                self._warnings.append(f"log larger than {gib:.0f} GiB once decompressed: only that much was read")
             if self._inflater.error is not None:
                 truncated = True
                 self._warnings.append(f"log corrupt ({self._inflater.error}); analysed what was readable")
@@ -185,8 +190,8 @@ class LogScanner:
             lines = self._text.lines
             if self._text.found.invalid_utf8:
                 self._warnings.append("invalid UTF-8 replaced")
-            if self._text.found.dropped:
-                self._warnings.append(f"{self._text.found.dropped} more failure report(s) not kept")
+            if self._text.found.stopped:
+                self._warnings.append(f"log not read to the end: {self._text.found.stopped}")
             if self._text.found.long_lines:
                 self._warnings.append(
                     f"{self._text.found.long_lines} very long line(s) cut to {MAX_LINE // 1024} KiB"

@@ -123,7 +123,7 @@ class BuildHistory:
     def builds(self, **params: Any) -> list[Build]:
         """``GET builds`` with ``params`` (``final=true`` always), newest first; cached for a while."""
         query = {**params, "final": "true"}
-        url = f"{self.zuul.base_url}/api/tenant/{self.zuul.tenant}/builds"
+        url = f"{self.zuul.api_root}/builds"
         what = f"listing Zuul builds ({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
         data = self._cached(url, query, what)
         if not isinstance(data, list):
@@ -517,6 +517,7 @@ class Judging:
         history: bool = True,
         settings: HistorySettings | None = None,
         prefetch: Iterable[str] | None = None,
+        analyser: Analyser | None = None,
     ) -> None:
         source = None
         if history and zuul is not None:
@@ -526,6 +527,7 @@ class Judging:
                 cache_dir=cache.directory.parent / "history" if cache is not None else None,
                 settings=settings,
                 signatures=signatures,
+                analyser=analyser,
             )
         self.warnings: tuple[str, ...] = ()
         if history and zuul is None and job_names:

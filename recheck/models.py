@@ -112,6 +112,8 @@ class JobReport:
     voting: bool = True
     warnings: tuple[str, ...] = ()
     truncated: bool = False
+    #: False when the job ran in a pipeline that casts no vote (experimental, check-arm64).
+    pipeline_votes: bool = True
     #: Why it failed (known-bug, flaky, infra, change, unknown); only failed voting jobs have one.
     verdict: Verdict | None = None
 
@@ -122,6 +124,7 @@ class JobReport:
             "log_url": self.log_url,
             "pipeline": self.pipeline,
             "voting": self.voting,
+            "pipeline_votes": self.pipeline_votes,
             "failures": [f.to_json() for f in self.failures],
             "bugs": [b.to_json() for b in self.bugs],
             "warnings": list(self.warnings),

@@ -14,6 +14,7 @@ from typing import Any
 from rich.markup import escape
 
 from ostk import auth, http, output
+from ostk.cli.parser import url_arg
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, InputError, UsageError
 from pki import issuing
@@ -79,7 +80,7 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
                        help="keystone's signing certificate(s), PEM (signing_cert.pem)")
     trust.add_argument("--ca", metavar="FILE", type=Path,
                        help="the CA certificate(s) to trust, PEM (cacert.pem)")
-    trust.add_argument("--keystone", metavar="URL",
+    trust.add_argument("--keystone", metavar="URL", type=url_arg,
                        help="fetch certificates (and the revocation list) from this keystone: "
                        "v3 /v3/OS-SIMPLE-CERT, falling back to v2 /v2.0/certificates")
     trust.add_argument("--signing-dir", metavar="DIR", type=Path,

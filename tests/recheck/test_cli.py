@@ -209,10 +209,10 @@ def test_log_directory_url_reads_the_job_output(serve, log_server, tmp_path):
 
 
 def test_review_targets_go_to_the_review_workflow_and_local_files_win(tmp_path, monkeypatch):
-    from ostk.cli import recheck_review
+    from ostk.cli import recheck as recheck_cli
 
     seen = []
-    monkeypatch.setattr(recheck_review, "run", lambda args, env: seen.append(args.target) or 0)
+    monkeypatch.setattr(recheck_cli, "_review", lambda args, env: seen.append(args.target) or 0)
     assert run(["recheck", "https://review.opendev.org/c/openstack/nova/+/12345"], tmp_path)[0] == 0
     assert seen == ["https://review.opendev.org/c/openstack/nova/+/12345"]
     # A local file named like a change number is a log.

@@ -243,7 +243,9 @@ def test_a_runaway_log_keeps_a_bounded_number_of_failures():
     log = b"".join(b"{0} t.T.test_%d [1.0s] ... FAILED\n" % i for i in range(MAX_FAILURES + 50))
     a = recheck.analyze_stream([log])
     assert len(a.failures) == MAX_FAILURES
-    assert "50 more failure report(s) not kept" in a.warnings
+    # Past the cap the log is not read for failures any more: a runaway log costs
+    # seconds, not minutes (issue 17, class 8).
+    assert any(f"more than {MAX_FAILURES} failures" in w for w in a.warnings)
 
 
 @pytest.fixture(params=["isal", "zlib"])

@@ -82,15 +82,15 @@ def test_zuul_builds_api_fills_in_jobs_without_a_comment(sim):
 
 
 def test_big_logs_are_analysed_in_child_processes(sim, monkeypatch):
-    import recheck.review
+    from recheck.review import child
 
     def not_here(*args, **kwargs):
         raise AssertionError("analysed in-process")
 
-    monkeypatch.setattr(recheck.review, "_engine_analyze", not_here)
+    monkeypatch.setattr(child, "engine_analyze", not_here)
     # Whatever the CI machine has: two CPUs, so both logs get a child.
-    monkeypatch.setattr(recheck.review, "_usable_cpus", lambda: 2)
-    monkeypatch.setattr(recheck.review, "_CHILD_SLOTS", __import__("threading").BoundedSemaphore(2))
+    monkeypatch.setattr(child, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(child, "CHILD_SLOTS", __import__("threading").BoundedSemaphore(2))
     sim.add_change(302, project="openstack/nova")
     sim.add_buildset(
         302, 1,

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import recheck
+from ostk.errors import ExitStatus
+from recheck.review import RecheckRefused, RefusalReason
 from recheck.testing import CISimulator, SimBug, SimJob
 
 from .conftest import Recheck
@@ -54,9 +59,9 @@ def test_a_unit_test_in_a_file_the_change_modifies_is_the_change(sim, recheck):
     assert doc["suggestion"] is None
     assert doc["advice"] == f"{UNIT_TEST} fails in openstack-tox-py312; this change modifies nova/compute/manager.py: look there first"
 
-    # --post refuses, with its own exit code and reason; nothing reaches Gerrit.
-    assert recheck(str(CHANGE), "--post", "--yes") == 1
-    assert "not posting: the failure is most likely caused by this change" in recheck.stderr
+    # --post refuses, with the refusal's exit code and reason; nothing reaches Gerrit.
+    assert recheck(str(CHANGE), "--post", "--yes") == ExitStatus.REFUSED
+    assert "not posting (caused-by-change): the failure is most likely caused by this change" in recheck.stderr
     assert "Traceback" not in recheck.stderr
     assert sim.posted_messages(CHANGE) == []
 
@@ -68,20 +73,15 @@ def test_a_unit_test_in_a_file_the_change_modifies_is_the_change(sim, recheck):
 
 
 def test_the_refusal_is_a_typed_exception_for_library_callers(sim):
-    import pytest
-
-    import recheck
-    from recheck.review import RecheckRefused
-
     _review(sim, SimJob("openstack-tox-pep8-strict", "FAILURE", log=b"2026-11-20 08:00:00.1 | ./nova/a.py:1:80: E501 line too long\n2026-11-20 08:00:00.2 | pep8: FAIL code 1\n"))
     with pytest.raises(RecheckRefused) as refused:
         recheck.check_review(str(CHANGE), gerrit=sim.gerrit_url, zuul=sim.zuul_url, launchpad=sim.launchpad_url,
                              post=True, environ={"OSTK_GERRIT_USER": sim.username, "OSTK_GERRIT_PASSWORD": sim.password})
-    assert refused.value.reason == "caused-by-change"
+    assert refused.value.reason is RefusalReason.CAUSED_BY_CHANGE
 
 
 def test_a_matching_gate_failure_bug_is_a_known_bug(sim, recheck):
-    _review(sim, SimJob("tempest-full", "FAILURE", log=stestr_failure(TEMPEST_TEST, "tempest.lib.exceptions.TimeoutException: Request timed out")))
+    _review(sim, SimJob("tempest-full", "FAILURE", log=stestr_failure(TEMPEST_TEST, message="tempest.lib.exceptions.TimeoutException: Request timed out")))
     sim.add_bug(SimBug(2012345, "test_reboot_server_hard times out waiting for ACTIVE", projects=("tempest",), tags=("gate-failure",)))
     doc = _json(recheck)
     assert doc["verdict"]["kind"] == "known-bug"
@@ -92,7 +92,7 @@ def test_a_matching_gate_failure_bug_is_a_known_bug(sim, recheck):
 
 
 def test_a_bug_explaining_one_of_two_failures_says_which_it_does_not(sim, recheck):
-    log = stestr_failure(TEMPEST_TEST) + stestr_failure(OTHER_TEMPEST_TEST)
+    log = stestr_failure(TEMPEST_TEST, OTHER_TEMPEST_TEST)
     _review(sim, SimJob("tempest-full", "FAILURE", log=log))
     sim.add_bug(SimBug(2012345, "test_reboot_server_hard times out", projects=("tempest",), tags=("gate-failure",)))
     doc = _json(recheck)
@@ -122,7 +122,7 @@ def test_no_history_asks_zuul_nothing_about_other_changes(sim, recheck):
     _review(sim, SimJob("tempest-full", "FAILURE", log=stestr_failure(TEMPEST_TEST)))
     sim.history.add_builds("tempest-full", "FFFF", first_change=900, log=stestr_failure(TEMPEST_TEST))
     doc = _json(recheck, "--no-history")
-    assert not [p for _m, p in sim.requests if "final=" in p or "/logs/09/" in p or "/logs/00/900" in p]
+    assert not [p for _m, p in sim.requests if ("job_name=" in p and "change=" not in p) or "/logs/00/900" in p]
     assert doc["verdict"]["kind"] == "unknown"
     assert "the verdict is unknown: look at the failure before rechecking" in doc["warnings"]
     assert doc["suggestion"].startswith("recheck - tempest-full: ")
