@@ -498,6 +498,12 @@ def _elsewhere(analysed: Sequence[tuple[Build, LogAnalysis | None]], change: int
 class Judging:
     """The verdict step, started early (see :class:`Gathering`) and decided once the jobs are analysed.
 
+    ``history=False`` (``--no-history``) skips every cross-change look-up
+    (Zuul history, other changes' logs, the previous patch set); the
+    change's own files are still read. Without a Zuul client there is no
+    history either, and a warning says so. ``analyser`` reads another
+    change's build (default: :meth:`BuildHistory.analyse_build`).
+
     >>> judging = Judging(["tempest-full"], change=123456, patchset=1, branch="master", zuul=zuul, gerrit=gerrit)
     >>> ...                                   # the review downloads and analyses its own logs meanwhile
     >>> verdicts = judging.decide(jobs)
@@ -551,38 +557,3 @@ class Judging:
         if self.gathering is not None:
             self.gathering.cancel()
 
-
-def judge(
-    jobs: Sequence[JobReport],
-    *,
-    change: int,
-    patchset: int,
-    branch: str | None,
-    zuul: ZuulClient | None,
-    gerrit: GerritClient | None,
-    cache: LogCache | None = None,
-    signatures: Any = None,
-    history: bool = True,
-    settings: HistorySettings | None = None,
-) -> ReviewVerdict:
-    """Gather the evidence for a review's analysed jobs and decide: :class:`Judging` in one call.
-
-    ``history=False`` (``--no-history``) skips every cross-change look-up
-    (Zuul history, other changes' logs, the previous patch set); the
-    change's own files are still read. Without a Zuul client there is no
-    history either, and a warning says so.
-    """
-    failed = [job for job in jobs if failed_voting(job)]
-    return Judging(
-        [job.name for job in failed],
-        change=change,
-        patchset=patchset,
-        branch=branch,
-        zuul=zuul,
-        gerrit=gerrit,
-        cache=cache,
-        signatures=signatures,
-        history=history,
-        settings=settings,
-        prefetch=[job.name for job in failed if job.failures],
-    ).decide(jobs)
