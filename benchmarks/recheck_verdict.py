@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import recheck_review  # the sibling benchmark's log generator
-from recheck_review import make_log
+from recheck_review import FAILED_TEST, make_log
 
 from recheck.logcache import LogCache
 from recheck.models import Report
@@ -58,10 +58,19 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=4, help="failed jobs (default 4)")
     parser.add_argument("--history", type=int, default=20, help="history builds per job (default 20)")
     parser.add_argument("--distinct", action="store_true", help="every job fails a different test (the harder case)")
+    parser.add_argument("--debug", action="store_true", help="print the warm run's requests and verdicts")
     parser.add_argument("--repeat", type=int, default=3, help="cold runs of each kind, best taken (default 3)")
     parser.add_argument("--rate-kb", type=float, default=1024, help="cap per connection, KB/s of gzip bytes (default 1024)")
     args = parser.parse_args()
 
+    # The failing test as subunit-trace prints it (stestr/subunit_trace.py): its captured
+    # traceback indented, then the summary (an unindented traceback would be a crashed runner).
+    lines = [
+        f"{{1}} {FAILED_TEST} [196.2s] ... FAILED", "", "Captured traceback:", "~~~~~~~~~~~~~~~~~~~",
+        "    Traceback (most recent call last):", "    AssertionError: Server 1234 failed to reach ACTIVE status", "",
+        "======", "Totals", "======", "Ran: 2001 tests in 3600.0000 sec.", " - Passed: 2000", " - Failed: 1",
+    ]
+    recheck_review.TAIL = "".join(f"2026-11-20 09:59:58.000001 | controller | {line}\n" for line in lines).encode()
     logs = []
     for index in range(args.jobs if args.distinct else 1):
         if args.distinct:
@@ -101,6 +110,10 @@ def main() -> int:
         requests_before = len(sim.requests)
         warm, again = timed_review(sim, Path(home) / "full-0", history=True)
         warm_requests = len(sim.requests) - requests_before
+        if args.debug:
+            print("\n".join(p for _m, p in sim.requests[requests_before:]))
+            for job in again.jobs:
+                print(job.name, job.verdict)
         # A command adds the interpreter and its imports to the warm run.
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "ostk", "--version"], check=True, capture_output=True)
@@ -113,7 +126,7 @@ def main() -> int:
           f"(runs: {', '.join(f'{t:.2f}' for t in base_times)})")
     print(f"2. review with its verdict (cold):  {cold:6.2f} s  verdict {report.verdict.kind.value}  "
           f"(runs: {', '.join(f'{t:.2f}' for t in cold_times)}; jobs: {', '.join(kinds)}; "
-          f"{history_logs} logs of other changes read)")
+          f"{history_logs} log requests for other changes' builds)")
     print(f"3. again, from the cache:           {warm:6.2f} s  verdict {again.verdict.kind.value} ({warm_requests} requests)")
     print(f"   (a command adds interpreter + imports: {startup:.2f} s for ostk --version)")
     ratio = cold / base

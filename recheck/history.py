@@ -67,10 +67,11 @@ class HistorySettings:
     #: Failed builds of other changes analysed per job for "the same failure elsewhere".
     analyse: int = 6
     #: Changes on which a failure must be seen before the search for it stops: enough
-    #: to call it flaky (``verdict.FLAKY_CHANGES``) with room to spare.
-    confirm: int = 3
-    #: Reads per job started before the review's own logs are analysed (they run alongside).
-    prefetch: int = 1
+    #: to call it flaky (``verdict.FLAKY_CHANGES``); more would only raise the confidence.
+    confirm: int = 2
+    #: Reads per job started before the review's own logs are analysed (they run alongside
+    #: its downloads): as many as a flaky verdict needs, so that case costs no second wave.
+    prefetch: int = 2
     #: Requests and analyses in flight at once.
     workers: int = 8
     #: Seconds a builds listing is reused from the disk cache.
@@ -411,32 +412,41 @@ def _analyse_until_sure(
         for name, builds in candidates.items()
     }
 
-    def missing(name: str) -> int:
-        """Confirmations still needed by the least-seen failure of the job (any job's reads count)."""
-        seen: dict[str, set[int]] = {}
+    def seen() -> dict[str, set[int]]:
+        found: dict[str, set[int]] = {}
         for pairs in done.values():
             for build, analysis in pairs:
                 for failure in analysis.failures if analysis else ():
-                    seen.setdefault(failure_key(failure), set()).add(build.change or 0)
-        return max((confirm - len(seen.get(key, ())) for key in wanted[name]), default=0)
+                    found.setdefault(failure_key(failure), set()).add(build.change or 0)
+        return found
 
-    def top_up(name: str) -> None:
-        # Only as many reads in flight as could still be needed; a read for a job
-        # failing the same way (py311 and py312) may settle this one as well.
-        in_flight = sum(1 for job, _build in running.values() if job == name or wanted.get(job, frozenset()) & wanted[name])
-        while queues[name] and in_flight < missing(name):
+    def top_up(name: str, found: Mapping[str, set[int]]) -> None:
+        # The failures not yet confirmed often enough, and how many more reads they need.
+        short = {key for key in wanted[name] if len(found.get(key, ())) < confirm}
+        if not short:
+            return
+        need = max(confirm - len(found.get(key, ())) for key in short)
+        # A read in flight counts when it could settle all of them: this job's, or one
+        # of a job failing the same way (py311 and py312 failing the same test).
+        in_flight = sum(1 for job, _build in running.values() if job == name or short <= wanted.get(job, frozenset()))
+        while queues[name] and in_flight < need:
             build = queues[name].pop(0)
             running[run.pool.submit(run.analyse, build)] = (name, build)
             in_flight += 1
 
-    for name in queues:
-        top_up(name)
+    def top_up_all() -> None:
+        found = seen()
+        for name in queues:
+            top_up(name, found)
+
+    top_up_all()
     while running:
         finished, _pending = wait(list(running), return_when=FIRST_COMPLETED)
         for future in finished:
             name, build = running.pop(future)
             done[name].append((build, future.result()))
-            top_up(name)
+        # Any job's read may settle (or not) any other job: look at all of them again.
+        top_up_all()
     # Newest first again, whatever order the downloads finished in.
     order = {id(build): index for builds in candidates.values() for index, build in enumerate(builds)}
     return {name: sorted(pairs, key=lambda pair: order[id(pair[0])]) for name, pairs in done.items()}
