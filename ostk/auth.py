@@ -33,6 +33,7 @@ from ostk.errors import (
     RequestTimeout,
     ServiceError,
 )
+from ostk.files import atomic_write, ensure_private_dir
 from ostk.http import check_url, current_deadline
 
 
@@ -187,6 +188,21 @@ def load_cloud(name: str, paths: Sequence[Path]) -> dict[str, Any]:
             return entry
     searched = ", ".join(str(p) for p in paths)
     raise ConfigError(f"cloud {name!r} not found in clouds.yaml (searched {searched})")
+
+
+def write_clouds(path: Path, clouds: Mapping[str, Mapping[str, Any]]) -> None:
+    """Add or replace the entries ``clouds`` in the clouds.yaml at ``path``; keep all others.
+
+    Written atomically with mode 0600 (entries hold passwords); a file that
+    is not a clouds.yaml mapping is refused (:class:`ConfigError`), not touched.
+    """
+    document = _read_yaml(path) if path.exists() else {}
+    existing = document.get("clouds") or {}
+    if not isinstance(existing, dict):
+        raise ConfigError(f"{path}: 'clouds' is not a mapping; not touching it")
+    document["clouds"] = {**existing, **{name: dict(entry) for name, entry in clouds.items()}}
+    ensure_private_dir(path.parent)
+    atomic_write(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)
 
 
 def resolve(

@@ -117,6 +117,18 @@ def token_ids(token_text: str, algorithms: Sequence[str] = ("md5",)) -> dict[str
     return result
 
 
+#: The first characters of a PKI token: base64 of a DER SEQUENCE with a
+#: two-byte length (0x30 0x82). keystoneclient's ``is_asn1_token`` tested
+#: "MII" only, which holds while the DER is under 16 KiB; longer tokens start
+#: "MIJ", "MIK" or "MIL" (up to 64 KiB, past our size limit anyway).
+PKI_PREFIXES = ("MII", "MIJ", "MIK", "MIL")
+
+
+def is_pki_text(text: str) -> bool:
+    """True when ``text`` has the shape of a PKI or PKIZ token (not whether it is valid)."""
+    return text.startswith(PKI_PREFIXES) or text.startswith("PKIZ_")
+
+
 def _canonical_tail(der: bytes, body: str, encode) -> bool:
     """True when ``body`` is the one base64 text of ``der``.
 
@@ -164,7 +176,7 @@ def _cms_from_text(text: str) -> tuple[str, bytes]:
         return "pkiz", pem_to_der(inflated)
     if text.startswith("-----BEGIN"):
         return "cms-pem", pem_to_der(text)
-    if text.startswith("MII"):
+    if text.startswith(PKI_PREFIXES):
         if "/" in text:
             # keystone spells "/" as "-"; accepting both would give one DER two ids
             raise _malformed("PKI token contains '/' (keystone writes it as '-')")

@@ -20,6 +20,10 @@ The review workflow (a bot looping over reviews)::
         if job.verdict:
             print(job.name, job.verdict.kind.value, job.verdict.evidence)
 
+The gate report (which bugs hit the gate this week)::
+
+    report = recheck.gate_report(since="7d")
+
 Refused posts raise :class:`RecheckRefused` (``.reason`` is a
 :class:`RefusalReason`). The clients and parsers live in their modules
 (``recheck.gerrit``, ``recheck.zuul``, ``recheck.launchpad``,
@@ -27,6 +31,7 @@ Refused posts raise :class:`RecheckRefused` (``.reason`` is a
 simulator for your own tests) is imported on its own.
 """
 from recheck.engine import LogScanner, analyze_stream
+from recheck.gate import gate_report
 from recheck.logcache import LogCache
 from recheck.models import BugMatch, Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
 from recheck.review import RecheckRefused, RefusalReason, ReviewProgress, check_review
@@ -54,6 +59,8 @@ __all__ = [
     # offline signatures
     "SignatureSet",
     "load_signatures",
+    # the gate report
+    "gate_report",
     # the review workflow
     "LogCache",
     "RecheckRefused",

@@ -26,6 +26,8 @@ def local_stack(
     *,
     swift: bool = False,
     s3api: bool | None = None,
+    database: str | None = None,
+    tempauth: bool | None = None,
     keystone_port: int | None = None,
     swift_port: int | None = None,
     venvs_dir: Path | None = None,
@@ -56,7 +58,7 @@ def local_stack(
                 die_with_parent=True,
             )
         try:
-            status = stack.up(swift=swift, s3api=s3api)
+            status = stack.up(swift=swift, s3api=s3api, database=database, tempauth=tempauth)
         except BaseException:
             if temporary:
                 stack.down(purge=True)

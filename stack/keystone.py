@@ -22,12 +22,44 @@ from stack.state import Layout, Secrets
 
 HOST = "127.0.0.1"
 
-#: oslo.config parses sys.argv when keystone is imported, so gunicorn's own
-#: arguments would make every worker exit with "unrecognized arguments".
-WSGI_SHIM = '''"""Keystone's WSGI app for gunicorn, written by ostk stack."""
+#: The app-loading shim gunicorn imports. Two jobs:
+#:
+#: * oslo.config parses sys.argv when keystone is imported, so gunicorn's own
+#:   arguments would make every worker exit with "unrecognized arguments".
+#: * Safe sqlite writes under concurrent requests. oslo.db (18.x,
+#:   oslo_db/sqlalchemy/engines.py, ``_init_events`` for sqlite) turns off
+#:   pysqlite's own transaction handling and emits a plain deferred ``BEGIN``.
+#:   A deferred transaction that reads first and then writes (keystone's
+#:   ``UPDATE user SET last_active_at`` on every token issue) cannot wait for
+#:   the write lock: sqlite answers SQLITE_BUSY at once, keystone answers 500
+#:   "database is locked". ``BEGIN IMMEDIATE`` takes the write lock at the
+#:   start, where the busy timeout lets it wait its turn. The listeners are
+#:   class-level (every engine keystone creates), registered before keystone
+#:   is imported, and act only on sqlite connections: MySQL is left alone.
+WSGI_SHIM = '''"""Keystone's WSGI app for gunicorn, written by ostk stack (see stack/keystone.py)."""
+import sqlite3
 import sys
 
 sys.argv = sys.argv[:1]
+
+from sqlalchemy import event  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+BUSY_TIMEOUT_MS = 60000
+
+
+@event.listens_for(Engine, "connect")
+def _wait_for_sqlite_locks(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+
+
+@event.listens_for(Engine, "before_cursor_execute", retval=True)
+def _immediate_sqlite_transactions(conn, _cursor, statement, parameters, _context, _executemany):
+    if conn.dialect.name == "sqlite" and statement.strip().upper() == "BEGIN":
+        statement = "BEGIN IMMEDIATE"
+    return statement, parameters
+
 
 from keystone.server import wsgi  # noqa: E402
 
@@ -45,7 +77,23 @@ def v3_url(port: int) -> str:
     return f"{base_url(port)}/v3"
 
 
-def config_text(layout: Layout, port: int) -> str:
+#: devstack's [security_compliance] (openstack/devstack lib/keystone:
+#: KEYSTONE_LOCKOUT_FAILURE_ATTEMPTS=2, KEYSTONE_LOCKOUT_DURATION=10,
+#: KEYSTONE_UNIQUE_LAST_PASSWORD_COUNT=2); tempest's [identity] user_* options
+#: must carry the same values (devstack lib/tempest writes them so).
+LOCKOUT_FAILURE_ATTEMPTS = 2
+LOCKOUT_DURATION = 10
+UNIQUE_LAST_PASSWORD_COUNT = 2
+#: Days before a password may be changed again; 0 as in devstack (tempest's
+#: user_minimum_password_age default), else every password-change test waits.
+MINIMUM_PASSWORD_AGE = 0
+
+
+def sqlite_url(layout: Layout) -> str:
+    return f"sqlite:///{layout.keystone_dir / 'keystone.db'}"
+
+
+def config_text(layout: Layout, port: int, connection: str | None = None) -> str:
     kdir = layout.keystone_dir
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
@@ -54,7 +102,11 @@ use_stderr = false
 debug = false
 
 [database]
-connection = sqlite:///{kdir / "keystone.db"}
+connection = {connection or sqlite_url(layout)}
+# sqlite only: no fsync per commit. A test stack survives a killed keystone
+# (the OS still has the writes), and writers serialised by BEGIN IMMEDIATE
+# wait less.
+sqlite_synchronous = false
 
 [token]
 provider = fernet
@@ -76,17 +128,23 @@ max_password_length = 72
 enabled = true
 backend = dogpile.cache.memory
 
+[security_compliance]
+lockout_failure_attempts = {LOCKOUT_FAILURE_ATTEMPTS}
+lockout_duration = {LOCKOUT_DURATION}
+unique_last_password_count = {UNIQUE_LAST_PASSWORD_COUNT}
+minimum_password_age = {MINIMUM_PASSWORD_AGE}
+
 [oslo_policy]
 enforce_new_defaults = false
 enforce_scope = false
 """
 
 
-def write_files(layout: Layout, port: int) -> Path:
-    """Write keystone.conf and the WSGI shim; return the config path."""
+def write_files(layout: Layout, port: int, connection: str | None = None) -> Path:
+    """Write keystone.conf (0600: a MariaDB URL holds a password) and the WSGI shim."""
     kdir = ensure_private_dir(layout.keystone_dir)
     conf = kdir / "keystone.conf"
-    atomic_write(conf, config_text(layout, port), mode=0o600)
+    atomic_write(conf, config_text(layout, port, connection), mode=0o600)
     atomic_write(kdir / f"{SHIM_MODULE}.py", WSGI_SHIM, mode=0o600)
     return conf
 

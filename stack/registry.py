@@ -46,6 +46,49 @@ def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, serv
             })
 
 
+#: devstack's accounts (openstack/devstack lib/keystone create_keystone_accounts):
+#: project -> (user, roles of that user there). Their password is the admin's,
+#: as in devstack, so devstack's clouds.yaml names work unchanged.
+DEMO_ACCOUNTS = {
+    "demo": ("demo", ("member", "anotherrole")),
+    "alt_demo": ("alt_demo", ("admin", "anotherrole")),
+}
+
+
+def register_demo(admin: AuthConfig, *, keystone_v3: str) -> None:
+    """devstack's demo and alt_demo projects and users; the admin exempt from lockout.
+
+    ``[security_compliance] lockout_failure_attempts`` would otherwise lock
+    the stack's admin for a while after two wrong passwords (a test of a bad
+    login, a typo), and every later admin login would fail meanwhile.
+    """
+    session = keystone_session(admin, timeout=60)
+    password = admin.password or ""
+    with keystone_errors("creating devstack's demo users in keystone"):
+        roles = {name: _ensure(session, keystone_v3, "roles", {"name": name})
+                 for name in ("admin", "member", "reader", "anotherrole", *ROLES)}
+        admin_user = _find(session, keystone_v3, "users", {"name": "admin", "domain_id": "default"})
+        if admin_user is not None:
+            session.patch(f"{keystone_v3}/users/{admin_user['id']}",
+                          json={"user": {"options": {"ignore_lockout_failure_attempts": True}}})
+        _ensure(session, keystone_v3, "projects", {"name": "invisible_to_admin", "domain_id": "default"})
+        for project_name, (user_name, user_roles) in DEMO_ACCOUNTS.items():
+            project = _ensure(session, keystone_v3, "projects", {"name": project_name, "domain_id": "default"})
+            user = _find(session, keystone_v3, "users", {"name": user_name, "domain_id": "default"})
+            if user is None:
+                user = _create(session, keystone_v3, "users", {
+                    "name": user_name, "domain_id": "default", "password": password,
+                    "default_project_id": project["id"], "enabled": True,
+                    "options": {"ignore_lockout_failure_attempts": True},
+                })
+            for role in user_roles:
+                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]['id']}")
+            if admin_user is not None and project_name == "demo":
+                session.put(
+                    f"{keystone_v3}/projects/{project['id']}/users/{admin_user['id']}/roles/{roles['admin']['id']}"
+                )
+
+
 def _find(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any] | None:
     items = session.get(f"{base}/{collection}", params=attrs).json()[collection]
     if collection == "services":

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import requests
 from filelock import FileLock, Timeout
@@ -16,9 +17,10 @@ from ostk import dirs
 from ostk.auth import AuthConfig
 from ostk.errors import InputError, UsageError
 from ostk.files import ensure_private_dir, private_dir_warnings
-from stack import keystone, ports, processes, registry, swift, venvs
+from stack import keystone, mariadb, ports, processes, registry, swift, venvs
 from stack.processes import MissingProgram, ProcessRecord, ServiceFailed
 from stack.state import (
+    DATABASES,
     KEYSTONE_SERVICES,
     SWIFT_SERVICES,
     Layout,
@@ -30,6 +32,8 @@ from stack.state import (
     save_state,
 )
 
+#: The clouds.yaml name of the stack's admin (devstack's names come beside it).
+CLOUD_NAME = "ostk-local"
 DEFAULT_KEYSTONE_PORT = 5000
 DEFAULT_SWIFT_PORT = 8080
 #: How long a server may take to become healthy (the machine may be loaded).
@@ -66,6 +70,13 @@ class StackStatus:
     swift_version: str | None
     #: The proxy serves the S3 API (keystone EC2 credentials).
     s3api: bool = False
+    #: Keystone's database: "sqlite" or "mysql" (MariaDB).
+    database: str = "sqlite"
+    #: tempauth's v1 test accounts are served by the proxy too.
+    tempauth: bool = False
+    #: The proxy authenticates with pki.middleware; its PKI keystone (certificates,
+    #: revocation list) is expected at this URL (None: authtoken).
+    pki_keystone_url: str | None = None
     #: Services the call that produced this status started (empty: nothing changed).
     started: tuple[str, ...] = ()
 
@@ -173,6 +184,34 @@ class Stack:
             "OS_INTERFACE": "public",
         }
 
+    def clouds(self) -> dict[str, dict[str, Any]]:
+        """clouds.yaml entries: ``ostk-local`` and devstack's names (contain passwords).
+
+        devstack's names and users as its ``write_clouds_yaml``
+        (openstack/devstack functions-common) writes them: ``devstack`` (demo
+        on demo), ``devstack-admin``, ``devstack-alt`` (alt_demo on alt_demo),
+        ``devstack-system-admin`` (admin, system scope); all with the admin's
+        password, as in devstack.
+        """
+        password = self.admin.password or ""
+
+        def entry(user: str, project: str | None) -> dict[str, Any]:
+            auth: dict[str, Any] = {"auth_url": self.keystone_url, "username": user, "password": password,
+                                    "user_domain_name": "Default"}
+            if project is None:
+                auth["system_scope"] = "all"
+            else:
+                auth.update(project_name=project, project_domain_name="Default")
+            return {"auth": auth, "region_name": "RegionOne", "interface": "public", "identity_api_version": 3}
+
+        return {
+            CLOUD_NAME: entry("admin", "admin"),
+            "devstack": entry("demo", "demo"),
+            "devstack-admin": entry("admin", "admin"),
+            "devstack-alt": entry("alt_demo", "alt_demo"),
+            "devstack-system-admin": entry("admin", None),
+        }
+
     @property
     def swift_python(self) -> Path:
         """The swift venv's python (where Swift's functional tests run)."""
@@ -202,13 +241,19 @@ class Stack:
         swift: bool = False,
         *,
         s3api: bool | None = None,
+        database: str | None = None,
+        tempauth: bool | None = None,
+        pki: bool | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> StackStatus:
         """Start whatever is not running; idempotent. Returns the new status.
 
         ``swift=True`` adds swift to a keystone-only stack. ``s3api`` turns the
         proxy's S3 API on or off (None: as recorded, off for a new stack; a
-        change restarts the proxy). Dead services are
+        change restarts the proxy). ``database`` is keystone's: "sqlite" (the
+        default) or "mysql" (MariaDB as a process of the stack); it is fixed
+        when the stack is created. ``tempauth`` adds tempauth's v1 test
+        accounts to the proxy (None: as recorded). Dead services are
         restarted (keystone keeps its data). If a service fails, everything
         this call started is stopped again and :class:`ServiceFailed` (exit 4)
         or :class:`~stack.ports.PortInUse` (exit 3) is raised.
@@ -224,9 +269,22 @@ class Stack:
             note(f"warning: {warning}; the stack keeps passwords there")
         with self._locked():
             state = self._state() or StackState(keystone_port=self._keystone_port, swift_port=self._swift_port)
+            if database is not None:
+                if database not in DATABASES:
+                    raise UsageError(f"unknown database {database!r}; choose from {', '.join(DATABASES)}")
+                if state.keystone_bootstrapped and database != state.database:
+                    raise UsageError(
+                        f"the stack in {self.directory} keeps keystone's data in {state.database}; "
+                        "run 'ostk stack down --purge' first to change the database"
+                    )
+                state = replace(state, database=database)
             if s3api is not None:
                 state = replace(state, s3api=s3api)
-            swift = swift or state.swift_enabled or state.s3api
+            if tempauth is not None:
+                state = replace(state, tempauth=tempauth)
+            if pki is not None:
+                state = replace(state, pki=pki)
+            swift = swift or state.swift_enabled or state.s3api or state.tempauth or state.pki
             secrets = load_or_create_secrets(self.layout)
             started: list[str] = []
             try:
@@ -266,6 +324,11 @@ class Stack:
                 state = self._swift_backends_up(state, secrets, sw_venv, started, pending, note)
                 reconfigured = proxy_conf.read_bytes() != before
         _wait_all(pending)
+        if not state.demo_registered:
+            note("creating devstack's demo and alt_demo users")
+            registry.register_demo(self.admin, keystone_v3=self.keystone_url)
+            state = replace(state, demo_registered=True)
+            save_state(self.layout, state)
         if swift:
             state = self._proxy_up(state, secrets, sw_venv, started, note, reconfigured=reconfigured)
         return state
@@ -279,6 +342,10 @@ class Stack:
         pending: list[tuple[ProcessRecord, Callable[[], bool]]],
         note: Callable[[str], None],
     ) -> StackState:
+        connection = None
+        if state.database == "mysql":
+            state = self._mariadb_up(state, secrets, started, note)
+            connection = mariadb.connection_url(state.internal_ports["mariadb"], secrets.database_password)
         record = state.processes.get("keystone")
         if record is not None and processes.is_running(record):
             return state
@@ -286,7 +353,7 @@ class Stack:
             # Also ends the workers of a master that was killed with -9.
             processes.stop(record)
         ports.require_free("keystone", self._keystone_port, wait=2 if record else 0)
-        keystone.write_files(self.layout, self._keystone_port)
+        keystone.write_files(self.layout, self._keystone_port, connection)
         if not state.keystone_bootstrapped:
             note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
             keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._child_environ)
@@ -301,6 +368,35 @@ class Stack:
             healthy=lambda: _http_ok(self.keystone_url),
         )
 
+    def _mariadb_up(
+        self, state: StackState, secrets: Secrets, started: list[str], note: Callable[[str], None]
+    ) -> StackState:
+        """MariaDB running and healthy, with keystone's database (before keystone-manage needs it)."""
+        internal = dict(state.internal_ports)
+        if "mariadb" not in internal:
+            internal["mariadb"] = ports.free_ports(1)[0]
+            state = replace(state, internal_ports=internal)
+            save_state(self.layout, state)
+        port = internal["mariadb"]
+        record = state.processes.get("mariadb")
+        if record is not None and processes.is_running(record):
+            return state
+        if record is not None:
+            processes.stop(record)
+        ports.require_free("mariadb", port, wait=2 if record else 0)
+        mariadb.install(self.layout, self._child_environ)
+        note(f"starting mariadb on 127.0.0.1:{port}")
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
+        state = self._spawn(
+            state, started, pending, "mariadb", mariadb.server_argv(self.layout, port),
+            marker=f"--datadir={mariadb.data_dir(self.layout)}", environ=self._child_environ,
+            healthy=lambda: ports.is_listening(port),
+        )
+        _wait_all(pending)
+        if not state.keystone_bootstrapped:
+            mariadb.create_database(self.layout, secrets.database_password, self._child_environ)
+        return state
+
     def _swift_backends_up(
         self,
         state: StackState,
@@ -314,6 +410,7 @@ class Stack:
         memcached = swift.find_memcached()
         internal = dict(state.internal_ports)
         wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
+        wanted += ["pki-keystone"] if state.pki else []
         missing = [name for name in wanted if name not in internal]
         for name, port in zip(missing, ports.free_ports(len(missing))):
             internal[name] = port
@@ -328,12 +425,13 @@ class Stack:
         swift.write_files(
             self.layout, secrets, storage=storage, swift_port=self._swift_port,
             keystone_port=self._keystone_port,
-            ports={k: v for k, v in internal.items() if k != "memcached" or memcached},
-            s3api=state.s3api,
+            ports={k: v for k, v in internal.items() if k in swift.BACKENDS or (k == "memcached" and memcached)},
+            s3api=state.s3api, tempauth=state.tempauth,
+            pki_port=internal.get("pki-keystone") if state.pki else None,
         )
         env = _swift_environ(self._child_environ)
         swift.build_rings(venv.python, self.layout, internal, env)
-        for name in ("memcached", *swift.BACKENDS):
+        for name in ("memcached", *swift.BACKENDS, *swift.DAEMONS):
             if name == "memcached" and not memcached:
                 continue
             record = state.processes.get(name)
@@ -341,6 +439,15 @@ class Stack:
                 continue
             if record is not None:
                 processes.stop(record)
+            if name in swift.DAEMONS:
+                # No port: a background daemon (container sync), checked alive only.
+                note(f"starting {name}")
+                state = self._spawn(
+                    state, started, pending, name, swift.daemon_argv(venv.python, self.layout, name),
+                    marker=str(self.layout.swift_dir / f"{name}.conf"), environ=env,
+                    healthy=lambda: True,
+                )
+                continue
             port = internal[name]
             ports.require_free(name, port)
             note(f"starting {name} on 127.0.0.1:{port}")
@@ -388,7 +495,8 @@ class Stack:
         note(f"starting proxy on {self.swift_url}")
         pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
         state = self._spawn(
-            state, started, pending, "proxy", swift.server_argv(venv.python, self.layout, "proxy"),
+            state, started, pending, "proxy",
+            swift.server_argv(venv.python, self.layout, "proxy", ostk_paths=state.pki),
             marker=str(self.layout.swift_dir / "proxy-server.conf"),
             environ=_swift_environ(self._child_environ),
             healthy=lambda: _http_ok(f"{self.swift_url}/healthcheck"),
@@ -485,7 +593,7 @@ class Stack:
         state = self._state()
         services = []
         if state is not None:
-            names = list(KEYSTONE_SERVICES)
+            names = [n for n in KEYSTONE_SERVICES if n != "mariadb" or state.database == "mysql"]
             if state.swift_enabled:
                 names += [n for n in SWIFT_SERVICES if n != "memcached" or "memcached" in state.internal_ports]
             for name in names:
@@ -510,11 +618,17 @@ class Stack:
             keystone_version=self.keystone_version,
             swift_version=self.swift_version if swift_on else None,
             s3api=bool(state and state.s3api),
+            database=state.database if state else "sqlite",
+            tempauth=bool(state and state.tempauth),
+            pki_keystone_url=(
+                f"http://127.0.0.1:{state.internal_ports['pki-keystone']}"
+                if state and state.pki and "pki-keystone" in state.internal_ports else None
+            ),
         )
 
     def logs(self, service: str | None = None) -> list[Path]:
         """Log files: of ``service``, or every existing one. Raises UsageError for an unknown name."""
-        known = KEYSTONE_SERVICES + SWIFT_SERVICES + ("keystone-manage", "swift-rings")
+        known = KEYSTONE_SERVICES + SWIFT_SERVICES + ("keystone-manage", "swift-rings", "mariadb-install")
         if service is not None:
             if service not in known:
                 raise UsageError(f"unknown service {service!r}; choose from {', '.join(known)}")
@@ -558,10 +672,12 @@ class Stack:
         import shutil
 
         storage = Path(state.storage_dir) if state and state.storage_dir else None
+        # Only what this stack provably created: a storage path read from
+        # state.json is deleted only if it lies inside the stack directory or
+        # is a tmpfs directory carrying our marker (swift.owns_storage).
         if storage is not None:
-            swift.remove_storage(storage)
-        # Only what we created: --dir may point at a directory holding other things.
-        for entry in (self.layout.keystone_dir, self.layout.swift_dir, self.layout.logs_dir):
+            swift.remove_storage(storage, self.directory)
+        for entry in (self.layout.keystone_dir, self.layout.swift_dir, self.layout.mariadb_dir, self.layout.logs_dir):
             shutil.rmtree(entry, ignore_errors=True)
         for entry in (self.layout.state_file, self.layout.secrets_file):
             with contextlib.suppress(OSError):

@@ -6,13 +6,18 @@ Layout (the directory is 0700; files with secrets are 0600)::
     DIR/secrets.json        admin and service passwords, swift hash salts
     DIR/keystone/           keystone.conf, keystone.db, fernet and credential keys
     DIR/swift/              swift.conf, rings, server configs
+    DIR/mariadb/            MariaDB's data dir and socket (``--db mysql`` only)
     DIR/logs/<service>.log  each server's output
+
+Both JSON files are validated whole when read (types, known keys, size,
+depth): a damaged or tampered file is an :class:`InputError` (exit 3) naming
+the file, never a crash, and never a reason to act on paths it names.
 """
 from __future__ import annotations
 
 import json
 import secrets as _secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +26,12 @@ from ostk.files import atomic_write, ensure_private_dir
 from stack.processes import ProcessRecord
 
 #: Services in start order; ``down`` stops them in reverse.
-KEYSTONE_SERVICES = ("keystone",)
-SWIFT_SERVICES = ("memcached", "account", "container", "object", "proxy")
+KEYSTONE_SERVICES = ("mariadb", "keystone")
+#: Keystone's database choices: sqlite (default, nothing to install) or MariaDB.
+DATABASES = ("sqlite", "mysql")
+#: Largest state/secrets file we read: a real one is a few KB.
+MAX_FILE_BYTES = 1 << 20
+SWIFT_SERVICES = ("memcached", "account", "container", "object", "container-sync", "proxy")
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ class Layout:
         return self.root / "swift"
 
     @property
+    def mariadb_dir(self) -> Path:
+        return self.root / "mariadb"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
@@ -68,10 +81,12 @@ class Secrets:
     swift_service_password: str = field(repr=False)
     swift_hash_suffix: str = field(repr=False)
     swift_hash_prefix: str = field(repr=False)
+    #: Keystone's MariaDB user (``--db mysql``); absent in files of older stacks.
+    database_password: str = field(default="", repr=False)
 
     @classmethod
     def generate(cls) -> Secrets:
-        return cls(*(_secrets.token_urlsafe(24) for _ in range(4)))
+        return cls(*(_secrets.token_urlsafe(24) for _ in range(5)))
 
 
 @dataclass(frozen=True)
@@ -91,9 +106,18 @@ class StackState:
     #: S3 API (s3api + s3token) in the proxy: off unless asked for, because
     #: Swift's sample test.conf names tempauth S3 keys that keystone refuses.
     s3api: bool = False
+    #: The proxy validates tokens with pki.middleware instead of authtoken
+    #: ('up --pki'); PKI certificates and revocation list from internal_ports["pki-keystone"].
+    pki: bool = False
     keystone_version: str = ""
     swift_version: str = ""
     processes: dict[str, ProcessRecord] = field(default_factory=dict)
+    #: Keystone's database: "sqlite" or "mysql" (MariaDB).
+    database: str = "sqlite"
+    #: tempauth (v1 auth with test accounts) in the proxy besides keystone.
+    tempauth: bool = False
+    #: devstack's demo/alt_demo projects and users exist in keystone.
+    demo_registered: bool = False
 
     def with_process(self, record: ProcessRecord) -> StackState:
         return replace(self, processes={**self.processes, record.service: record})
@@ -104,17 +128,34 @@ class StackState:
 
 def load_state(layout: Layout) -> StackState | None:
     """The recorded state, or None for a directory that never ran ``up``."""
-    data = _read_json(layout.state_file)
+    path = layout.state_file
+    data = _read_json(path)
     if data is None:
         return None
-    try:
-        processes = {
-            name: ProcessRecord(**{**record, "log": Path(record["log"])})
-            for name, record in (data.pop("processes", None) or {}).items()
-        }
-        return StackState(**data, processes=processes)
-    except (TypeError, KeyError) as exc:
-        raise InputError(f"{layout.state_file} is not a stack state file ({exc})") from exc
+    raw_processes = data.pop("processes", None) or {}
+    values = _checked(path, data, StackState, required=("keystone_port", "swift_port"))
+    _require(path, "processes", raw_processes, dict)
+    processes = {}
+    for name, record in raw_processes.items():
+        _require(path, f"processes.{name}", record, dict)
+        checked = _checked(path, record, ProcessRecord, required=tuple(f.name for f in fields(ProcessRecord)),
+                           prefix=f"processes.{name}.")
+        if checked["service"] != name:
+            raise InputError(f"{path}: processes.{name} records service {checked['service']!r}")
+        # A PID <= 0 means a process group or every process to kill(2); an
+        # empty marker matches any command line.
+        if checked["pid"] <= 0 or not checked["marker"]:
+            raise InputError(f"{path}: processes.{name} has an invalid pid or marker")
+        processes[name] = ProcessRecord(**{**checked, "log": Path(checked["log"])})
+    ports = values.get("internal_ports", {})
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 65536 for v in ports.values()):
+        raise InputError(f"{path}: internal_ports must map names to port numbers")
+    for key in ("keystone_port", "swift_port"):
+        if not 0 < values[key] < 65536:
+            raise InputError(f"{path}: {key} is not a port number")
+    if values.get("database", "sqlite") not in DATABASES:
+        raise InputError(f"{path}: database must be one of {', '.join(DATABASES)}")
+    return StackState(**values, processes=processes)
 
 
 def save_state(layout: Layout, state: StackState) -> None:
@@ -126,13 +167,16 @@ def save_state(layout: Layout, state: StackState) -> None:
 
 
 def load_or_create_secrets(layout: Layout) -> Secrets:
-    data = _read_json(layout.secrets_file)
-    if data is not None:
-        try:
-            return Secrets(**data)
-        except TypeError as exc:
-            raise InputError(f"{layout.secrets_file} is not a stack secrets file") from exc
-    created = Secrets.generate()
+    """The stack's secrets; fields a file of an older stack lacks are generated and saved."""
+    found = load_secrets(layout)
+    fresh = Secrets.generate()
+    if found is not None:
+        missing = {f.name: getattr(fresh, f.name) for f in fields(Secrets) if not getattr(found, f.name)}
+        if not missing:
+            return found
+        created = replace(found, **missing)
+    else:
+        created = fresh
     ensure_private_dir(layout.root)
     atomic_write(layout.secrets_file, json.dumps(asdict(created)) + "\n", mode=0o600)
     return created
@@ -140,20 +184,59 @@ def load_or_create_secrets(layout: Layout) -> Secrets:
 
 def load_secrets(layout: Layout) -> Secrets | None:
     data = _read_json(layout.secrets_file)
-    return Secrets(**data) if data is not None else None
+    if data is None:
+        return None
+    required = ("admin_password", "swift_service_password", "swift_hash_suffix", "swift_hash_prefix")
+    return Secrets(**_checked(layout.secrets_file, data, Secrets, required=required))
+
+
+#: JSON types accepted for each annotation used in the state dataclasses.
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int, "str": str, "bool": bool, "str | None": (str, type(None)),
+    "dict[str, int]": dict, "Path": str,
+}
+
+
+def _require(path: Path, key: str, value: Any, kind: type | tuple[type, ...]) -> None:
+    # bool is an int in Python, never in a port or a PID.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InputError(f"{path}: {key} has the wrong type ({type(value).__name__})")
+
+
+def _checked(
+    path: Path, data: dict[str, Any], model: type, *, required: tuple[str, ...], prefix: str = ""
+) -> dict[str, Any]:
+    """``data`` checked against ``model``'s fields: known keys, JSON types, required keys."""
+    known = {f.name: str(f.type) for f in fields(model) if f.name != "processes"}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise InputError(f"{path}: unknown key {prefix}{unknown[0][:40]!r}")
+    for key in required:
+        if key not in data:
+            raise InputError(f"{path}: {prefix}{key} is missing")
+    for key, value in data.items():
+        _require(path, prefix + key, value, _TYPES[known[key]])
+    return dict(data)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(raw) > MAX_FILE_BYTES:
+        raise InputError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a stack file")
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from exc
+        raise InputError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{path} is nested too deeply") from exc
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object")
+        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return data

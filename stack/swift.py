@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+from ostk.errors import InputError
 from ostk.files import atomic_write, ensure_private_dir
 from stack.processes import ServiceFailed
 from stack.state import Layout, Secrets
@@ -25,6 +27,35 @@ DEVICE = "sdb1"
 STORAGE_DOMAIN = "example.net"
 POLICIES = ("gold", "silver")
 BACKENDS = ("account", "container", "object")
+#: Background daemons without a port (started after the backends).
+DAEMONS = ("container-sync",)
+#: Seconds between container-sync passes (Swift's default 300 s would make
+#: tempest's container-sync test wait minutes; devstack's tests poll every 5 s).
+CONTAINER_SYNC_INTERVAL = 5
+#: container-sync-realms.conf: the realm and cluster names tempest's
+#: [object-storage] realm_name/cluster_name default to (devstack lib/swift).
+SYNC_REALM = "realm1"
+SYNC_CLUSTER = "name1"
+#: tempauth's reseller prefix (devstack lib/swift), beside keystone's AUTH_.
+TEMPAUTH_PREFIX = "TEMPAUTH"
+#: tempauth test accounts: Swift's sample test.conf names (account, user,
+#: password, groups). Well-known passwords, as in devstack and Swift's own
+#: sample config: the proxy listens on 127.0.0.1 only.
+TEMPAUTH_USERS = (
+    ("test", "tester", "testing", ".admin"),
+    ("test2", "tester2", "testing2", ".admin"),
+    ("test", "tester3", "testing3", ""),
+    ("test5", "tester5", "testing5", ".reseller_admin"),
+)
+#: Suffix of the file beside a storage directory (``<dir>.ostk-stack``) that
+#: lets ``down --purge`` prove a directory outside the stack directory is the
+#: stack's own. Beside, not inside: Swift takes every entry of its devices
+#: directory for a device.
+STORAGE_MARKER_SUFFIX = ".ostk-stack"
+
+
+def storage_marker(storage: Path) -> Path:
+    return storage.with_name(storage.name + STORAGE_MARKER_SUFFIX)
 
 #: Modules whose main() runs each server; the venv's scripts have stale shebangs.
 SERVER_MODULES = {
@@ -33,10 +64,14 @@ SERVER_MODULES = {
     "object": "swift.obj.server",
     "proxy": "swift.proxy.server",
 }
+#: Entry points of the daemons (run with ``-v`` in the foreground).
+DAEMON_MODULES = {"container-sync": "swift.container.sync"}
+SERVER_MODULES.update(DAEMON_MODULES)
 
 PIPELINE = (
     "catch_errors gatekeeper healthcheck proxy-logging cache etag-quoter domain_remap "
-    "listing_formats container_sync bulk tempurl formpost ratelimit authtoken s3api s3token keystoneauth "
+    "listing_formats container_sync bulk tempurl formpost ratelimit crossdomain authtoken s3api s3token keystoneauth "
+    "tempauth "
     "staticweb copy container-quotas account-quotas slo dlo versioned_writes symlink "
     "proxy-logging proxy-server"
 )
@@ -69,6 +104,113 @@ def default_storage_dir(root: Path) -> Path:
         digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
         return shm / f"ostk-stack-{os.getuid()}-{digest}"
     return root / "storage"
+
+
+def claim_storage(storage: Path, root: Path) -> None:
+    """Create ``storage`` (if new) and mark it as the stack's; refuse a directory that is not ours."""
+    marker = storage_marker(storage)
+    # The default tmpfs path is derived from the stack directory itself, so a
+    # stack made before markers existed may adopt it.
+    derived = storage == default_storage_dir(root)
+    if storage.is_dir() and any(storage.iterdir()) and not derived and not owns_storage(storage, root):
+        raise InputError(f"{storage} holds other things and is not this stack's storage; not using it")
+    storage.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not marker.is_file():
+        atomic_write(marker, f"{root.resolve()}\n", mode=0o600)
+
+
+def owns_storage(storage: Path, root: Path) -> bool:
+    """True if the stack rooted at ``root`` created ``storage`` and may delete it.
+
+    Inside the stack directory (symlinks resolved), or a directory on a
+    tmpfs carrying our marker naming this very stack directory. A path read
+    from a tampered state.json passes neither.
+    """
+    try:
+        resolved = storage.resolve(strict=True)
+        root = root.resolve(strict=True)
+    except OSError:
+        return False
+    if storage.is_symlink():
+        return False
+    if resolved != root and resolved.is_relative_to(root):
+        return True
+    try:
+        recorded = storage_marker(resolved).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return recorded == str(root) and _on_tmpfs(resolved)
+
+
+def _on_tmpfs(path: Path) -> bool:
+    """The filesystem holding ``path`` is a tmpfs (longest matching mount point in /proc/mounts)."""
+    best, fstype = "", ""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    text = str(path)
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        if (text == point or text.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, fstype = point, parts[2]
+    return fstype == "tmpfs"
+
+
+def container_sync_realms(swift_port: int) -> str:
+    return (
+        "# Written by 'ostk stack up'. Contains the realm key: keep 0600.\n"
+        f"[{SYNC_REALM}]\nkey = {SYNC_REALM}key\n"
+        f"cluster_{SYNC_CLUSTER} = http://{HOST}:{swift_port}/v1/\n"
+    )
+
+
+def container_sync_conf(layout: Layout, storage: Path, internal_client: Path) -> str:
+    return f"""# Written by 'ostk stack up'; rewritten on every up.
+[DEFAULT]
+mount_check = false
+devices = {storage}
+swift_dir = {layout.swift_dir}
+log_name = container-sync
+# Daemons drop privileges to this user (default 'swift', absent here).
+user = {pwd.getpwuid(os.getuid()).pw_name}
+
+[container-sync]
+interval = {CONTAINER_SYNC_INTERVAL}
+internal_client_conf_path = {internal_client}
+"""
+
+
+def internal_client_conf(layout: Layout, memcached_port: int | None) -> str:
+    """The proxy pipeline container-sync uses to read objects (no auth, in process)."""
+    memcache = f"{HOST}:{memcached_port}" if memcached_port else "127.0.0.1:1"
+    return f"""# Written by 'ostk stack up'; rewritten on every up.
+[DEFAULT]
+swift_dir = {layout.swift_dir}
+
+[pipeline:main]
+pipeline = catch_errors proxy-logging cache symlink proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = {memcache}
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:symlink]
+use = egg:swift#symlink
+"""
 
 
 def swift_conf(secrets: Secrets) -> str:
@@ -116,11 +258,19 @@ def proxy_conf(
     memcached_port: int | None,
     secrets: Secrets,
     s3api: bool = False,
+    tempauth: bool = False,
+    pki_port: int | None = None,
 ) -> str:
     memcache = f"{HOST}:{memcached_port}" if memcached_port else ""
     pipeline = PIPELINE
     if not s3api:
         pipeline = pipeline.replace(" s3api s3token ", " ")
+    if not tempauth:
+        pipeline = pipeline.replace(" tempauth ", " ")
+    tempauth_users = "".join(
+        f"user_{account}_{user} = {password}{' ' + groups if groups else ''}\n"
+        for account, user, password, groups in TEMPAUTH_USERS
+    )
     if not memcache:
         # Without a memcached both would retry an absent server on every request.
         pipeline = pipeline.replace(" cache ", " ").replace(" ratelimit ", " ")
@@ -128,6 +278,17 @@ def proxy_conf(
     # too; memcached_servers would need python-memcached in the venv.
     authtoken_cache = "cache = swift.cache\n" if memcache else ""
     keystone = f"http://{HOST}:{keystone_port}"
+    # 'up --pki': ostk's pki.middleware in authtoken's place, same options.
+    authtoken_factory = (
+        "paste.filter_factory = pki.middleware:filter_factory\n"
+        f"pki_keystone_url = http://{HOST}:{pki_port}\n"
+        f"signing_dir = {layout.swift_dir / 'pki'}\n"
+        "revocation_cache_time = 2\n"
+        # A test stack: a PKI keystone gone for 10 s already refuses tokens (503).
+        "revocation_max_age = 10\n"
+        f"{f'memcached_servers = {memcache}' if memcache else ''}\n"
+        if pki_port else "paste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
+    )
     return f"""# Written by 'ostk stack up'; rewritten on every up. Contains a password: keep 0600.
 [DEFAULT]
 bind_ip = {HOST}
@@ -154,8 +315,7 @@ node_timeout = 60
 recoverable_node_timeout = 60
 
 [filter:authtoken]
-paste.filter_factory = keystonemiddleware.auth_token:filter_factory
-www_authenticate_uri = {keystone}/v3
+{authtoken_factory}www_authenticate_uri = {keystone}/v3
 auth_url = {keystone}
 auth_type = password
 project_domain_id = default
@@ -193,6 +353,16 @@ username = swift
 password = {secrets.swift_service_password}
 secret_cache_duration = {60 if memcache else 0}
 
+# v1 auth (/auth/v1.0) for clients that speak it; in the pipeline only with
+# 'ostk stack up --tempauth' (devstack runs it beside keystoneauth too).
+[filter:tempauth]
+use = egg:swift#tempauth
+reseller_prefix = {TEMPAUTH_PREFIX}
+account_autocreate = true
+{tempauth_users}
+[filter:crossdomain]
+use = egg:swift#crossdomain
+
 [filter:keystoneauth]
 use = egg:swift#keystoneauth
 reseller_prefix = AUTH, SERVICE
@@ -224,6 +394,7 @@ use = egg:swift#etag_quoter
 [filter:domain_remap]
 use = egg:swift#domain_remap
 storage_domain = {STORAGE_DOMAIN}
+reseller_prefixes = AUTH, SERVICE, {TEMPAUTH_PREFIX}
 
 [filter:listing_formats]
 use = egg:swift#listing_formats
@@ -280,17 +451,25 @@ def write_files(
     keystone_port: int,
     ports: Mapping[str, int],
     s3api: bool = False,
+    tempauth: bool = False,
+    pki_port: int | None = None,
 ) -> None:
     """Write swift.conf and every server's config (all 0600)."""
     sdir = ensure_private_dir(layout.swift_dir)
+    claim_storage(storage, layout.root)
     (storage / DEVICE).mkdir(parents=True, exist_ok=True)
     atomic_write(sdir / "swift.conf", swift_conf(secrets), mode=0o600)
+    atomic_write(sdir / "container-sync-realms.conf", container_sync_realms(swift_port), mode=0o600)
+    internal_client = sdir / "internal-client.conf"
+    atomic_write(internal_client, internal_client_conf(layout, ports.get("memcached")), mode=0o600)
+    atomic_write(sdir / "container-sync.conf", container_sync_conf(layout, storage, internal_client), mode=0o600)
     for kind in BACKENDS:
         atomic_write(sdir / f"{kind}-server.conf", backend_conf(kind, ports[kind], layout, storage), mode=0o600)
     atomic_write(
         sdir / "proxy-server.conf",
         proxy_conf(layout, port=swift_port, keystone_port=keystone_port,
-                   memcached_port=ports.get("memcached"), secrets=secrets, s3api=s3api),
+                   memcached_port=ports.get("memcached"), secrets=secrets, s3api=s3api, tempauth=tempauth,
+                   pki_port=pki_port),
         mode=0o600,
     )
 
@@ -324,7 +503,18 @@ def build_rings(python: Path, layout: Layout, ports: Mapping[str, int], environ:
         raise ServiceFailed("swift rings", f"ring building exited with {result.returncode}", log)
 
 
-def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
+def ostk_import_paths() -> list[str]:
+    """For 'up --pki': where the proxy finds ostk's pki.middleware. The tree
+    holding ostk's packages first, then this interpreter's site-packages
+    *after* swift's own (swift's versions win; ours fill gaps like asn1crypto)."""
+    import sysconfig
+
+    root = str(Path(__file__).resolve().parents[1])
+    extra = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return [root] + [p for p in dict.fromkeys(extra) if p != root]
+
+
+def server_argv(python: Path, layout: Layout, kind: str, *, ostk_paths: bool = False) -> list[str]:
     """Run one swift server in the foreground; ``-v`` logs to stdout (no /dev/log here).
 
     Swift reads storage policies from /etc/swift/swift.conf when it is
@@ -333,7 +523,9 @@ def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
     """
     code = (
         "import sys\n"
-        "from swift.common.utils import set_swift_dir\n"
+        + (f"sys.path.insert(1, {ostk_import_paths()[0]!r}); sys.path.extend({ostk_import_paths()[1:]!r})\n"
+           if ostk_paths else "")
+        + "from swift.common.utils import set_swift_dir\n"
         "from swift.common.storage_policy import reload_storage_policies\n"
         "set_swift_dir(sys.argv[1])\n"
         "reload_storage_policies()\n"
@@ -342,6 +534,13 @@ def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
         "main()\n"
     )
     return [str(python), "-c", code, str(layout.swift_dir), str(layout.swift_dir / f"{kind}-server.conf"), "-v"]
+
+
+def daemon_argv(python: Path, layout: Layout, name: str) -> list[str]:
+    """A swift daemon (container-sync) in the foreground, launched like :func:`server_argv`."""
+    argv = server_argv(python, layout, name)
+    argv[-2] = str(layout.swift_dir / f"{name}.conf")
+    return argv
 
 
 def memcached_argv(program: str, port: int) -> list[str]:
@@ -359,8 +558,11 @@ def find_memcached() -> str | None:
     )
 
 
-def remove_storage(storage: Path) -> None:
-    """Delete the storage directory (only ours: it holds nothing but the device)."""
-    if storage.is_dir():
-        shutil.rmtree(storage, ignore_errors=True)
+def remove_storage(storage: Path, root: Path) -> bool:
+    """Delete the storage directory if the stack at ``root`` provably owns it; True if deleted."""
+    if not owns_storage(storage, root):
+        return False
+    shutil.rmtree(storage, ignore_errors=True)
+    storage_marker(storage).unlink(missing_ok=True)
+    return True
 

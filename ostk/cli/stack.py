@@ -14,12 +14,12 @@ from typing import Any
 import yaml
 
 from ostk import output
-from ostk.auth import clouds_yaml_paths
+from ostk.auth import clouds_yaml_paths, write_clouds
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, InputError, UsageError
-from ostk.files import atomic_write, ensure_private_dir
 
 CLOUD_NAME = "ostk-local"
+DEVSTACK_CLOUDS = "devstack, devstack-admin, devstack-alt, devstack-system-admin"
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -37,6 +37,22 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                     help="serve the S3 API too (keystone EC2 credentials; implies --swift)")
     s3.add_argument("--no-s3api", dest="s3api", action="store_false", help="turn the S3 API off again")
     up.set_defaults(s3api=None)  # neither flag: keep what the stack has
+    tempauth = up.add_mutually_exclusive_group()
+    tempauth.add_argument("--tempauth", action="store_true", default=None,
+                          help="also serve v1 auth (tempauth test accounts, as devstack; implies --swift)")
+    tempauth.add_argument("--no-tempauth", dest="tempauth", action="store_false", help="turn tempauth off again")
+    up.set_defaults(tempauth=None)
+    up.add_argument("--db", choices=("sqlite", "mysql"), default=None,
+                    help="keystone's database: sqlite (default) or mysql (MariaDB run by the stack; "
+                    "fixed when the stack is created)")
+    # pki engineer's hook: the proxy with ostk's pki.middleware in authtoken's place.
+    pki = up.add_mutually_exclusive_group()
+    pki.add_argument("--pki", action="store_true", default=None,
+                     help="validate tokens in the proxy with ostk's pki.middleware (PKI/PKIZ offline, "
+                     "others online; implies --swift); certificates and revocation list from the URL "
+                     "'status' shows")
+    pki.add_argument("--no-pki", dest="pki", action="store_false", help="back to keystonemiddleware's authtoken")
+    up.set_defaults(pki=None)
     up.add_argument("--keystone-port", type=_port, metavar="PORT", help="default 5000 (or the stack's recorded port)")
     up.add_argument("--swift-port", type=_port, metavar="PORT", help="default 8080 (or the stack's recorded port)")
     _add_dir(up)
@@ -45,12 +61,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     env = commands.add_parser(
         "env", parents=[common], help="print the admin credentials as OS_* exports",
         description="Print 'export OS_...' lines for eval \"$(ostk stack env)\". --clouds-yaml prints "
-        f"a clouds.yaml entry '{CLOUD_NAME}' instead; --write-clouds-yaml adds it to your clouds.yaml.",
+        f"clouds.yaml entries instead ('{CLOUD_NAME}' and devstack's {DEVSTACK_CLOUDS}); "
+        "--write-clouds-yaml adds them to your clouds.yaml.",
     )
-    env.add_argument("--clouds-yaml", action="store_true", help=f"print the clouds.yaml entry '{CLOUD_NAME}'")
+    env.add_argument("--clouds-yaml", action="store_true",
+                     help=f"print clouds.yaml entries '{CLOUD_NAME}', {DEVSTACK_CLOUDS}")
     env.add_argument(
         "--write-clouds-yaml", nargs="?", const="", metavar="FILE",
-        help="add/replace the entry in FILE (default: ~/.config/openstack/clouds.yaml), mode 0600",
+        help="add/replace the entries in FILE (default: ~/.config/openstack/clouds.yaml), mode 0600",
     )
     _add_dir(env)
     env.set_defaults(handler=_env)
@@ -99,7 +117,8 @@ def _stack(args: argparse.Namespace, env: Environment, **ports: int | None) -> A
 
 def _up(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env, keystone_port=args.keystone_port, swift_port=args.swift_port)
-    status = stack.up(swift=args.swift, s3api=args.s3api, progress=lambda message: output.info(env, message))
+    status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db, pki=args.pki,
+                      progress=lambda message: output.info(env, message))
     if args.json:
         output.print_json(env, _status_doc(status))
         return ExitStatus.OK
@@ -114,17 +133,19 @@ def _up(args: argparse.Namespace, env: Environment) -> int:
 def _env(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env)
     variables = stack.os_environ()
-    entry = _cloud_entry(variables)
+    clouds = stack.clouds()
     if args.write_clouds_yaml is not None:
         path = Path(args.write_clouds_yaml) if args.write_clouds_yaml else clouds_yaml_paths(env.environ, env.cwd)[1]
-        _write_cloud(path, entry)
-        output.info(env, f"wrote cloud '{CLOUD_NAME}' to {path}; use --os-cloud {CLOUD_NAME}")
+        if not path.is_absolute():
+            path = env.cwd / path
+        write_clouds(path, clouds)
+        output.info(env, f"wrote clouds {', '.join(clouds)} to {path}; use --os-cloud {CLOUD_NAME}")
         if not args.json and not args.clouds_yaml:
             return ExitStatus.OK
     if args.json:
-        output.print_json(env, {"environ": variables, "clouds_yaml": {"clouds": {CLOUD_NAME: entry}}})
+        output.print_json(env, {"environ": variables, "clouds_yaml": {"clouds": clouds}})
     elif args.clouds_yaml:
-        env.stdout.write(yaml.safe_dump({"clouds": {CLOUD_NAME: entry}}, sort_keys=False))
+        env.stdout.write(yaml.safe_dump({"clouds": clouds}, sort_keys=False))
     else:
         for key, value in variables.items():
             env.stdout.write(f"export {key}={shlex.quote(value)}\n")
@@ -197,50 +218,16 @@ def _status_doc(status: Any) -> dict[str, Any]:
 
 def _render_status(env: Environment, status: Any) -> None:
     env.stdout.write(f"stack:    {status.directory}\n")
-    env.stdout.write(f"keystone: {status.keystone_url} (keystone {status.keystone_version})\n")
+    env.stdout.write(f"keystone: {status.keystone_url} (keystone {status.keystone_version}, {status.database})\n")
     if status.swift_url:
         env.stdout.write(f"swift:    {status.swift_url} (swift {status.swift_version}; "
                          f"storage {status.storage_dir}; storage_domain {status.storage_domain}"
-                         f"{'; S3 API on' if status.s3api else ''})\n")
+                         f"{'; S3 API on' if status.s3api else ''}{'; tempauth on' if status.tempauth else ''})\n")
+    if getattr(status, "pki_keystone_url", None):
+        env.stdout.write(f"pki:      proxy validates with pki.middleware; PKI keystone expected at "
+                         f"{status.pki_keystone_url}\n")
     for service in status.services:
         state = "running" if service.running else "DOWN"
         pid = f"pid {service.pid}" if service.pid else "-"
         port = f"127.0.0.1:{service.port}" if service.port else "-"
         env.stdout.write(f"  {service.name:<10} {state:<8} {port:<16} {pid:<10} {service.log}\n")
-
-
-def _cloud_entry(variables: dict[str, str]) -> dict[str, Any]:
-    return {
-        "auth": {
-            "auth_url": variables["OS_AUTH_URL"],
-            "username": variables["OS_USERNAME"],
-            "password": variables["OS_PASSWORD"],
-            "project_name": variables["OS_PROJECT_NAME"],
-            "user_domain_name": variables["OS_USER_DOMAIN_NAME"],
-            "project_domain_name": variables["OS_PROJECT_DOMAIN_NAME"],
-        },
-        "region_name": variables["OS_REGION_NAME"],
-        "interface": variables["OS_INTERFACE"],
-        "identity_api_version": 3,
-    }
-
-
-def _write_cloud(path: Path, entry: dict[str, Any]) -> None:
-    document: dict[str, Any] = {}
-    if path.exists():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {path}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path} is not valid YAML; not touching it") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise InputError(f"{path}: expected a mapping at the top level; not touching it")
-        document = loaded or {}
-    clouds = document.get("clouds") or {}
-    if not isinstance(clouds, dict):
-        raise InputError(f"{path}: 'clouds' is not a mapping; not touching it")
-    clouds[CLOUD_NAME] = entry
-    document["clouds"] = clouds
-    ensure_private_dir(path.parent)
-    atomic_write(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)

@@ -151,6 +151,9 @@ class CISimulator:
     server answers concurrent requests (parallel log downloads) on threads.
     """
 
+    #: The request handler; a subclass may serve more (``recheck.testing.gate`` pages builds).
+    handler_class: type[_Handler]
+
     def __init__(self, *, tenant: str = "openstack", username: str = "alice", password: str = "s3cret-http-pw") -> None:
         self.tenant = tenant
         self.username = username
@@ -178,7 +181,7 @@ class CISimulator:
     def start(self) -> CISimulator:
         simulator = self
 
-        class Handler(_Handler):
+        class Handler(getattr(self, "handler_class", _Handler)):  # type: ignore[misc]
             sim = simulator
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
