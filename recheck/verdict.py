@@ -302,10 +302,12 @@ def _decide_job(
     if infra is not None:
         return _with_evidence(infra, [*infra.evidence, *context]), []
     if not job.failures:
+        # Unreadable logs (expired, Zuul down) are not the same as a log that names nothing.
+        why = f"its logs were not analysed: {job.warnings[0]}" if job.warnings else "no failure identified in the log"
         rate = history.gate_rate() if history else None
         if rate is not None and rate >= FLAKY_GATE_RATE:
-            return Verdict(VerdictKind.FLAKY, WEAK_FLAKY, ("no failure identified in the log", *context)), []
-        return Verdict(VerdictKind.UNKNOWN, UNKNOWN, ("no failure identified in the log", *context)), []
+            return Verdict(VerdictKind.FLAKY, WEAK_FLAKY, (why, *context)), []
+        return Verdict(VerdictKind.UNKNOWN, UNKNOWN, (why, *context)), []
     judged = [
         _judge(failure, job, evidence, history, others, only=only)
         for failure in job.failures[:10]

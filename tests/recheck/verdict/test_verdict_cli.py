@@ -118,6 +118,23 @@ def test_zuul_history_down_still_gives_a_verdict_with_a_warning(sim, recheck):
     assert any(w.startswith("job history unavailable (Zuul builds API): ") and "503" in w for w in doc["warnings"])
 
 
+def test_zuul_entirely_down_still_gives_a_verdict_from_what_is_left(sim, recheck):
+    _review(
+        sim,
+        SimJob("openstack-tox-py312", "FAILURE", log=stestr_failure(UNIT_TEST)),
+        SimJob("grenade", "NODE_FAILURE", has_logs=False, error_detail="Node request 300-0023 failed"),
+    )
+    sim.fail_next("zuul", 1000)
+    doc = _json(recheck)
+    # The comment's job list still names the node failure; the unit job's logs cannot be found.
+    assert _verdict(doc, "grenade")["kind"] == "infra"
+    unit = _verdict(doc, "openstack-tox-py312")
+    assert unit["kind"] == "unknown" and unit["evidence"][0].startswith("its logs were not analysed: ")
+    assert doc["verdict"]["kind"] == "infra" and doc["verdict"]["confidence"] < 0.9
+    assert "no verdict for openstack-tox-py312: a recheck may not be enough" in doc["verdict"]["evidence"]
+    assert any(w.startswith("job history unavailable (Zuul builds API): ") for w in doc["warnings"])
+
+
 def test_no_history_asks_zuul_nothing_about_other_changes(sim, recheck):
     _review(sim, SimJob("tempest-full", "FAILURE", log=stestr_failure(TEMPEST_TEST)))
     sim.history.add_builds("tempest-full", "FFFF", first_change=900, log=stestr_failure(TEMPEST_TEST))
