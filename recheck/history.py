@@ -8,7 +8,8 @@ warning and the verdict is decided from what is left):
   failed in gate and check on this branch, on other changes; then a bounded
   number of its recent *failed* builds on other changes are analysed
   through the log engine and the shared :class:`~recheck.logcache.LogCache`
-  (a log is read once, ever) to count the changes that fail the same way.
+  (a log is read once, ever; the review lends its log reader as
+  ``analyser``) to count the changes that fail the same way.
 - The same job on the previous patch set (``builds?change=N&patchset=M-1``).
 - Gerrit's ``GET /changes/{id}/revisions/{rev}/files`` (``)]}'``-prefixed
   JSON keyed by path): the files the analysed revision modifies.
@@ -23,30 +24,24 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
-import urllib3.exceptions
 
-from ostk.errors import NotFound, OstkError, ServiceError
+from ostk.errors import OstkError, ServiceError
 from ostk.files import atomic_write, ensure_private_dir
 from ostk.http import (
     HttpSettings,
     build_session,
-    check_status,
     get_json,
     request,
-    service_errors,
 )
-from recheck.engine import analyze_stream
 from recheck.gerrit import GerritClient, parse_json
-from recheck.logcache import LogCache
 from recheck.models import JobReport, LogAnalysis
 from recheck.verdict import Evidence, JobHistory, ReviewVerdict, decide, failed_voting, failure_key
 from recheck.zuul import Build, ZuulClient, build_from_json
@@ -97,7 +92,7 @@ def changed_files(gerrit: GerritClient, change: int, patchset: int) -> tuple[str
 class BuildHistory:
     """Zuul builds of a job on other changes, and what their logs say.
 
-    >>> history = BuildHistory(ZuulClient("https://zuul.opendev.org", "openstack"), cache=cache)
+    >>> history = BuildHistory(ZuulClient("https://zuul.opendev.org", "openstack"), analyser=read_build)
     >>> history.job("tempest-full", branch="master", exclude_change=123456).elsewhere
     """
 
@@ -105,20 +100,17 @@ class BuildHistory:
         self,
         zuul: ZuulClient,
         *,
-        cache: LogCache | None = None,
         cache_dir: Path | None = None,
         settings: HistorySettings | None = None,
-        signatures: Any = None,
         session: requests.Session | None = None,
         analyser: Analyser | None = None,
     ) -> None:
         self.zuul = zuul
-        self.cache = cache
         self.cache_dir = cache_dir
         self.settings = settings or HistorySettings()
-        self.signatures = signatures
         self.session = session or build_session(HTTP_SETTINGS)
-        self.analyser = analyser or self.analyse_build
+        #: Reads another change's build; None: rates only, no logs read.
+        self.analyser = analyser
 
     # -- Zuul's builds API ----------------------------------------------
     def builds(self, **params: Any) -> list[Build]:
@@ -151,59 +143,6 @@ class BuildHistory:
                 ensure_private_dir(path.parent)
                 atomic_write(path, json.dumps(data))
         return data
-
-    # -- logs -----------------------------------------------------------
-    def analyse_build(self, build: Build) -> LogAnalysis | None:
-        """The engine's analysis of a build's logs (subunit first, then job-output), via the cache."""
-        if not build.log_url:
-            return None
-        base = build.log_url if build.log_url.endswith("/") else build.log_url + "/"
-        subunit = [a.url for a in build.artifacts if _basename(a.url).endswith((".subunit", ".subunit.gz"))]
-        for url in [*subunit, base + "job-output.txt", base + "job-output.txt.gz"]:
-            try:
-                analysis = self._analyse_url(url, build.job_name)
-            except NotFound:
-                continue
-            if analysis.failures or not subunit or url not in subunit:
-                return analysis
-        return None
-
-    def _analyse_url(self, url: str, job_name: str) -> LogAnalysis:
-        if self.cache is not None:
-            cached = self.cache.get(url)
-            if cached is not None:
-                return cached
-        what = f"downloading {job_name} logs"
-        with service_errors(what):
-            response = self.session.get(url, stream=True)
-        try:
-            check_status(response, what)
-            encoding = response.headers.get("Content-Encoding")
-            analysis = analyze_stream(
-                _chunks(response),
-                name=_basename(url),
-                content_encoding=encoding.strip().lower() if encoding else None,
-                signatures=self.signatures,
-                job_name=job_name,
-            )
-        finally:
-            response.close()
-        if self.cache is not None and not analysis.truncated:
-            with contextlib.suppress(OstkError):
-                self.cache.put(url, analysis)
-        return analysis
-
-
-def _chunks(response: requests.Response) -> Iterator[bytes]:
-    # Raw bytes: the engine undoes Content-Encoding and tells a cut gzip from a whole one.
-    try:
-        yield from response.raw.stream(_CHUNK, decode_content=False)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ServiceError(f"log download cut short: {type(exc).__name__}") from exc
-
-
-def _basename(url: str) -> str:
-    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _pipeline_group(pipeline: str | None) -> str | None:
@@ -246,7 +185,8 @@ class _Gathering:
             return None
 
     def analyse(self, build: Build) -> LogAnalysis | None:
-        assert self.history is not None
+        if self.history is None or self.history.analyser is None:
+            return None
         try:
             return self.history.analyser(build)
         except OstkError as exc:
@@ -512,7 +452,8 @@ class Judging:
     (Zuul history, other changes' logs, the previous patch set); the
     change's own files are still read. Without a Zuul client there is no
     history either, and a warning says so. ``analyser`` reads another
-    change's build (default: :meth:`BuildHistory.analyse_build`).
+    change's build (the review lends its log reader and cache; None: the
+    failure rates only). ``on_cancel`` stops that reader's downloads.
 
     >>> judging = Judging(["tempest-full"], change=123456, patchset=1, branch="master", zuul=zuul, gerrit=gerrit)
     >>> ...                                   # the review downloads and analyses its own logs meanwhile
@@ -528,23 +469,17 @@ class Judging:
         branch: str | None,
         zuul: ZuulClient | None,
         gerrit: GerritClient | None,
-        cache: LogCache | None = None,
-        signatures: Any = None,
+        cache_dir: Path | None = None,
         history: bool = True,
         settings: HistorySettings | None = None,
         prefetch: Iterable[str] | None = None,
         analyser: Analyser | None = None,
+        on_cancel: Callable[[], None] | None = None,
     ) -> None:
+        self.on_cancel = on_cancel
         source = None
         if history and zuul is not None:
-            source = BuildHistory(
-                zuul,
-                cache=cache,
-                cache_dir=cache.directory.parent / "history" if cache is not None else None,
-                settings=settings,
-                signatures=signatures,
-                analyser=analyser,
-            )
+            source = BuildHistory(zuul, cache_dir=cache_dir, settings=settings, analyser=analyser)
         self.warnings: tuple[str, ...] = ()
         if history and zuul is None and job_names:
             self.warnings = ("job history unavailable: no Zuul API known (--zuul)",)
@@ -564,6 +499,9 @@ class Judging:
         return decide(jobs, evidence)
 
     def cancel(self) -> None:
+        """Ctrl-C or an error elsewhere: drop what is queued and stop the downloads."""
         if self.gathering is not None:
             self.gathering.cancel()
+        if self.on_cancel is not None:
+            self.on_cancel()
 

@@ -9,9 +9,8 @@ probes) and analysis cache, without progress bars.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from recheck.gerrit import Change, GerritClient
 from recheck.history import Judging
@@ -29,7 +28,6 @@ class VerdictStep:
     """One review's verdict: start, apply to the report, and what ``--post`` may post."""
 
     cache: LogCache | None
-    signatures: Any
     #: False: no look-ups on other changes (``--no-history``).
     history: bool = True
     #: Post a ``recheck - <job>: <failure>`` even when the change broke the job (``--force``).
@@ -49,12 +47,12 @@ class VerdictStep:
             branch=change.branch or None,
             zuul=_zuul_of(failed, zuul),
             gerrit=gerrit,
-            cache=self.cache,
-            signatures=self.signatures,
+            cache_dir=self.cache.directory.parent / "history" if self.cache is not None else None,
             history=self.history,
             # Jobs that ran no tests (NODE_FAILURE...) have nothing to compare.
             prefetch=[e.name for e in failed if e.result.upper() not in INFRA_RESULTS],
-            analyser=self._analyse if self.analyser is not None else None,
+            analyser=build_reader(self.analyser) if self.analyser is not None else None,
+            on_cancel=self.analyser.cancel if self.analyser is not None else None,
         )
 
     def apply(self, report: Report, judging: Judging) -> Report:
@@ -74,10 +72,19 @@ class VerdictStep:
             return replace(report, suggestion=self.decided.forced, warnings=(*report.warnings, note))
         return report
 
-    def _analyse(self, build: Build) -> LogAnalysis | None:
-        assert self.analyser is not None
-        entry = JobEntry(name=build.job_name, result=build.result or "FAILURE", pipeline=build.pipeline, voting=build.voting, url=None, build=build)
-        return self.analyser.analyse_job(entry).analysis
+
+
+def build_reader(analyser: LogAnalyser) -> Callable[[Build], LogAnalysis | None]:
+    """Another change's build → its analysis, through ``analyser`` (locator, cache, engine)."""
+
+    def read(build: Build) -> LogAnalysis | None:
+        entry = JobEntry(
+            name=build.job_name, result=build.result or "FAILURE", pipeline=build.pipeline,
+            voting=build.voting, url=None, build=build,
+        )
+        return analyser.analyse_job(entry).analysis
+
+    return read
 
 
 def _zuul_of(failed: Sequence[JobEntry], zuul: ZuulClients) -> ZuulClient | None:

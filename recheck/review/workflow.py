@@ -105,6 +105,13 @@ def check_review(
     zuul_clients = ZuulClients(_zuul_client(zuul, tenant, session), session)
     rules = pipelines or PipelineRules()
     gerrit_client = _gerrit_client(gerrit, target, environ, cwd, session)
+    options = AnalyserOptions(
+        signatures=signatures,
+        every_line=every_line,
+        workers=workers,
+        process_threshold=process_threshold if child.usable_cpus() > 1 else None,
+        cache=cache,
+    )
     workflow = _Workflow(
         target=target,
         gerrit=gerrit_client,
@@ -123,26 +130,19 @@ def check_review(
             session=session,
             locate=LogLocator(zuul_clients, session).locate,
             progress=progress or NoProgress(),
-            options=AnalyserOptions(
-                signatures=signatures,
-                every_line=every_line,
-                workers=workers,
-                process_threshold=process_threshold if child.usable_cpus() > 1 else None,
-                cache=cache,
-            ),
+            options=options,
         ),
         policy=PostPolicy(gerrit_client, lock_dir=cache.directory.parent / "locks" if cache is not None else None),
         verdict=VerdictStep(
             cache=cache,
-            signatures=signatures,
             history=history,
             force=force,
-            # Other changes' logs: the same locator and cache, no progress bars.
+            # Other changes' logs: the same locator, options and cache, no progress bars.
             analyser=LogAnalyser(
                 session=session,
                 locate=LogLocator(zuul_clients, session).locate,
                 progress=NoProgress(),
-                options=AnalyserOptions(signatures=signatures, every_line=every_line, process_threshold=None, cache=cache),
+                options=options,
             ),
         ),
     )
@@ -210,10 +210,10 @@ class _Workflow:
         judging = self.verdict.start(change, chosen, selected, self.gerrit, self.zuul)
         try:
             outcomes = self.analyser.analyse_all(analyse)
+            report = self._assemble(change, chosen, selected, outcomes, found.problems, warnings, pipeline, judging)
         except BaseException:
             judging.cancel()
             raise
-        report = self._assemble(change, chosen, selected, outcomes, found.problems, warnings, pipeline, judging)
         if post:
             to_post = self.verdict.to_post(report)
             if self.policy.post(to_post, change, chosen, pipeline=pipeline, confirm=confirm):

@@ -30,6 +30,8 @@ import uuid as _uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from recheck.testing.simulator import SimJob, SimLog
+
 if TYPE_CHECKING:
     from recheck.testing.simulator import CISimulator, _Handler
 
@@ -58,20 +60,27 @@ class SimHistory:
         project: str = "openstack/nova",
         branch: str = "master",
         log: bytes | None = None,
+        log_file: SimLog | None = None,
         final: bool = True,
         voting: bool = True,
     ) -> str:
-        """One finished build of ``job`` on ``change`` (older than every build added before it)."""
+        """One finished build of ``job`` on ``change`` (older than every build added before it).
+
+        Its logs (``log``, or ``log_file`` for full control) are published the way
+        zuul-jobs does, with the "Zuul Manifest" artifact, like the simulator's own builds.
+        """
         sim = self.sim
         uuid = _uuid.uuid4().hex
         self._age += 1
         start = _dt.datetime(2026, 11, 20, 7, 0, 0) - _dt.timedelta(minutes=7 * self._age)
         short = f"{change % 100:02d}/{change}/{patchset}/{pipeline}/{job}/{uuid[:7]}"
         log_url = f"{sim.logs_url}/{short}/"
-        if log is not None:
-            from recheck.testing.simulator import SimLog
-
-            sim.add_log(f"{short}/job-output.txt", SimLog(log, encoding="gzip"))
+        artifacts = []
+        if log is not None or log_file is not None:
+            sim._register_logs(SimJob(job, result, log=log, log_file=log_file, uuid=uuid), short)
+            artifacts.append(
+                {"name": "Zuul Manifest", "url": f"{log_url}zuul-manifest.json", "metadata": {"type": "zuul_manifest"}}
+            )
         build = {
             "_id": len(sim._builds) + 1,
             "uuid": uuid,
@@ -88,7 +97,7 @@ class SimHistory:
             "end_time": (start + _dt.timedelta(minutes=40)).isoformat(),
             "duration": 2400.0,
             "event_id": _uuid.uuid4().hex,
-            "artifacts": [],
+            "artifacts": artifacts,
             "provides": [],
             "buildset": {"uuid": _uuid.uuid4().hex},
             "ref": {

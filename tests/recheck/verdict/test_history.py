@@ -4,10 +4,16 @@ from __future__ import annotations
 import pytest
 
 from ostk.errors import NotFound
+from ostk.http import build_session
 from recheck.gerrit import GerritClient
 from recheck.history import BuildHistory, HistorySettings, changed_files, gather
 from recheck.logcache import LogCache
 from recheck.models import Failure, FailureKind, JobReport
+from recheck.review.builds import ZuulClients
+from recheck.review.download import AnalyserOptions, LogAnalyser
+from recheck.review.locate import LogLocator
+from recheck.review.types import NoProgress
+from recheck.review.verdict import build_reader
 from recheck.testing import CISimulator
 from recheck.verdict import failure_key
 from recheck.zuul import ZuulClient
@@ -16,12 +22,21 @@ from .logs import OTHER_TEMPEST_TEST, TEMPEST_TEST, stestr_failure
 
 
 def _history(sim: CISimulator, tmp_path, **settings) -> BuildHistory:
-    return BuildHistory(
-        ZuulClient(sim.zuul_url, sim.tenant),
-        cache=LogCache(tmp_path / "analyses"),
-        cache_dir=tmp_path / "history",
-        settings=HistorySettings(**settings),
+    """The history source the review builds: its own log reader (locator, engine, cache) lent."""
+    session = build_session()
+    zuul = ZuulClient(sim.zuul_url, sim.tenant, session=session)
+    reader = LogAnalyser(
+        session=session,
+        locate=LogLocator(ZuulClients(zuul, session), session).locate,
+        progress=NoProgress(),
+        options=AnalyserOptions(cache=LogCache(tmp_path / "analyses")),
     )
+    return BuildHistory(zuul, cache_dir=tmp_path / "history", settings=HistorySettings(**settings), analyser=build_reader(reader))
+
+
+def _logs_read(sim: CISimulator) -> list[str]:
+    """The job-output.txt files read (each build's manifest is read first, as on OpenDev)."""
+    return [p for _m, p in sim.requests if p.startswith("/logs/") and p.endswith("/job-output.txt")]
 
 
 def _tempest_job() -> JobReport:
@@ -78,7 +93,7 @@ def test_analyses_are_bounded_per_job(sim, tmp_path):
     sim.history.add_builds("tempest-full", "F" * 12, first_change=900, log=stestr_failure(OTHER_TEMPEST_TEST))
     evidence = gather([_tempest_job()], change=123456, patchset=1, branch="master", history=_history(sim, tmp_path, analyse=4), gerrit=None)
     assert evidence.histories["tempest-full"].analysed == 4
-    assert len([p for m, p in sim.requests if p.startswith("/logs/")]) == 4
+    assert len(_logs_read(sim)) == 4
 
 
 def test_the_search_stops_once_the_failure_is_confirmed_elsewhere(sim, tmp_path):
@@ -86,7 +101,7 @@ def test_the_search_stops_once_the_failure_is_confirmed_elsewhere(sim, tmp_path)
     sim.history.add_builds("tempest-full", "F" * 12, first_change=900, log=stestr_failure(TEMPEST_TEST))
     evidence = gather([_tempest_job()], change=123456, patchset=1, branch="master", history=_history(sim, tmp_path, confirm=3), gerrit=None)
     assert evidence.histories["tempest-full"].elsewhere[f"test:{TEMPEST_TEST}"] == (900, 901, 902)
-    assert len([p for m, p in sim.requests if p.startswith("/logs/")]) == 3
+    assert len(_logs_read(sim)) == 3
 
 
 def test_a_job_without_identified_failures_reads_no_other_logs(sim, tmp_path):
@@ -131,6 +146,6 @@ def test_jobs_failing_the_same_test_share_their_reads(sim, tmp_path):
     jobs = [JobReport(name, "FAILURE", None, failures=(Failure(FailureKind.TEST, TEMPEST_TEST, "boom"),)) for name in ("openstack-tox-py311", "openstack-tox-py312")]
     evidence = gather(jobs, change=123456, patchset=1, branch="master", history=_history(sim, tmp_path, confirm=3, prefetch=1), gerrit=None)
     # One read per job ran alongside, one more settled both: not three each.
-    assert len([p for m, p in sim.requests if p.startswith("/logs/")]) == 3
+    assert len(_logs_read(sim)) == 3
     for job in jobs:
         assert len(evidence.histories[job.name].elsewhere[f"test:{TEMPEST_TEST}"]) == 3
