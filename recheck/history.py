@@ -252,7 +252,7 @@ class Gathering:
         self._lock = threading.Lock()
         self._files: Future[tuple[str, ...] | None] | None = None
         self._listings: dict[str, tuple[Future[list[Build] | None], Future[list[Build]]]] = {}
-        self._previous: Future[list[Build] | None] | None = None
+        self._previous: Future[dict[str, Future[LogAnalysis | None]]] | None = None
         run = self.run
         try:
             if gerrit is not None:
@@ -264,7 +264,7 @@ class Gathering:
                     failed = run.pool.submit(self._candidates, history, name, where)
                     self._listings[name] = (recent, failed)
                 if patchset > 1:
-                    self._previous = run.pool.submit(run.zuul, partial(history.builds, change=change, patchset=patchset - 1))
+                    self._previous = run.pool.submit(self._previous_reads, history, patchset - 1)
         except BaseException:
             self.cancel()
             raise
@@ -278,6 +278,16 @@ class Gathering:
                 for build in candidates[: self.settings.prefetch]:
                     self._running[self.run.pool.submit(self.run.analyse, build)] = (name, build)
         return candidates
+
+    def _previous_reads(self, history: BuildHistory, patchset: int) -> dict[str, Future[LogAnalysis | None]]:
+        """Start reading each job's failed build on the previous patch set (one per job)."""
+        earlier = self.run.zuul(partial(history.builds, change=self.change, patchset=patchset)) or []
+        reads: dict[str, Future[LogAnalysis | None]] = {}
+        for name in self.names:
+            build = next((b for b in earlier if b.job_name == name), None)  # newest first
+            if build is not None and build.result not in ("SUCCESS", "SKIPPED") and name in self._prefetch:
+                reads[name] = self.run.pool.submit(self.run.analyse, build)
+        return reads
 
     def cancel(self) -> None:
         """Drop what is not started; nobody will read it (Ctrl-C, an error elsewhere)."""
@@ -298,13 +308,7 @@ class Gathering:
             analyses = _analyse_until_sure(run, candidates, wanted, self.settings.confirm, running)
             # A test failing on other changes is flaky whichever job showed it there.
             shared = _elsewhere([pair for pairs in analyses.values() for pair in pairs], self.change)
-            previous_keys: dict[str, Future[LogAnalysis | None]] = {}
-            if self._previous is not None:
-                earlier = self._previous.result() or []
-                for name in self.names:
-                    build = next((b for b in earlier if b.job_name == name), None)
-                    if build is not None and build.result not in ("SUCCESS", "SKIPPED"):
-                        previous_keys[name] = run.pool.submit(run.analyse, build)
+            previous_keys = self._previous.result() if self._previous is not None else {}
             histories = {
                 name: _job_history(name, self.branch, rates[name], analyses.get(name, []), self.change, shared)
                 for name in self._listings
