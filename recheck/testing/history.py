@@ -7,9 +7,12 @@
   the query carries ``final=`` (what a history look-up sends): ``job_name``,
   ``project``, ``branch``, ``pipeline``, ``change``, ``patchset``, ``result``
   filters, ``final=true`` dropping retried attempts (``result: RETRY``,
-  ``final: false``), newest first, ``skip``/``limit`` paging;
-  the shape is zuul/zuul ``zuul/web/__init__.py`` ``buildToDict``
-  (``ref{project, branch, change, patchset (string)}``, ``buildset{uuid}``);
+  ``final: false``), newest first, ``skip``/``limit`` paging (the query
+  parameters of ``GET /api/tenant/{tenant}/builds`` in Zuul's REST API
+  reference, zuul-ci.org/docs/zuul/rest-api.html, plus ``final``); builds
+  carry ``ref{project, branch, change, patchset (string)}`` and
+  ``buildset{uuid}`` as DESIGN.md records from Zuul's sources, and publish
+  their logs with the "Zuul Manifest" artifact like the simulator's own;
 - ``GET /changes/{id}/revisions/{rev}/files`` (Gerrit's ``)]}'``-prefixed map
   of path → ``{status?, lines_inserted, lines_deleted, size_delta, size}``,
   ``/COMMIT_MSG`` included, as gerrit ``FileInfo`` documents it);
