@@ -42,29 +42,24 @@ from recheck.suggestion import suggest
 from recheck.verdict import Verdict
 
 __all__ = [
-    # models
     "BugMatch",
     "Failure",
     "FailureKind",
     "JobReport",
     "LogAnalysis",
-    "Report",
-    "ReviewRef",
-    "Verdict",
-    # the log engine
-    "LogScanner",
-    "analyze",
-    "analyze_stream",
-    "suggest",
-    # offline signatures
-    "SignatureSet",
-    "load_signatures",
-    # the gate report
-    "gate_report",
-    # the review workflow
     "LogCache",
+    "LogScanner",
     "RecheckRefused",
     "RefusalReason",
+    "Report",
     "ReviewProgress",
+    "ReviewRef",
+    "SignatureSet",
+    "Verdict",
+    "analyze",
+    "analyze_stream",
     "check_review",
+    "gate_report",
+    "load_signatures",
+    "suggest",
 ]

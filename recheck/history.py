@@ -43,7 +43,8 @@ from ostk.http import (
 )
 from recheck.gerrit import GerritClient, parse_json
 from recheck.models import JobReport, LogAnalysis
-from recheck.verdict import Evidence, JobHistory, ReviewVerdict, decide, failed_voting, failure_key
+from recheck.suggestion import is_failed_voting
+from recheck.verdict import Evidence, JobHistory, ReviewVerdict, decide, failure_key
 from recheck.zuul import Build, ZuulClient, build_from_json
 
 #: History is an extra: one quick retry, not the default three with backoff.
@@ -207,7 +208,7 @@ def gather(
 
     Never raises for an unreachable source: it becomes one line in ``Evidence.warnings``.
     """
-    failed = [job for job in jobs if failed_voting(job)]
+    failed = [job for job in jobs if is_failed_voting(job)]
     if not failed:
         return Evidence()
     return Gathering(
@@ -457,7 +458,8 @@ class Judging:
     change's own files are still read. Without a Zuul client there is no
     history either, and a warning says so. ``analyser`` reads another
     change's build (the review lends its log reader and cache; None: the
-    failure rates only). ``on_cancel`` stops that reader's downloads.
+    failure rates only). ``on_cancel`` stops that reader's downloads;
+    ``session`` lists builds (default: one quick retry, the command's deadline).
 
     >>> judging = Judging(["tempest-full"], change=123456, patchset=1, branch="master", zuul=zuul, gerrit=gerrit)
     >>> ...                                   # the review downloads and analyses its own logs meanwhile
@@ -479,11 +481,12 @@ class Judging:
         prefetch: Iterable[str] | None = None,
         analyser: Analyser | None = None,
         on_cancel: Callable[[], None] | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         self.on_cancel = on_cancel
         source = None
         if history and zuul is not None:
-            source = BuildHistory(zuul, cache_dir=cache_dir, settings=settings, analyser=analyser)
+            source = BuildHistory(zuul, cache_dir=cache_dir, settings=settings, analyser=analyser, session=session)
         self.warnings: tuple[str, ...] = ()
         if history and zuul is None and job_names:
             self.warnings = ("job history unavailable: no Zuul API known (--zuul)",)

@@ -52,7 +52,7 @@ from typing import Any
 
 from recheck.models import BugMatch, Failure, FailureKind, JobReport, Report
 from recheck.ranking import CONFIDENT, explains, normalise_message, strip_tags
-from recheck.suggestion import short_test_id
+from recheck.suggestion import is_failed_voting, short_test_id
 
 #: Other changes with the same failure for it to count as flaky.
 FLAKY_CHANGES = 2
@@ -91,7 +91,6 @@ _INFRA_MESSAGE = re.compile(
 #: Job names whose failures are deterministic: the change made them fail.
 _LINT_JOB = re.compile(r"(?:^|[-_])(?:pep8|flake8|linters?|lint|docs|api-ref|releasenotes|bandit|mypy|pylint|hacking)(?:$|[-_])")
 _UNIT_JOB = re.compile(r"(?:^|[-_])(?:py3\d*|py2\d*|py|unit|functional|cover)(?:$|[-_])")
-_PASSED = frozenset({"SUCCESS", "SKIPPED"})
 
 
 class VerdictKind(str, enum.Enum):
@@ -189,14 +188,6 @@ def failure_key(failure: Failure) -> str:
     return f"{failure.kind.value}:{normalise_message(failure.message).lower()}"
 
 
-def failed_voting(job: JobReport) -> bool:
-    if not job.voting:
-        return False
-    if job.result is None:
-        return bool(job.failures or job.bugs)
-    return job.result.upper() not in _PASSED
-
-
 def failure_label(failure: Failure, limit: int = 120) -> str:
     """A short name for a failure: the test id (shortened past ``limit``), else its message."""
     if failure.kind is FailureKind.TEST:
@@ -271,7 +262,7 @@ def decide(jobs: Sequence[JobReport], evidence: Evidence | None = None) -> Revie
     'change'
     """
     evidence = evidence or Evidence()
-    failed = [job for job in jobs if failed_voting(job)]
+    failed = [job for job in jobs if is_failed_voting(job)]
     keys_by_job = {job.name: frozenset(failure_key(f) for f in job.failures) for job in failed}
     verdicts: dict[str, Verdict] = {}
     details: dict[str, list[_Judged]] = {}
@@ -516,7 +507,7 @@ def with_verdicts(report: Report, decided: ReviewVerdict) -> Report:
     if decided.verdict is None:
         return replace(report, warnings=_unique([*report.warnings, *decided.warnings]))
     jobs = tuple(
-        replace(job, verdict=decided.jobs[job.name]) if job.name in decided.jobs and failed_voting(job) else job
+        replace(job, verdict=decided.jobs[job.name]) if job.name in decided.jobs and is_failed_voting(job) else job
         for job in report.jobs
     )
     return replace(

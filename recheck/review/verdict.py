@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from ostk.http import build_session
 from recheck.gerrit import Change, GerritClient
+from recheck.history import HTTP_SETTINGS as HISTORY_HTTP
 from recheck.history import Judging
 from recheck.logcache import LogCache
 from recheck.models import LogAnalysis, Report
@@ -53,6 +55,8 @@ class VerdictStep:
             prefetch=[e.name for e in failed if e.result.upper() not in INFRA_RESULTS],
             analyser=build_reader(self.analyser) if self.analyser is not None else None,
             on_cancel=self.analyser.cancel if self.analyser is not None else None,
+            # History is an extra: quick retries, within the review's own deadline.
+            session=build_session(HISTORY_HTTP, deadline=getattr(gerrit.session, "deadline", None)),
         )
 
     def apply(self, report: Report, judging: Judging) -> Report:
