@@ -138,8 +138,9 @@ def test_the_review_verdict_puts_change_first_and_names_every_job():
     assert result.verdict.evidence == ("grenade: infra", "openstack-tox-pep8: change")
 
 
-def test_non_voting_and_passed_jobs_get_no_verdict():
+def test_non_voting_passed_and_no_vote_pipeline_jobs_get_no_verdict():
     passed = JobReport("pep8", "SUCCESS", None)
     non_voting = JobReport("tempest-slow", "FAILURE", None, failures=(_test(TEMPEST),), voting=False)
-    result = decide([passed, non_voting])
+    experimental = JobReport("nova-exp", "FAILURE", None, failures=(_test(TEMPEST),), pipeline="experimental", pipeline_votes=False)
+    result = decide([passed, non_voting, experimental])
     assert result.verdict is None and result.jobs == {} and result.suggestion is None
