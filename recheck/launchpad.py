@@ -40,8 +40,11 @@ from ostk.http import HttpSettings, build_session, get_json
 from recheck.boundary import MalformedAnswer, validate
 from recheck.models import BugMatch, Failure, FailureKind
 
-# The scoring lives in recheck.ranking; these names stay importable from here.
-from recheck.ranking import FIXED_STATUSES, normalise_message, rank, strip_tags
+# The scoring lives in recheck.ranking; these names stay importable from here (re-exported).
+from recheck.ranking import FIXED_STATUSES as FIXED_STATUSES
+from recheck.ranking import normalise_message as normalise_message
+from recheck.ranking import rank as rank
+from recheck.ranking import strip_tags as strip_tags
 
 DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
 PROJECT_GROUP = "openstack"
