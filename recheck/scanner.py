@@ -36,8 +36,12 @@ __all__ = ["MAX_FAILURES", "MAX_LINE", "Found", "TextScanner"]
 
 #: Longest line we keep; the rest of a longer line is skipped (counted, not stored).
 MAX_LINE = 64 * 1024
-#: Marker lines handled in Python per log (each costs a few microseconds).
+#: Marker lines handled in Python per log (each costs a few microseconds), and their
+#: total size (a rule costs a pass over its line: 64 KiB lines cost 1000 times more).
 MAX_MARKER_LINES = 1_000_000
+MAX_MARKER_BYTES = 256 * 1024 * 1024
+#: Characters of a marker line the rules look at (ansible's one-line JSON results excepted).
+RULE_CHARS = 4096
 #: Bytes kept from earlier blocks, to read what led to devstack's exit trap.
 LOOKBACK_BYTES = 128 * 1024
 #: Exit traps read per log (each reads up to LOOKBACK_BYTES back).
@@ -62,6 +66,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
         self._triggers: frozenset[str] = frozenset()
         self._markers = needles(html_input=html_input)
         self._marker_lines = 0
+        self._marker_bytes = 0
         self._exit_traps = 0
         #: The end of the text scanned before the current block (for look-backs).
         self._history = b""
@@ -202,8 +207,12 @@ class TextScanner(TestOutputRules, AnsibleRules):
 
     def _marker_line(self, raw: bytes, number: int) -> None:
         self._marker_lines += 1
-        if self._marker_lines > MAX_MARKER_LINES:
-            self._stop(f"more than {MAX_MARKER_LINES:,} marker lines: failures after line {number} not read")
+        self._marker_bytes += len(raw)
+        if self._marker_lines > MAX_MARKER_LINES or self._marker_bytes > MAX_MARKER_BYTES:
+            self._stop(
+                f"more than {MAX_MARKER_LINES:,} lines or {MAX_MARKER_BYTES >> 20} MiB of lines that "
+                f"look like failures: failures after line {number} not read"
+            )
             return
         text, host = self._decode(raw)
         if self._matcher is not None:
@@ -215,6 +224,10 @@ class TextScanner(TestOutputRules, AnsibleRules):
         stripped = text.strip()
         if not stripped:
             return
+        if len(stripped) > RULE_CHARS and not stripped.startswith(("fatal: ", "failed: ")):
+            # Every rule reads a line's start (an ansible result's JSON excepted): the
+            # work per line stays bounded whatever its length.
+            stripped = stripped[:RULE_CHARS]
         m = R["subunit-trace-failed"].match(stripped)
         if m:
             self._want(AFTER_TEST_FAILURE)

@@ -120,6 +120,33 @@ def test_a_200_mb_gzip_of_failure_lines_is_read_within_bounds(tmp_path: Path, li
     assert len(job["failures"]) <= 5000
 
 
+def test_a_gzip_of_64_kib_failure_lines_bounds_the_work_per_line(tmp_path: Path) -> None:
+    bomb = tmp_path / "job-output.txt.gz"
+    _gzip_of_repeats(bomb, b"FAILED tests/test_x.py::test_y - " + b"x" * (64 * 1024) + b"\n", 50)
+    run = recheck(bomb)
+    assert_contract(run, within=60, peak_mb=400)
+    assert len(run.report()["failures"]) <= 5000
+
+
+def test_a_gzip_bomb_named_like_a_subunit_stream_is_bounded(tmp_path: Path) -> None:
+    bomb = tmp_path / "testrepository.subunit.gz"
+    _gzip_of_repeats(bomb, b"FAIL\n", 50)
+    run = recheck(bomb)
+    assert_contract(run, within=60, peak_mb=400)
+
+
+def test_a_gzip_of_a_real_subunit_stream_repeated_is_bounded(tmp_path: Path, shared_fixtures: Path) -> None:
+    # mmtreinish/stestr's sample stream (63 tests, one failure), over and over.
+    stream = (shared_fixtures / "recheck" / "subunit" / "stestr_failure.subunit").read_bytes()
+    bomb = tmp_path / "testrepository.subunit.gz"
+    _gzip_of_repeats(bomb, stream, 100)
+    run = recheck(bomb)
+    assert_contract(run, within=120, peak_mb=400)
+    job = run.report()
+    assert 0 < len(job["failures"]) <= 5000
+    assert any("not read further" in w or "only that much was read" in w for w in job["warnings"])
+
+
 def test_a_log_of_endless_exit_traps_stays_cheap(tmp_path: Path) -> None:
     log = tmp_path / "devstacklog.txt"
     trap = b"+lib/keystone:create_keystone_accounts:1   exit_trap\n+./stack.sh:exit_trap:549   local r=1\nError on exit\n"

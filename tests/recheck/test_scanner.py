@@ -203,7 +203,7 @@ def test_test_attributes_are_dropped_from_ids_like_subunit_trace_does():
 
 
 def test_line_numbers_count_every_line_of_a_big_block():
-    lines = ["{0} tempest.x.T.test_%d [1.0s] ... ok" % i for i in range(50_000)]
+    lines = [f"{{0}} tempest.x.T.test_{i} [1.0s] ... ok" for i in range(50_000)]
     lines[41_234] = "{0} tempest.x.T.test_bad [1.0s] ... FAILED"
     a = scan("\n".join(lines) + "\n")
     assert a.failures[0].line == 41_235
