@@ -16,6 +16,10 @@ The review workflow (a bot looping over reviews)::
     report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
     print(report.suggestion)          # "recheck bug #NNN" or "recheck - <job>: <reason>"
 
+The gate report (which bugs hit the gate this week)::
+
+    report = recheck.gate_report(since="7d")
+
 Refused posts raise :class:`RecheckRefused` (``.reason`` is a
 :class:`RefusalReason`). The clients and parsers live in their modules
 (``recheck.gerrit``, ``recheck.zuul``, ``recheck.launchpad``,
@@ -23,6 +27,7 @@ Refused posts raise :class:`RecheckRefused` (``.reason`` is a
 simulator for your own tests) is imported on its own.
 """
 from recheck.engine import LogScanner, analyze_stream
+from recheck.gate import gate_report
 from recheck.logcache import LogCache
 from recheck.models import BugMatch, Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
 from recheck.review import RecheckRefused, RefusalReason, ReviewProgress, check_review
@@ -31,26 +36,23 @@ from recheck.sources import analyze
 from recheck.suggestion import suggest
 
 __all__ = [
-    # models
     "BugMatch",
     "Failure",
     "FailureKind",
     "JobReport",
     "LogAnalysis",
-    "Report",
-    "ReviewRef",
-    # the log engine
-    "LogScanner",
-    "analyze",
-    "analyze_stream",
-    "suggest",
-    # offline signatures
-    "SignatureSet",
-    "load_signatures",
-    # the review workflow
     "LogCache",
+    "LogScanner",
     "RecheckRefused",
     "RefusalReason",
+    "Report",
     "ReviewProgress",
+    "ReviewRef",
+    "SignatureSet",
+    "analyze",
+    "analyze_stream",
     "check_review",
+    "gate_report",
+    "load_signatures",
+    "suggest",
 ]

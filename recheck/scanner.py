@@ -16,6 +16,8 @@ hands each marker line to the rule that recognises it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from recheck import devstack
 from recheck.ansiblerules import AnsibleRules
 from recheck.logtext import Excerpt, clean_html, test_id
@@ -54,9 +56,17 @@ class TextScanner(TestOutputRules, AnsibleRules):
     """Feed bytes with :meth:`feed`; call :meth:`close` to flush; read :attr:`found`."""
 
     def __init__(
-        self, *, html_input: bool = False, matcher: SignatureMatcher | None = None, every_line: bool = False
+        self,
+        *,
+        html_input: bool = False,
+        matcher: SignatureMatcher | None = None,
+        every_line: bool = False,
+        block_hook: Callable[[bytes, int, int, int, tuple[bytes, ...]], list[int]] | None = None,
     ) -> None:
         super().__init__(matcher)
+        #: One pass over each block for markers and signatures (recheck.matcher): it
+        #: returns the marker offsets that ``_marker_hits`` would find.
+        self._block_hook = block_hook
         self.lines = 0
         self._html = html_input
         #: Check every line against the signatures, not only marker lines (slower).
@@ -135,12 +145,17 @@ class TextScanner(TestOutputRules, AnsibleRules):
             pos, size = 0, len(block)
         first = pos
         if self.found.stopped is not None:
+            if self._block_hook is not None:
+                self._block_hook(block, pos, size, self.lines + 1, ())  # signatures still count
             self.lines += block.count(b"\n", pos, size)
             return
         if self._every_line:
             self._match_every_line(block, pos, size)
         markers = self._markers
-        hits = _marker_hits(block, pos, size, markers)
+        if self._block_hook is not None:
+            hits = self._block_hook(block, pos, size, self.lines + 1, markers)
+        else:
+            hits = _marker_hits(block, pos, size, markers)
         nhits = len(hits)
         i = 0
         counted_pos = pos

@@ -44,6 +44,7 @@ _GROUPS: dict[str, str | ModuleType] = {
     "pki": "ostk.cli.pki",
     "swift-functest-setup": "ostk.cli.swiftfunc",
     "stack": "ostk.cli.stack",
+    "gate": "ostk.cli.gate",
 }
 
 
