@@ -160,6 +160,8 @@ def read_job_output_json(
     """
     failures: list[Failure] = []
     warnings: list[str] = []
+    #: The stats say a task failed: the job failed even when no failed result was readable.
+    failed_sign: str | None = None
     with _mapped(stream) as data:
         try:
             for entry in walk(data):
@@ -167,13 +169,16 @@ def read_job_output_json(
                     warnings.append("more failed tasks not read")
                     break
                 if isinstance(entry, HostStats):
-                    failures.append(
-                        Failure(
-                            FailureKind.INFRA,
-                            f"{entry.playbook}/{entry.host}",
-                            f"host {entry.host} unreachable during {entry.phase}",
+                    if entry.unreachable:
+                        failures.append(
+                            Failure(
+                                FailureKind.INFRA,
+                                f"{entry.playbook}/{entry.host}",
+                                f"host {entry.host} unreachable during {entry.phase}",
+                            )
                         )
-                    )
+                    elif failed_sign is None:
+                        failed_sign = f"{entry.host}: failures={entry.failures} in {entry.playbook}"
                     continue
                 failure = _task_failure(entry)
                 if failure is None:
@@ -185,6 +190,10 @@ def read_job_output_json(
                     nested.close()
                     failures.extend(f for f in nested.found.failures if f.kind is FailureKind.TEST)
                 failures.append(failure)
+            if failed_sign is not None and not failures:
+                failures.append(
+                    Failure(FailureKind.TASK, "job", f"the job failed ({failed_sign}) but no specific failure was found")
+                )
         except TooDeep as exc:
             raise JobJsonError(f"job-output.json refused: {exc}") from None
         except JobJsonError as exc:

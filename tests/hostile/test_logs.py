@@ -191,12 +191,13 @@ _FAILED_TASK = {
         [_playbook(plays=[{"play": {"name": "x"}, "tasks": "not a list"}])],
         [_playbook(plays=[{"play": "x", "tasks": [{"task": {"name": "t"}, "hosts": ["controller"]}]}])],
         [_playbook(stats=["controller"])],
+        [_playbook(stats={"controller": {"failures": "many"}, "h2": {"failures": True}})],
         [_playbook(plays=[{"play": {"name": 5}, "tasks": [{"task": 7, "hosts": {"h": 3}}]}])],
         [3, "x", None, [], _playbook(phase=["run"], playbook={"a": 1})],
         {"plays": []},
         [],
     ],
-    ids=["plays-int", "tasks-string", "hosts-list", "stats-list", "names-wrong", "junk-playbooks", "object", "empty"],
+    ids=["plays-int", "tasks-string", "hosts-list", "stats-list", "stats-failures-wrong", "names-wrong", "junk-playbooks", "object", "empty"],
 )
 def test_job_output_json_of_the_wrong_shape_is_read_as_far_as_it_makes_sense(tmp_path: Path, doc: object) -> None:
     path = tmp_path / "job-output.json"
@@ -253,6 +254,20 @@ def test_a_100_mb_job_output_json_is_read_within_a_fixed_memory_budget(tmp_path:
     assert path.stat().st_size > 100 * 1024 * 1024
     run = recheck(path)
     # json.load needed ~1.3 GB for this; the bounded reader maps the file instead.
+    assert_contract(run, within=90, peak_mb=350)
+    (failure,) = run.report()["failures"]
+    assert failure["id"] == "tempest/Run tempest/controller"
+
+
+def test_a_job_output_json_of_millions_of_small_values_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    # 17 million strings in a list that is not needed: json.load takes ~1.4 GB for this one.
+    path = tmp_path / "job-output.json"
+    with path.open("w") as f:
+        f.write('[{"phase": "run", "plays": [{"play": {"name": "tempest"}, "tasks": [{"task": {"name": "noisy"}, ')
+        f.write('"hosts": {"controller": {"rc": 0, "stdout_lines": [')
+        f.write(", ".join(['"ok"'] * (100 * 1024 * 1024 // 6)))
+        f.write("]}}}, " + json.dumps(_FAILED_TASK) + "]}]}]")
+    run = recheck(path)
     assert_contract(run, within=90, peak_mb=350)
     (failure,) = run.report()["failures"]
     assert failure["id"] == "tempest/Run tempest/controller"
