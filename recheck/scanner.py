@@ -38,7 +38,8 @@ __all__ = ["MAX_FAILURES", "MAX_LINE", "Found", "TextScanner"]
 
 #: Longest line we keep; the rest of a longer line is skipped (counted, not stored).
 MAX_LINE = 64 * 1024
-#: Marker lines handled in Python per log (each costs a few microseconds), and their
+#: Lines handled in Python per log (marker lines and the blocks that follow them; each
+#: costs a few microseconds), and their
 #: total size (a rule costs a pass over its line: 64 KiB lines cost 1000 times more).
 MAX_MARKER_LINES = 1_000_000
 MAX_MARKER_BYTES = 256 * 1024 * 1024
@@ -209,6 +210,8 @@ class TextScanner(TestOutputRules, AnsibleRules):
 
 
     def _block_line(self, raw: bytes, number: int) -> None:
+        if self._over_budget(raw, number):
+            return
         text, host = self._decode(raw)
         assert self._block is not None
         starts = self._block != self._ansible_json and R["starts"].match(text.lstrip())
@@ -220,7 +223,9 @@ class TextScanner(TestOutputRules, AnsibleRules):
                 self._matcher.feed(text, number)
             self._handle(text, host, number)
 
-    def _marker_line(self, raw: bytes, number: int) -> None:
+    def _over_budget(self, raw: bytes, number: int) -> bool:
+        """Count a line handled in Python (marker lines and the blocks after them); past
+        the budget the scan stops: a pathological log costs seconds, not hours."""
         self._marker_lines += 1
         self._marker_bytes += len(raw)
         if self._marker_lines > MAX_MARKER_LINES or self._marker_bytes > MAX_MARKER_BYTES:
@@ -228,6 +233,11 @@ class TextScanner(TestOutputRules, AnsibleRules):
                 f"more than {MAX_MARKER_LINES:,} lines or {MAX_MARKER_BYTES >> 20} MiB of lines that "
                 f"look like failures: failures after line {number} not read"
             )
+            return True
+        return False
+
+    def _marker_line(self, raw: bytes, number: int) -> None:
+        if self._over_budget(raw, number):
             return
         text, host = self._decode(raw)
         if self._matcher is not None:

@@ -147,6 +147,31 @@ def test_a_gzip_of_a_real_subunit_stream_repeated_is_bounded(tmp_path: Path, sha
     assert any("not read further" in w or "only that much was read" in w for w in job["warnings"])
 
 
+def test_tracebacks_of_pathological_lines_cost_linear_time(tmp_path: Path) -> None:
+    # A lazy "name + Error suffix" regex took 15 ms on each of these lines: 100 s per 130 failures.
+    line = b"    " + b"ErrorErrorError" * 66 + b"!\n"
+    block = b"{0} t.T.test_x [1.0s] ... FAILED\n\nCaptured traceback:\n~~~~~~~~~~~~~~~~~~~\n" + line * 60
+    log = tmp_path / "job-output.txt"
+    log.write_bytes(block * 2000)
+    run = recheck(log)
+    assert_contract(run, within=60, peak_mb=400)
+    assert run.report()["failures"]
+
+
+def test_one_failed_test_followed_by_endless_output_is_bounded(tmp_path: Path) -> None:
+    bomb = tmp_path / "job-output.txt.gz"
+    head = gzip.compress(b"{0} t.T.test_x [1.0s] ... FAILED\n\nCaptured traceback:\n~~~~~~~~~~~~~~~~~~~\n")
+    with bomb.open("wb") as f:
+        f.write(head)
+    _gzip_of_repeats(tmp_path / "body.gz", b"    AssertionError: still failing\n", 100)
+    with bomb.open("ab") as f, (tmp_path / "body.gz").open("rb") as body:
+        f.write(body.read())
+    run = recheck(bomb)
+    assert_contract(run, within=120, peak_mb=400)
+    (failure,) = run.report()["failures"]
+    assert failure["id"] == "t.T.test_x" and failure["message"] == "AssertionError: still failing"
+
+
 def test_a_log_of_endless_exit_traps_stays_cheap(tmp_path: Path) -> None:
     log = tmp_path / "devstacklog.txt"
     trap = b"+lib/keystone:create_keystone_accounts:1   exit_trap\n+./stack.sh:exit_trap:549   local r=1\nError on exit\n"
