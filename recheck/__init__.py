@@ -36,28 +36,23 @@ from recheck.sources import analyze
 from recheck.suggestion import suggest
 
 __all__ = [
-    # models
     "BugMatch",
     "Failure",
     "FailureKind",
     "JobReport",
     "LogAnalysis",
-    "Report",
-    "ReviewRef",
-    # the log engine
-    "LogScanner",
-    "analyze",
-    "analyze_stream",
-    "suggest",
-    # offline signatures
-    "SignatureSet",
-    "load_signatures",
-    # the gate report
-    "gate_report",
-    # the review workflow
     "LogCache",
+    "LogScanner",
     "RecheckRefused",
     "RefusalReason",
+    "Report",
     "ReviewProgress",
+    "ReviewRef",
+    "SignatureSet",
+    "analyze",
+    "analyze_stream",
     "check_review",
+    "gate_report",
+    "load_signatures",
+    "suggest",
 ]

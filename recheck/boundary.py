@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-import msgspec
-
+from ostk.documents import validate as _validate
 from ostk.errors import OstkError, ServiceError
 
 T = TypeVar("T")
@@ -19,20 +18,10 @@ T = TypeVar("T")
 class MalformedAnswer(ServiceError):
     """A service answered with the wrong shape (exit 4): never downgraded to a warning."""
 
-try:  # the shared core API (ostk.documents); this module is its stand-in until then
-    from ostk.documents import validate as _core_validate
-except ImportError:  # pragma: no cover - depends on the merge order
-    _core_validate = None
 
-
-def validate(obj: Any, model: type[T], *, source: str, error: type[OstkError]) -> T:
-    """``obj`` converted to ``model``, or ``error("<source>: <what is wrong>")``."""
-    if _core_validate is not None:
-        return _core_validate(obj, model, source=source, error=error)  # type: ignore[no-any-return]
-    try:
-        return msgspec.convert(obj, type=model)
-    except msgspec.ValidationError as exc:
-        raise error(f"{source}: unexpected answer ({exc})") from None
+def validate(obj: Any, model: type[T], *, source: str, error: type[OstkError] = MalformedAnswer) -> T:
+    """``obj`` converted to ``model`` (:func:`ostk.documents.validate`), or ``error("<source>: ...")``."""
+    return _validate(obj, model, source=source, error=error)
 
 
 def as_int(value: int | str | None, *, source: str, error: type[OstkError], limit: int = 10**12) -> int | None:

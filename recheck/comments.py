@@ -32,7 +32,7 @@ FAILED_RESULTS = frozenset(
 #: Results that say nothing about the change (the job did not run or passed).
 NEUTRAL_RESULTS = frozenset({"SUCCESS", "SKIPPED", "CANCELED", "NOT_REGISTERED"})
 
-_HEADER = re.compile(r"^Build (?P<verdict>succeeded|failed)(?: \((?P<pipeline>[^()\n]+?) pipeline\))?\.", re.M)
+_HEADER = re.compile(r"^Build (?P<verdict>succeeded|failed)(?: \((?P<pipeline>[^()\n]+?) pipeline\))?\.", re.MULTILINE)
 _PATCH_SET = re.compile(r"^Patch Set (\d+)\s*:")
 _JOB_LINE = re.compile(
     r"^- (?P<name>[^\s:]+)(?: (?P<url>\S+))? : (?P<result>[A-Z][A-Z_]+)(?P<rest>.*)$"
@@ -229,7 +229,7 @@ def latest_per_pipeline(comments: Iterable[CIComment], patchset: int) -> list[CI
 def is_recheck(message: ChangeMessage, trigger: str = "recheck") -> bool:
     """True when a human asked for a re-run (the comment starts with ``trigger``)."""
     body = message_body(message.message)
-    return bool(re.match(rf"^{re.escape(trigger)}\b", body, re.I)) and not _from_ci(message)
+    return bool(re.match(rf"^{re.escape(trigger)}\b", body, re.IGNORECASE)) and not _from_ci(message)
 
 
 def recheck_after(
@@ -255,7 +255,7 @@ def _from_ci(message: ChangeMessage) -> bool:
         return True
     # Third-party CIs use their own accounts but Zuul's format.
     return bool(_HEADER.search(message_body(message.message))) and not re.match(
-        r"^recheck\b", message_body(message.message), re.I
+        r"^recheck\b", message_body(message.message), re.IGNORECASE
     )
 
 

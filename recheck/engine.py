@@ -166,6 +166,8 @@ class LogScanner:
                 if isinstance(item, BaseException):
                     raise item
                 self._plain(item)
+                if self._text is not None and self._text.found.stopped is not None:
+                    break  # the scan gave up on a pathological log: reading on is wasted
         finally:
             stop.set()
             worker.join(timeout=5)
@@ -180,8 +182,8 @@ class LogScanner:
             self._head = b""
         if self._inflater is not None:
             if self._inflater.limited:
-                gib = self._inflater.output / 1024**3
-                self._warnings.append(f"log larger than {gib:.0f} GiB once decompressed: only that much was read")
+                mib = self._inflater.output / 1024**2
+                self._warnings.append(f"log larger than {mib:,.0f} MiB once decompressed: only that much was read")
             if self._inflater.error is not None:
                 truncated = True
                 self._warnings.append(f"log corrupt ({self._inflater.error}); analysed what was readable")

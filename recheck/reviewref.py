@@ -41,7 +41,7 @@ _OLD_URL = re.compile(r"^(?P<prefix>.*?)/c/(?P<change>\d+)(?:/(?P<ps>\d+))?/?$")
 # /<n>[/<ps>]
 # /<n>[/<ps>] at the site root only: deeper numeric paths are log directories.
 _SHORT_URL = re.compile(r"^(?P<prefix>(?:/#)?)/(?P<change>\d+)(?:/(?P<ps>\d+))?/?$")
-_CHANGE_ID_TRAILER = re.compile(r"^Change-Id:\s*(I[0-9a-f]{40})\s*$", re.M)
+_CHANGE_ID_TRAILER = re.compile(r"^Change-Id:\s*(I[0-9a-f]{40})\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)

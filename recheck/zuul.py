@@ -15,14 +15,13 @@ and its API under ``/api/`` instead of ``/t/T/`` and ``/api/tenant/T/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import msgspec
 import requests
-
 
 from ostk.http import build_session, get_json
 from recheck.boundary import MalformedAnswer, as_int, validate
@@ -228,26 +227,32 @@ class ZuulClient:
         *,
         change: int | None = None,
         patchset: int | None = None,
-        project: str | None = None,
+        project: str | Sequence[str] | None = None,
         pipeline: str | None = None,
         job_name: str | None = None,
         result: str | None = None,
         final: bool | None = True,
+        complete: bool | None = None,
         limit: int = PAGE_SIZE,
         skip: int = 0,
     ) -> list[Build]:
-        """One page of builds, newest first, filtered like Zuul's builds API.
+        """One page of builds, newest first (by build id), filtered like Zuul's builds API.
 
-        ``final=True`` (the default) drops the attempts Zuul retried; ``None``
-        returns every attempt. Page on with ``skip``; :meth:`iter_builds` does it.
+        ``project`` may be several (the API repeats the parameter). ``final=True``
+        (the default) drops the attempts Zuul retried; ``None`` returns every
+        attempt. ``complete=True`` leaves out builds still running. Page on with
+        ``skip``; :meth:`iter_builds` does it.
         """
-        params: dict[str, Any] = {"limit": limit, "skip": skip}
-        for key, value in (("change", change), ("patchset", patchset), ("project", project),
-                           ("pipeline", pipeline), ("job_name", job_name), ("result", result)):
+        params: list[tuple[str, str]] = [("limit", str(limit)), ("skip", str(skip))]
+        projects = [project] if isinstance(project, str) else list(project or ())
+        params += [("project", name) for name in projects]
+        for key, value in (("change", change), ("patchset", patchset), ("pipeline", pipeline),
+                           ("job_name", job_name), ("result", result)):
             if value is not None:
-                params[key] = value
-        if final is not None:
-            params["final"] = "true" if final else "false"
+                params.append((key, str(value)))
+        for key, flag in (("final", final), ("complete", complete)):
+            if flag is not None:
+                params.append((key, "true" if flag else "false"))
         what = "listing Zuul builds"
         data = get_json(self.session, f"{self.api_root}/builds", what=what, params=params)
         docs = validate(data, list[_BuildDoc], source="Zuul builds", error=MalformedAnswer)

@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ostk import output
-from ostk.cli.parser import url_arg, url_or_word_arg
+from ostk.cli.parser import check_url_variables, url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import NotFound, UsageError
 from ostk.http import build_session, redact_url
@@ -35,7 +35,11 @@ from recheck import (
     suggest,
 )
 from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
-from recheck.review.locate import is_log_directory, job_name_from_url, log_directory_candidates
+from recheck.review.locate import (
+    is_log_directory,
+    job_name_from_url,
+    log_directory_candidates,
+)
 from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
 from recheck.logdir import with_service_logs
 from recheck.sources import is_url
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = subparsers.add_parser(
         "recheck",
         parents=[common],
@@ -152,7 +156,7 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
         target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
-        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)
+        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)  # type: ignore[arg-type]
     else:
         source = str(Path(env.cwd, target))
         analysis = analyze(source, signatures=sigs, job_name=job_name, every_line=args.every_line)
@@ -292,6 +296,7 @@ def _review(args: argparse.Namespace, env: Environment) -> int:
         answer = env.stdin.readline().decode("utf-8", "replace").strip().lower()
         return answer in ("y", "yes")
 
+    check_url_variables(environ, "OSTK_GERRIT_URL", "OSTK_ZUUL_URL", "OSTK_LAUNCHPAD_URL")
     with progress.display:
         report = check_review(
             target,

@@ -109,6 +109,7 @@ def _process_context() -> Any:
     global _CONTEXT
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
+            context: Any
             try:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["recheck.engine"])
@@ -135,10 +136,10 @@ def _child_main(conn: Any, options: EngineOptions) -> None:
                 break
             scanner.feed(data)
         conn.send(("ok", scanner.finish()))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+    except BaseException as exc:
         try:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        except Exception:  # noqa: BLE001 - the parent went away
+        except Exception:
             pass
     finally:
         conn.close()

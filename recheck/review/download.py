@@ -14,17 +14,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
-import urllib3.exceptions
 
 from ostk.errors import NotFound, OstkError
-from ostk.http import redact_url, request
+from ostk.http import read_body, redact_url, request
 from recheck.boundary import MalformedAnswer
 from recheck.logcache import LogCache
 from recheck.logdir import with_service_logs
 from recheck.models import LogAnalysis
 from recheck.review import child
 from recheck.review.locate import NOT_UPLOADED
-from recheck.review.types import JobEntry, JobOutcome, LogPlan, LogSource, ReviewProgress
+from recheck.review.types import (
+    JobEntry,
+    JobOutcome,
+    LogPlan,
+    LogSource,
+    ReviewProgress,
+)
 
 #: Logs downloaded at once: enough to hide latency, few enough to be polite.
 DEFAULT_WORKERS = 4
@@ -86,7 +91,7 @@ class LogAnalyser:
                 for response in list(self._open):
                     try:
                         response.close()
-                    except Exception:  # noqa: BLE001 - closing to unblock a reader
+                    except Exception:
                         pass
             pool.shutdown(wait=True, cancel_futures=True)
             raise
@@ -165,12 +170,13 @@ class LogAnalyser:
         try:
             total = response.headers.get("Content-Length")
             size = int(total) if total and total.isdigit() else None
-            self.progress.started(entry.key, entry.name, size)
-            encoding = response.headers.get("Content-Encoding")
+            # ostk.http hands over the body decoded: the bar counts decoded bytes then.
+            encoded = bool(response.headers.get("Content-Encoding", "").strip())
+            self.progress.started(entry.key, entry.name, None if encoded else size)
             options = child.EngineOptions(
                 name=source.name,
                 job_name=entry.name,
-                content_encoding=encoding.strip().lower() if encoding else None,
+                content_encoding=None,
                 signatures=self.options.signatures,
                 every_line=self.options.every_line,
             )
@@ -178,7 +184,7 @@ class LogAnalyser:
             # Big logs go to a child process: the scan holds the GIL.
             big = threshold is not None and (size or 0) >= threshold
             analyse = child.analyse_in_child if big else child.engine_analyze
-            analysis = analyse(self._chunks(response, entry.key, state), options)
+            analysis = analyse(self._chunks(response, entry.key, state, what), options)
         finally:
             with self._open_lock:
                 self._open.discard(response)
@@ -190,30 +196,29 @@ class LogAnalyser:
             analysis = replace(
                 analysis,
                 truncated=True,
-                warnings=analysis.warnings
-                + (f"download cut short after {state.received} bytes ({state.error}): partial analysis",),
+                warnings=(*analysis.warnings, f"download cut short after {state.received} bytes ({state.error}): partial analysis"),
             )
         if cache is not None and not analysis.truncated:
             try:
                 cache.put(source.url, analysis)
             except OstkError as exc:
                 # A full or read-only cache must not cost the user the analysis itself.
-                analysis = replace(analysis, warnings=analysis.warnings + (f"not cached: {exc}",))
+                analysis = replace(analysis, warnings=(*analysis.warnings, f"not cached: {exc}"))
         return analysis
 
-    def _chunks(self, response: requests.Response, key: str, state: _DownloadState) -> Iterator[bytes]:
-        # Raw bytes: the engine undoes Content-Encoding itself and can then tell
-        # a truncated gzip stream from a complete one.
+    def _chunks(self, response: requests.Response, key: str, state: _DownloadState, what: str) -> Iterator[bytes]:
+        # ostk.http's one body loop: stall and deadline checks between reads however slowly
+        # bytes drip, Content-Encoding undone. A body that stops early (cut, stalled, out of
+        # time) still gives the engine what arrived: a partial analysis, marked as such.
         try:
-            for chunk in response.raw.stream(CHUNK, decode_content=False):
+            for chunk in read_body(response, what=what, max_bytes=0, chunk_size=CHUNK):
                 if self._cancel.is_set():
                     raise Cancelled()
                 state.received += len(chunk)
                 self.progress.advance(key, len(chunk))
                 yield chunk
-        except (urllib3.exceptions.HTTPError, OSError, ValueError, AttributeError) as exc:
-            # urllib3 raises ProtocolError / IncompleteRead / ReadTimeoutError when the
-            # body stops early; closing the response on Ctrl-C surfaces here as well.
+        except OstkError as exc:
+            # Closing the response on Ctrl-C surfaces here as well.
             if self._cancel.is_set():
                 raise Cancelled() from exc
             state.truncated = True

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-
 from urllib.parse import quote, urlsplit
 
 import msgspec
@@ -107,7 +106,8 @@ class LogLocator:
         ]
         if text:
             groups.append(tuple(LogSource(base + f, f) for f in text))
-        return LogPlan(base, tuple(groups), manifest_without_text=not text, files=tuple(files))
+        reason = None if text else NOT_UPLOADED + " (the manifest lists no job-output.txt)"
+        return LogPlan(base, tuple(groups), missing_reason=reason, manifest_without_text=not text, files=tuple(files))
 
     def _manifest_files(self, url: str, build: Build) -> list[str]:
         what = f"reading the log manifest of {build.job_name}"

@@ -8,19 +8,21 @@ merge, so it never justifies a ``recheck``; ``recheck`` does not even re-run
 ``experimental``, whose trigger is ``check experimental`` (``check-arm64``
 answers to ``check arm64``).
 
-The list is data: OpenDev's default, overridable in
-``~/.config/ostk/recheck.toml``::
+The list is data: OpenDev's default, replaced by the
+``[non-voting-pipelines]`` section of ``~/.config/ostk/recheck.ini`` (INI like
+``.gitreview``: readable with the standard library on every Python we
+support)::
 
     [non-voting-pipelines]
-    experimental = "check experimental"
-    check-arm64 = "check arm64"
-    third-party-check = ""          # non-voting, no trigger comment
+    experimental = check experimental
+    check-arm64 = check arm64
+    third-party-check =
 
 Resolved once per command (:func:`load_pipeline_rules`).
 """
 from __future__ import annotations
 
-import tomllib
+import configparser
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +40,8 @@ OPENDEV_NON_VOTING: Mapping[str, str | None] = MappingProxyType(
         "deploy": None,
     }
 )
-CONFIG_NAME = "recheck.toml"
+CONFIG_NAME = "recheck.ini"
+SECTION = "non-voting-pipelines"
 
 
 @dataclass(frozen=True)
@@ -55,22 +58,22 @@ class PipelineRules:
         return self.non_voting.get(pipeline)
 
 
+class _CaseKeepingParser(configparser.ConfigParser):
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr  # pipeline names keep their case
+
+
 def load_pipeline_rules(config_dir: Path) -> PipelineRules:
-    """OpenDev's default, replaced by ``[non-voting-pipelines]`` of ``<config_dir>/recheck.toml``."""
+    """OpenDev's default, replaced by ``[non-voting-pipelines]`` of ``<config_dir>/recheck.ini``."""
     path = config_dir / CONFIG_NAME
+    parser = _CaseKeepingParser(interpolation=None)
     try:
-        text = path.read_text("utf-8")
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
     except FileNotFoundError:
         return PipelineRules()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    section = data.get("non-voting-pipelines")
-    if section is None:
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ConfigError(f"cannot read {path}: {' '.join(str(exc).split())}") from exc
+    if not parser.has_section(SECTION):
         return PipelineRules()
-    if not isinstance(section, dict) or not all(isinstance(v, str) for v in section.values()):
-        raise ConfigError(f"{path}: [non-voting-pipelines] maps pipeline names to trigger comments (strings)")
-    return PipelineRules(MappingProxyType({str(k): (v or None) for k, v in section.items()}))
+    return PipelineRules(MappingProxyType({name: (value.strip() or None) for name, value in parser.items(SECTION)}))

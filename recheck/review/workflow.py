@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 import requests
 
 from ostk.errors import NotFound, UsageError
-from ostk.http import build_session
+from ostk.http import Deadline, build_session, current_deadline
 from recheck.comments import CIComment, ci_comments, latest_per_pipeline
 from recheck.gerrit import Change, GerritClient, GerritCredentials, ambiguous
 from recheck.launchpad import DEFAULT_LAUNCHPAD, LaunchpadClient
+from recheck.launchpad import HTTP_SETTINGS as LAUNCHPAD_SETTINGS
 from recheck.logcache import LogCache
 from recheck.models import Failure, FailureKind, JobReport, Report, ReviewRef
 from recheck.review import child
@@ -42,7 +43,7 @@ _RESULT_FAILURES = {
     "ERROR": (FailureKind.INFRA, "Zuul could not run the job (ERROR)"),
 }
 _PROBLEM_NOTES = {
-    "dependency": "depends on a change that failed to merge: nothing to recheck here (fix or recheck that change)",
+    "dependency": "nothing to recheck here: fix or recheck that change first",
     "merge": "Zuul could not merge the change: rebase it, a recheck will not help",
     "config": "Zuul reported a configuration error: fix the configuration, a recheck will not help",
 }
@@ -71,6 +72,7 @@ def check_review(
     workers: int = DEFAULT_WORKERS,
     now: _dt.datetime | None = None,
     process_threshold: int | None = child.PROCESS_THRESHOLD,
+    timeout: float | None = None,
 ) -> Report:
     """Analyse the failed CI jobs of a review; suggest (and with ``post=True`` post) a recheck.
 
@@ -87,10 +89,13 @@ def check_review(
     ``ServiceError`` when Gerrit fails or a service answers with a wrong
     shape; per-job log problems and a Launchpad outage become warnings. Logs
     of ``process_threshold`` bytes or more are analysed in child processes
-    when there is more than one CPU (None: never).
+    when there is more than one CPU (None: never). ``timeout`` bounds every
+    remote call of the review together (an :class:`ostk.http.Deadline`; the
+    CLI's ``--timeout`` sets one for the whole command).
     """
     environ = dict(environ if environ is not None else os.environ)
-    session = session or build_session()
+    deadline = Deadline(timeout, "the review's remote calls") if timeout else current_deadline()
+    session = session or build_session(deadline=deadline)
     target = parse_review(review) if isinstance(review, str) else review
     zuul_clients = ZuulClients(_zuul_client(zuul, tenant, session), session)
     rules = pipelines or PipelineRules()
@@ -104,6 +109,7 @@ def check_review(
         bugs=LaunchpadSearch(
             launchpad if isinstance(launchpad, LaunchpadClient) else LaunchpadClient(
                 launchpad or environ.get("OSTK_LAUNCHPAD_URL") or DEFAULT_LAUNCHPAD,
+                session=build_session(LAUNCHPAD_SETTINGS, deadline=deadline),
                 # Bug searches are cached beside the analyses (for an hour) when there is a cache.
                 cache_dir=cache.directory.parent / "launchpad" if cache is not None else None,
             ),
@@ -189,7 +195,7 @@ class _Workflow:
             if self.policy.post(report, change, chosen, pipeline=pipeline, confirm=confirm):
                 report = replace(report, posted=True)
             else:
-                report = replace(report, warnings=report.warnings + ("not posted: not confirmed",))
+                report = replace(report, warnings=(*report.warnings, "not posted: not confirmed"))
         return report
 
     def _change_number(self) -> tuple[int, int | None, str | None]:

@@ -13,7 +13,6 @@ Routes (all on the same free port):
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as _dt
 import gzip
 import hashlib
@@ -30,21 +29,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from recheck.testing.launchpad import LaunchpadData, SimBug
+
+__all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes"]
+
 XSSI = ")]}'\n"
 #: openstack/project-config zuul.d/pipelines.yaml: pipelines whose gerrit reporter is empty (no vote).
 NON_VOTING_PIPELINES = frozenset({"experimental", "check-arm64", "post-review", "promote", "deploy"})
 #: The header text of pipelines whose failure-message does not name them ("ARM64 pipeline").
 PIPELINE_HEADERS = {"check-arm64": "ARM64"}
-#: Launchpad's full-text index covers the title and this much of the description.
-LAUNCHPAD_INDEXED_DESCRIPTION = 2500
 _LAUNCHPAD_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
-_FIXED = {"Fix Committed", "Fix Released"}
-_CLOSED = _FIXED | {"Invalid", "Won't Fix", "Expired", "Opinion"}
-
-
-def _days_ago(days: int) -> str:
-    moment = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=days)
-    return moment.isoformat(timespec="microseconds")
 
 
 def gzip_bytes(data: bytes, level: int = 6) -> bytes:
@@ -113,23 +107,6 @@ class SimJob:
 
 
 @dataclass
-class SimBug:
-    """A Launchpad bug with one task per project."""
-
-    number: int
-    title: str
-    description: str = ""
-    projects: tuple[str, ...] = ("nova",)
-    status: str = "New"
-    importance: str = "Medium"
-    heat: int = 6
-    tags: tuple[str, ...] = ()
-    #: Default: 50 and 20 days ago, so rankings do not drift as the calendar moves on.
-    date_created: str = field(default_factory=lambda: _days_ago(50))
-    date_last_updated: str = field(default_factory=lambda: _days_ago(20))
-
-
-@dataclass
 class _Change:
     number: int
     project: str
@@ -141,7 +118,7 @@ class _Change:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
-class CISimulator:
+class CISimulator(LaunchpadData):
     """Gerrit + Zuul + log server + Launchpad over real HTTP on 127.0.0.1 (a free port).
 
     Use as a context manager; it stops by itself on exit. Thread-safe: the
@@ -203,7 +180,7 @@ class CISimulator:
     def url(self) -> str:
         assert self._server is not None, "start the simulator first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def gerrit_url(self) -> str:
@@ -297,7 +274,7 @@ class CISimulator:
             short = f"{number % 100:02d}/{number}/{patchset}/{pipeline}/{job.name}/{job.uuid[:7]}"
             log_dir = f"{self.logs_url}/{short}/"
             self._register_logs(job, short)
-            for attempt in range(job.retried):
+            for _attempt in range(job.retried):
                 retry = self._build_json(job, change, number, patchset, pipeline, buildset_uuid, None)
                 retry.update(uuid=_uuid.uuid4().hex, result="RETRY", final=False, error_detail="Host unreachable")
                 builds.append(retry)
@@ -435,11 +412,7 @@ class CISimulator:
             publish("testrepository.subunit", SimLog(job.subunit, expired=job.expired))
             publish("testr_results.html", SimLog(b"<html><body>subunit2html report</body></html>", encoding="gzip"))
         if job.manifest:
-            tree = sorted(files, key=lambda f: f["name"]) + [
-                {"name": "zuul-info", "mimetype": "application/directory", "encoding": None, "children": [
-                    {"name": "inventory.yaml", "mimetype": "text/plain", "encoding": None, "last_modified": 0, "size": 10}
-                ]}
-            ]
+            tree = [*sorted(files, key=lambda f: f["name"]), {"name": "zuul-info", "mimetype": "application/directory", "encoding": None, "children": [{"name": "inventory.yaml", "mimetype": "text/plain", "encoding": None, "last_modified": 0, "size": 10}]}]
             manifest = json.dumps({"tree": tree, "index_links": False}).encode()
             self.add_log(f"{short}/zuul-manifest.json", SimLog(manifest, encoding="gzip", expired=job.expired))
 
@@ -500,75 +473,20 @@ class CISimulator:
             matches = [c for c in matches if c.project == parts[0] and c.branch == parts[1]]
         return matches[0] if len(matches) == 1 else None
 
-    def _task_json(self, bug: SimBug, project: str) -> dict[str, Any]:
-        task = copy.deepcopy(self._task_template)
-        api = self.launchpad_url
-        task.update(
-            {
-                "title": f'Bug #{bug.number} in {project.title()}: "{bug.title}"',
-                "bug_link": f"{api}/bugs/{bug.number}",
-                "self_link": f"{api}/{project}/+bug/{bug.number}",
-                "target_link": f"{api}/{project}",
-                "web_link": f"https://bugs.launchpad.net/{project}/+bug/{bug.number}",
-                "status": bug.status,
-                "importance": bug.importance,
-                "bug_target_name": project,
-                "bug_target_display_name": project.title(),
-                "date_created": bug.date_created,
-                "is_complete": bug.status in _CLOSED,
-            }
-        )
-        return task
-
-    def _bug_json(self, bug: SimBug) -> dict[str, Any]:
-        api = self.launchpad_url
-        return {
-            "self_link": f"{api}/bugs/{bug.number}",
-            "web_link": f"https://bugs.launchpad.net/bugs/{bug.number}",
-            "resource_type_link": f"{api}/#bug",
-            "id": bug.number,
-            "title": bug.title,
-            "description": bug.description,
-            "tags": list(bug.tags),
-            "heat": bug.heat,
-            "date_created": bug.date_created,
-            "date_last_updated": bug.date_last_updated,
-            "duplicate_of_link": None,
-        }
-
-    def _search(self, target: str, text: str, statuses: list[str]) -> list[dict[str, Any]]:
-        words = re.findall(r"\w+", text.lower())
-        entries = []
-        with self._lock:
-            bugs = list(self._bugs.values())
-        for bug in sorted(bugs, key=lambda b: -b.number):
-            if statuses and bug.status not in statuses:
-                continue
-            if not statuses and bug.status in _CLOSED:
-                continue
-            # Launchpad ANDs every word, over the title and the start of the description only.
-            indexed = f"{bug.title}\n{bug.description[:LAUNCHPAD_INDEXED_DESCRIPTION]}"
-            haystack = set(re.findall(r"\w+", indexed.lower()))
-            if not words or not all(word in haystack for word in words):
-                continue
-            projects = bug.projects if target == "openstack" else [p for p in bug.projects if p == target]
-            entries.extend(self._task_json(bug, project) for project in projects)
-        return entries
-
 
 class _Handler(BaseHTTPRequestHandler):
     sim: CISimulator
     protocol_version = "HTTP/1.1"
     server_version = "ostk-ci-simulator"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr logging
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # -- dispatch -------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
@@ -729,7 +647,7 @@ class _Handler(BaseHTTPRequestHandler):
                 builds = list(sim._builds.values())
             wanted = {k: v[0] for k, v in query.items() if k in ("change", "patchset", "result", "job_name", "pipeline", "project")}
             # zuul/web: without final= every attempt is returned, retried ones included.
-            final = (query.get("final") or [None])[0]
+            final = query["final"][0] if query.get("final") else None
             out = []
             for item in reversed(builds):  # newest first
                 flat = {**item, **{k: str(v) for k, v in item["ref"].items()}}

@@ -66,7 +66,7 @@ def test_signature_match_suggests_recheck_bug(tmp_path):
         b"<pre>Looks like the node went offline during the build. Check the slave log for the details."
         b"FATAL: /var/lib/jenkins/logs/slaves/devstack-trusty/slave.log (No such file or directory)</pre>\n"
     )
-    rc, out, _ = run(["recheck", str(log), "--json"], tmp_path)
+    _rc, out, _ = run(["recheck", str(log), "--json"], tmp_path)
     doc = json.loads(out)
     bugs = [b["number"] for b in doc["jobs"][0]["bugs"]]
     assert 1284371 in bugs
@@ -102,7 +102,7 @@ def test_truncated_gzip_json_keeps_warning_and_flag(tmp_path):
 
 
 def test_missing_path_exits_3(tmp_path):
-    rc, out, err = run(["recheck", str(tmp_path / "nope.txt")], tmp_path)
+    rc, _out, err = run(["recheck", str(tmp_path / "nope.txt")], tmp_path)
     assert rc == 3 and "no such log file" in err and "Traceback" not in err
 
 
@@ -155,7 +155,7 @@ def test_signatures_usage_errors_exit_2(tmp_path, argv):
 
 
 def test_extra_words_after_a_log_are_a_usage_error(tmp_path):
-    rc, _, err = run(["recheck", str(EXAMPLE), "surprise"], tmp_path)
+    rc, _, _err = run(["recheck", str(EXAMPLE), "surprise"], tmp_path)
     assert rc == 2
 
 

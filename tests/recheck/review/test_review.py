@@ -1,7 +1,6 @@
 """The library entry point for scripts: ``recheck.review.check_review``."""
 from __future__ import annotations
 
-
 import pytest
 
 from ostk.errors import NotFound, UsageError
@@ -158,3 +157,21 @@ def test_old_gerrit_url_form(sim):
     _setup(sim)
     report = check_review(f"{sim.url}/#/c/300/2", launchpad=sim.launchpad_url)
     assert (report.review.change, report.review.patchset) == (300, 2)
+
+
+def test_one_timeout_bounds_the_whole_review(sim):
+    import time
+
+    from ostk.errors import RequestTimeout
+
+    sim.add_change(304, project="openstack/nova")
+    sim.add_buildset(304, 1, jobs=[SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE + b"w" * 400000,
+                                          encoding="plain", rate=50000)])
+    started = time.monotonic()
+    report = check_review("304", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, timeout=2)
+    assert time.monotonic() - started < 5
+    [job] = report.jobs
+    assert job.truncated and any("cut short" in w for w in job.warnings)
+    # Out of time, Gerrit itself fails with the deadline's error.
+    with pytest.raises(RequestTimeout):
+        check_review("304", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, timeout=1e-9)

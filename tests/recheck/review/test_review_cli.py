@@ -262,7 +262,7 @@ def test_change_id_resolves_to_the_change(sim, cli):
 def test_subunit_artifact_is_preferred(sim, cli, shared_fixtures):
     subunit = (shared_fixtures / "recheck" / "subunit" / "stestr_failure.subunit").read_bytes()
     sim.add_change(12, project="openstack/nova")
-    [job] = sim.add_buildset(12, 1, jobs=[SimJob("nova-tox-py311", "FAILURE", log=DEVSTACK_FAILURE, subunit=subunit)])
+    [_job] = sim.add_buildset(12, 1, jobs=[SimJob("nova-tox-py311", "FAILURE", log=DEVSTACK_FAILURE, subunit=subunit)])
     assert cli("12", "--json") == 0, cli.stderr
     doc = json.loads(cli.stdout)
     assert doc["jobs"][0]["failures"][0]["kind"] == "test"
