@@ -272,6 +272,8 @@ class SignatureMatcher:
         self._index: dict[str, list[tuple[_Indexed, float, str]]] = {}
         self._hits: dict[int, _Hit] = {}
         self._sigset = sigset
+        #: Set once a block hook checks every line (see :meth:`block_hook`).
+        self._lines_checked = False
         self._where = "" if not only_named else f" in {log_name.split('?', 1)[0].rstrip('/')}"
         #: The alternatives checked on every line, as matcher rules (same order).
         self._entries: list[tuple[_Indexed, float, str]] = []
@@ -304,6 +306,7 @@ class SignatureMatcher:
         clone = object.__new__(SignatureMatcher)
         clone.__dict__.update(self.__dict__)
         clone._hits = {}
+        clone._lines_checked = False
         return clone
 
     def block_hook(self, markers: tuple[bytes, ...] = (), *, engine: str | None = None) -> BlockHook:
@@ -315,6 +318,8 @@ class SignatureMatcher:
         """
         scanner = build_engine(self._rules, markers, cache=self._sigset.cache, kind=engine).scanner()
         entries = self._entries
+        # Every line goes through the hook: single-line events need no second look.
+        self._lines_checked = True
 
         def hook(block: bytes, pos: int, size: int, first_line: int, wanted: Sequence[bytes]) -> list[int]:
             result = scanner.scan(block, pos, size, first_line, wanted)
@@ -327,7 +332,7 @@ class SignatureMatcher:
 
     def feed(self, text: str, line: int | None = None) -> bool:
         """Check one event (a line, a traceback); return True if some signature matched it."""
-        if not self._index:
+        if not self._index or (self._lines_checked and "\n" not in text):
             return False
         norm = normalize(text)
         found = False
