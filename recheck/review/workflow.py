@@ -127,7 +127,9 @@ def check_review(
                 cache=cache,
             ),
         ),
-        policy=PostPolicy(gerrit_client, lock_dir=cache.directory.parent / "locks" if cache is not None else None),
+        policy=PostPolicy(
+            gerrit_client, lock_dir=cache.directory.parent / "locks" if cache is not None else None, deadline=deadline
+        ),
     )
     return workflow.run(patchset=patchset, pipeline=pipeline, include_all=include_all, post=post, confirm=confirm)
 
