@@ -34,7 +34,7 @@ from ostk.errors import (
     ServiceError,
 )
 from ostk.files import atomic_write, ensure_private_dir
-from ostk.http import check_url, current_deadline
+from ostk.http import HttpSettings, build_session, check_url
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def resolve(
         try:
             check_url(values["auth_url"])
         except ValueError as exc:
-            raise ConfigError(f"keystone URL from {origin}: {exc}") from None
+            raise ConfigError(f"keystone URL {values['auth_url']!r} from {origin}: {exc}") from None
     return AuthConfig(**values)
 
 
@@ -283,16 +283,13 @@ def keystone_session(config: AuthConfig, *, timeout: float = 30.0) -> Any:
             **user_domain,
             **scope,
         )
-    deadline = current_deadline()
-    if deadline is not None:
-        # keystoneauth has no overall deadline: at least no single call may
-        # outlive the command's (--timeout).
-        if deadline.expired:
-            raise deadline.error("opening a keystone session", str(config.auth_url))
-        timeout = min(timeout, deadline.remaining())
     verify: bool | str = False if config.insecure else (config.cacert or True)
     return ks_session.Session(
         auth=plugin,
+        # keystoneauth sends through our transport: the command's deadline
+        # (--timeout) caps each call and stops it once spent, bodies are size-
+        # and stall-bounded. keystoneauth does the retrying (connect_retries).
+        session=build_session(HttpSettings(retries=0)),
         verify=verify,
         timeout=timeout,
         app_name="ostk",

@@ -35,7 +35,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -43,6 +43,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from ostk import __version__
@@ -134,6 +136,7 @@ class Deadline:
         self._retries_left = retry_budget
         self._spent: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._finished = False
 
     def remaining(self) -> float:
         """Seconds left (never negative)."""
@@ -142,6 +145,14 @@ class Deadline:
     @property
     def expired(self) -> bool:
         return self.remaining() <= 0.0
+
+    @property
+    def finished(self) -> bool:
+        """True once the command that set it (:func:`use_deadline`) is over."""
+        return self._finished
+
+    def finish(self) -> None:
+        self._finished = True
 
     def take_retry(self) -> bool:
         """Spend one retry from the shared budget; False when none is left."""
@@ -180,12 +191,19 @@ def current_deadline() -> Deadline | None:
 
 @contextlib.contextmanager
 def use_deadline(deadline: Deadline | None) -> Iterator[Deadline | None]:
-    """Make ``deadline`` the default of :func:`build_session` inside the block."""
+    """Make ``deadline`` the default of every session inside the block.
+
+    Sessions built inside it keep it for calls from other threads; once the
+    block ends it is finished, so a session cached across commands (in one
+    process) never carries a spent deadline into the next one.
+    """
     token = _deadline.set(deadline)
     try:
         yield deadline
     finally:
         _deadline.reset(token)
+        if deadline is not None:
+            deadline.finish()
 
 
 class _BoundedRetry(Retry):
@@ -198,12 +216,16 @@ class _BoundedRetry(Retry):
     """
 
     max_retry_after: float = 30.0
-    deadline: Deadline | None = None
+    deadline_of: Callable[[], Deadline | None] | None = None
+
+    @property
+    def deadline(self) -> Deadline | None:
+        return self.deadline_of() if self.deadline_of is not None else None
 
     def new(self, **kw: Any) -> _BoundedRetry:
         retry = super().new(**kw)
         retry.max_retry_after = self.max_retry_after
-        retry.deadline = self.deadline
+        retry.deadline_of = self.deadline_of
         return retry
 
     def get_retry_after(self, response: Any) -> float | None:
@@ -246,6 +268,69 @@ class _BoundedRetry(Retry):
             time.sleep(wait)
 
 
+# Seconds the current thread's request may spend receiving the status line and
+# headers (set by OstkSession.request around the send).
+_header_budget = threading.local()
+
+
+class _HeaderWatchMixin:
+    """Cut a connection whose status line and headers arrive too slowly.
+
+    A socket timeout bounds each read, not their sum: a server sending its
+    headers a byte a second never trips it. A timer shuts the socket down
+    when the budget is spent; the read then fails and is reported as a read
+    timeout (retried, then ``RequestTimeout``) like a silent server.
+    """
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        budget = getattr(_header_budget, "seconds", None)
+        sock = self.sock
+        if budget is None or sock is None:
+            return super().getresponse()  # type: ignore[misc]
+        fired = threading.Event()
+
+        def cut() -> None:
+            fired.set()
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(budget, cut)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        except Exception as exc:
+            if fired.is_set():
+                raise TimeoutError(f"headers not received within {budget:g} s") from exc
+            raise
+        finally:
+            timer.cancel()
+
+
+class _WatchedHTTPConnection(_HeaderWatchMixin, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_HeaderWatchMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedTLSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedTLSPool}
+
+
 class OstkSession(requests.Session):
     """A requests session whose every call is bounded.
 
@@ -255,26 +340,44 @@ class OstkSession(requests.Session):
     so even callers using ``response.text`` cannot be fed gigabytes or dripped.
     """
 
-    def __init__(self, settings: HttpSettings, deadline: Deadline | None = None) -> None:
+    def __init__(self, settings: HttpSettings, deadline: Deadline | None = None, *, explicit: bool = False) -> None:
         super().__init__()
         self.settings = settings
-        self.deadline = deadline
+        self._deadline = deadline
+        self._explicit = explicit
         self.max_redirects = settings.max_redirects
+
+    @property
+    def deadline(self) -> Deadline | None:
+        """The deadline in force: the one given to :func:`build_session`, else
+        the current command's (:func:`use_deadline`), else the one current when
+        the session was built (for calls from worker threads) unless that
+        command is over."""
+        if self._explicit:
+            return self._deadline
+        current = current_deadline()
+        if current is not None:
+            return current
+        own = self._deadline
+        return own if own is not None and not own.finished else None
 
     def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
         host = host_of(str(url))
         timeout = kwargs.pop("timeout", None) or (self.settings.connect_timeout, self.settings.read_timeout)
-        if self.deadline is not None:
-            remaining = self.deadline.remaining()
+        deadline = self.deadline
+        if deadline is not None:
+            remaining = deadline.remaining()
             if remaining <= 0:
-                raise self.deadline.error(f"{method} {redact_url(str(url))}", host)
+                raise deadline.error(f"{method} {redact_url(str(url))}", host)
             timeout = _cap_timeout(timeout, remaining)
         stream = kwargs.pop("stream", False)
         started = time.monotonic()
+        _header_budget.seconds = _read_part(timeout)
         try:
             kwargs.update(timeout=timeout, stream=True)
             response = super().request(method, url, *args, **kwargs)
         finally:
+            _header_budget.seconds = None
             self._record(host, started)
         # read_body finds the settings and deadline through the response.
         response._ostk_session = self  # type: ignore[attr-defined]
@@ -297,8 +400,9 @@ class OstkSession(requests.Session):
         return response
 
     def _record(self, host: str, started: float) -> None:
-        if self.deadline is not None:
-            self.deadline.record(host, time.monotonic() - started)
+        deadline = self.deadline
+        if deadline is not None:
+            deadline.record(host, time.monotonic() - started)
 
 
 def build_session(settings: HttpSettings | None = None, *, deadline: Deadline | None = None) -> OstkSession:
@@ -308,7 +412,8 @@ def build_session(settings: HttpSettings | None = None, *, deadline: Deadline | 
     ``--timeout``) applies, if any.
     """
     settings = settings or HttpSettings()
-    deadline = deadline if deadline is not None else current_deadline()
+    explicit = deadline is not None
+    deadline = deadline if explicit else current_deadline()
     retry = _BoundedRetry(
         total=None,
         connect=settings.retries,
@@ -322,9 +427,9 @@ def build_session(settings: HttpSettings | None = None, *, deadline: Deadline | 
         raise_on_status=False,
     )
     retry.max_retry_after = settings.max_retry_after
-    retry.deadline = deadline
-    session = OstkSession(settings, deadline)
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
+    session = OstkSession(settings, deadline, explicit=explicit)
+    retry.deadline_of = lambda: session.deadline
+    adapter = _Adapter(max_retries=retry, pool_maxsize=16)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -571,6 +676,11 @@ def _cap_timeout(timeout: Any, remaining: float) -> Any:
     return remaining if timeout is None else min(float(timeout), remaining)
 
 
+def _read_part(timeout: Any) -> float | None:
+    value = timeout[1] if isinstance(timeout, tuple) else timeout
+    return None if value is None else float(value)
+
+
 def _settings_of(response: requests.Response) -> HttpSettings:
     session = getattr(response, "_ostk_session", None)
     return session.settings if isinstance(session, OstkSession) else _DEFAULT_SETTINGS
@@ -624,4 +734,4 @@ def _reason(exc: BaseException) -> str:
 
 def _is_truncation(exc: BaseException) -> bool:
     text = repr(exc)
-    return "IncompleteRead" in text or "ProtocolError" in text and "Connection broken" in text
+    return "IncompleteRead" in text or ("ProtocolError" in text and "Connection broken" in text)

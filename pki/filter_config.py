@@ -23,7 +23,7 @@ from ostk.errors import ConfigError
 from pki.keystone import keystone_root
 from pki.token_cache import parse_servers
 
-__all__ = ["FilterConfig", "Credentials", "resolve_filter_config"]
+__all__ = ["Credentials", "FilterConfig", "resolve_filter_config"]
 
 #: auth_token options this filter reads.
 _USED = {
@@ -163,7 +163,9 @@ def _legacy_identity_uri(options: Mapping[str, str]) -> str | None:
 
 
 def _credentials(options: Mapping[str, str], identity_url: str | None) -> Credentials | None:
-    get = lambda name: (str(options.get(name) or "").strip() or None)  # noqa: E731
+    def get(name: str) -> str | None:
+        return str(options.get(name) or "").strip() or None
+
     auth_type = (get("auth_type") or get("auth_plugin") or "").lower()
     username = get("username") or get("user_name")
     if auth_type and auth_type not in ("password", "v3password", "v2password"):

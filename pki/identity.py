@@ -24,7 +24,7 @@ from keystoneauth1.identity import base as identity_base
 
 from pki.errors import Reason, TokenInvalid
 
-__all__ = ["Identity", "TokenAuth", "identity_from_payload", "auth_header_keys"]
+__all__ = ["Identity", "TokenAuth", "auth_header_keys", "identity_from_payload"]
 
 #: header template -> AccessInfo attribute (``_request.py`` ``_HEADER_TEMPLATE``)
 _HEADER_TEMPLATE = {
@@ -67,7 +67,7 @@ def auth_header_keys() -> tuple[str, ...]:
     ]
     for template in _HEADER_TEMPLATE:
         names.extend(template % prefix for prefix in _PREFIXES)
-    names.extend("X%s-Roles" % prefix for prefix in _PREFIXES)
+    names.extend(f"X{prefix}-Roles" for prefix in _PREFIXES)
     return tuple(_environ_key(name) for name in names)
 
 
@@ -106,6 +106,8 @@ class Identity:
     audit_ids: tuple[str, ...] = ()
     #: The ``X-Service-*`` headers, for when it came as ``X-Service-Token``.
     service_headers: tuple[tuple[str, str], ...] = ()
+    #: When the token (or the cache's trust in it) ends, epoch seconds.
+    expires_at: float = float("inf")
 
     def access_info(self, token: str) -> access.AccessInfo:
         """keystoneauth's view of the token (as ``keystone.token_auth.user``)."""
@@ -114,9 +116,10 @@ class Identity:
 
 def _auth_headers(ref: access.AccessInfo, prefix: str) -> dict[str, Any]:
     """``_request.py``'s ``_set_auth_headers``: roles, system scope, the templates."""
-    values: dict[str, Any] = {f"X{prefix}-Roles": ",".join(ref.role_names)}
+    values: dict[str, Any] = {f"X{prefix}-Roles": ",".join(ref.role_names or ())}
     if ref.system_scoped:
-        values["OpenStack-System-Scope"] = "all" if (ref.system or {}).get("all") else None
+        system = getattr(ref, "system", None) or {}
+        values["OpenStack-System-Scope"] = "all" if system.get("all") else None
     for template, attribute in _HEADER_TEMPLATE.items():
         values[template % prefix] = getattr(ref, attribute)
     return values
@@ -137,19 +140,19 @@ def _audit_ids(payload: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(a for a in ids if isinstance(a, str)) if isinstance(ids, list) else ()
 
 
-def identity_from_payload(payload: Mapping[str, Any], token: str = "") -> Identity:
+def identity_from_payload(payload: Mapping[str, Any], token: str = "", expires_at: float = float("inf")) -> Identity:
     """The headers auth_token set for a valid user token carrying ``payload``.
 
     A payload keystoneauth cannot read (a verified token with odd fields)
     raises ``TokenInvalid(MALFORMED)``: never a crash in the service.
     """
     try:
-        return _identity(payload, token)
+        return _identity(payload, token, expires_at)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise TokenInvalid(Reason.MALFORMED, f"token data unreadable ({type(exc).__name__})") from None
 
 
-def _identity(payload: Mapping[str, Any], token: str) -> Identity:
+def _identity(payload: Mapping[str, Any], token: str, expires_at: float) -> Identity:
     ref = access.create(body=dict(payload), auth_token=token or None)
     values = _auth_headers(ref, "")
     values["X-Is-Admin-Project"] = "True" if ref.is_admin_project else "False"
@@ -158,7 +161,7 @@ def _identity(payload: Mapping[str, Any], token: str) -> Identity:
     catalog_header = None
     if ref.has_service_catalog():
         catalog = ref.service_catalog.catalog
-        if ref.version == "v3":
+        if getattr(ref, "version", None) == "v3":
             catalog = _normalize_catalog(catalog)
         catalog_header = json.dumps(catalog)
     return Identity(
@@ -167,10 +170,11 @@ def _identity(payload: Mapping[str, Any], token: str) -> Identity:
         service_headers=_environ(_auth_headers(ref, "-Service")),
         catalog_header=catalog_header,
         audit_ids=_audit_ids(payload),
+        expires_at=expires_at,
     )
 
 
-class TokenAuth(identity_base.BaseIdentityPlugin):  # type: ignore[misc]
+class TokenAuth(identity_base.BaseIdentityPlugin):
     """``keystone.token_auth``: the user (and service) token as a keystoneauth
     plugin, the shape of auth_token's ``_user_plugin.UserAuthPlugin``."""
 
@@ -187,6 +191,8 @@ class TokenAuth(identity_base.BaseIdentityPlugin):  # type: ignore[misc]
     def has_service_token(self) -> bool:
         return bool(self.service)
 
-    def get_auth_ref(self, session: Any, **kwargs: Any) -> access.AccessInfo | None:
+    def get_auth_ref(self, session: Any) -> access.AccessInfo:
         # A validated token cannot be renewed from here.
+        if self.user is None:
+            raise ValueError("no user token")
         return self.user

@@ -42,7 +42,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ostk.errors import ConfigError, OstkError, ServiceError
 from pki.errors import Reason, TokenInvalid
@@ -55,13 +55,16 @@ from pki.token import MAX_TOKEN_BYTES, is_pki_text, token_ids
 from pki.token_cache import MemcachedTokenCache, MemoryTokenCache, TokenCache
 from pki.verifier import Verifier
 
-__all__ = ["filter_factory", "PkiAuthProtocol"]
+__all__ = ["PkiAuthProtocol", "filter_factory"]
 
 LOG = logging.getLogger("pki.middleware")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_STRIP = auth_header_keys()
+_STRIP = frozenset(auth_header_keys())
+#: Tokens remembered in this process by their text (cheaper to look up than
+#: to hash with md5 on every request); bounded, oldest dropped first.
+_HOT_MAX = 10_000
 _CATALOG_KEY = "HTTP_X_SERVICE_CATALOG"
 _USER_STATUS = "HTTP_X_IDENTITY_STATUS"
 _SERVICE_STATUS = "HTTP_X_SERVICE_IDENTITY_STATUS"
@@ -92,6 +95,18 @@ def filter_factory(global_conf: Mapping[str, Any], **local_conf: Any) -> Callabl
         return PkiAuthProtocol(app, config)
 
     return make
+
+
+class _Hot(NamedTuple):
+    """A validated token as the filter serves it again."""
+
+    until: float
+    identity: Identity
+    #: Its ids (one per hash algorithm), for the revocation check.
+    ids: tuple[str, ...]
+    is_pki: bool
+    #: ``keystone.token_auth`` for a request with no service token (shared: read-only).
+    auth: TokenAuth
 
 
 class _Rejected(Exception):
@@ -135,25 +150,27 @@ class PkiAuthProtocol:
         self._list_memo: tuple[float, RevocationList] | None = None
         self._session: Any = None
         self._online: OnlineValidator | None = None
+        self._hot: dict[str, _Hot] = {}
         self._www_authenticate = [
             ("WWW-Authenticate", f'Keystone uri="{config.www_authenticate_uri or ""}"')
         ]
 
     # WSGI ---------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        for key in _STRIP:
-            if key in environ:
-                del environ[key]
+        for key in _STRIP.intersection(environ):
+            del environ[key]
         token = environ.get("HTTP_X_AUTH_TOKEN") or environ.get("HTTP_X_STORAGE_TOKEN")
         service_token = environ.get("HTTP_X_SERVICE_TOKEN")
         try:
-            user = self._identity(token) if token else None
-            service = self._identity(service_token) if service_token else None
+            user_hot = self._identity(token) if token else None
+            service_hot = self._identity(service_token) if service_token else None
         except _Unavailable:
             return self._answer(environ, start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
-        except Exception:  # noqa: BLE001 - whatever broke, the token was not checked: never a pass
+        except Exception:
             LOG.exception("pki.middleware: token validation failed unexpectedly")
             return self._answer(environ, start_response, "503 Service Unavailable", _UNAVAILABLE_BODY, [])
+        user = user_hot.identity if user_hot is not None else None
+        service = service_hot.identity if service_hot is not None else None
         if service_token:
             environ[_SERVICE_STATUS] = "Confirmed" if service is not None else "Invalid"
         if user is None or (service_token and service is None):
@@ -169,7 +186,9 @@ class PkiAuthProtocol:
             environ["keystone.token_info"] = user.token_info
         if service is not None:
             environ.update(service.service_headers)
-        if user is not None or service is not None:
+        if user_hot is not None and service is None:
+            environ["keystone.token_auth"] = user_hot.auth
+        elif user is not None or service is not None:
             environ["keystone.token_auth"] = TokenAuth(
                 user.access_info(token or "") if user is not None else None,
                 service.access_info(service_token or "") if service is not None else None,
@@ -200,7 +219,7 @@ class PkiAuthProtocol:
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
     # Validation ---------------------------------------------------------------
-    def _identity(self, token: str) -> Identity | None:
+    def _identity(self, token: str) -> _Hot | None:
         """The identity of a valid token; None if it is not acceptable."""
         try:
             return self._validate(token)
@@ -210,7 +229,25 @@ class PkiAuthProtocol:
             LOG.info("pki.middleware: token rejected (%s)", exc)
             return None
 
-    def _validate(self, raw: str) -> Identity:
+    def _validate(self, raw: str) -> _Hot:
+        now = self._clock()
+        hot = self._hot.get(raw)
+        if hot is not None and hot.until > now:
+            if hot.is_pki:
+                self._check_revocation(hot.ids, hot.identity.audit_ids)
+            return hot
+        identity, ids, is_pki = self._validate_cold(raw, now)
+        hot = _Hot(min(now + self.config.token_cache_time, identity.expires_at), identity, ids, is_pki,
+                   TokenAuth(identity.access_info(raw.strip())))
+        if self.config.token_cache_time > 0:
+            with self._lock:
+                self._hot.pop(raw, None)
+                self._hot[raw] = hot
+                if len(self._hot) > _HOT_MAX:
+                    del self._hot[next(iter(self._hot))]
+        return hot
+
+    def _validate_cold(self, raw: str, now: float) -> tuple[Identity, tuple[str, ...], bool]:
         token = raw.strip()
         if not token or len(token) > MAX_TOKEN_BYTES:
             raise _Rejected()
@@ -220,12 +257,11 @@ class PkiAuthProtocol:
         except UnicodeEncodeError:
             raise _Rejected() from None
         key = next(iter(ids.values()))
-        now = self._clock()
         identity = self.token_cache.get(key, now)
         if identity is not None:
             if is_pki:
                 self._check_revocation(ids.values(), identity.audit_ids)
-            return identity
+            return identity, tuple(ids.values()), is_pki
         if self._invalid.get(key, now) is not None:
             raise _Rejected()
         try:
@@ -234,14 +270,14 @@ class PkiAuthProtocol:
             self._invalid.set(key, _INVALID, now + 60.0, now)
             raise
         self.token_cache.set(key, identity, expires, now)
-        return identity
+        return identity, tuple(ids.values()), is_pki
 
     def _validate_fresh(self, token: str, is_pki: bool) -> tuple[Identity, float]:
         if not is_pki:
             if self.config.non_pki_tokens == "reject":
                 raise _Rejected()
             payload, expires = self._online_validator().validate(token)
-            return identity_from_payload(payload, token), expires
+            return identity_from_payload(payload, token, expires), expires
         verifier = self._pki_verifier()
         try:
             verified = verifier.verify(token)
@@ -250,7 +286,8 @@ class PkiAuthProtocol:
         except ServiceError as exc:
             LOG.error("pki.middleware: cannot validate PKI tokens: %s", exc)
             raise _Unavailable() from exc
-        return identity_from_payload(verified.payload, token), verified.expires.timestamp()
+        expires = verified.expires.timestamp()
+        return identity_from_payload(verified.payload, token, expires), expires
 
     def _check_revocation(self, ids: Collection[str], audit_ids: Collection[str]) -> None:
         if self._revocation_list().is_revoked(tuple(ids), audit_ids):
@@ -327,7 +364,7 @@ def _service_errors(fetch: Callable[[], bytes]) -> Callable[[], bytes]:
             return fetch()
         except OstkError:
             raise
-        except Exception as exc:  # noqa: BLE001 - mapped, with its cause kept
+        except Exception as exc:
             raise ServiceError(f"fetching keystone's revocation list: {type(exc).__name__}: {exc}") from exc
 
     return guarded

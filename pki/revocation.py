@@ -30,22 +30,22 @@ from pathlib import Path
 
 import filelock
 
+from ostk.documents import parse_json
 from ostk.errors import InputError, ServiceError
 from ostk.files import atomic_write, ensure_private_dir, private_dir_warnings
 from pki.certs import TrustStore
 from pki.cms import der_to_pem, pem_to_der, verify_cms
 from pki.errors import Reason, TokenInvalid
-from pki.jsondoc import parse_json
 from pki.token import PKI_PREFIXES
 
 __all__ = [
-    "RevokedToken",
-    "RevocationList",
-    "RevocationListError",
-    "RevocationCache",
-    "RevocationUnavailable",
     "DEFAULT_CACHE_TIME",
     "DEFAULT_MAX_STALE_AGE",
+    "RevocationCache",
+    "RevocationList",
+    "RevocationListError",
+    "RevocationUnavailable",
+    "RevokedToken",
 ]
 
 #: keystonemiddleware's default ``revocation_cache_time``, in seconds.

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from pki.identity import Identity, identity_from_payload
 
-__all__ = ["TokenCache", "MemoryTokenCache", "MemcachedTokenCache", "parse_servers"]
+__all__ = ["MemcachedTokenCache", "MemoryTokenCache", "TokenCache", "parse_servers"]
 
 #: memcached refuses values over 1 MiB by default; a token's data is far less.
 _MAX_VALUE = 1024 * 1024
@@ -87,8 +87,7 @@ def parse_servers(value: str | Sequence[str]) -> tuple[tuple[str, int], ...]:
         text = item.strip()
         if not text:
             continue
-        if text.startswith("inet6:"):
-            text = text[6:]
+        text = text.removeprefix("inet6:")
         if text.startswith("["):
             host, _, rest = text[1:].partition("]")
             port = rest.lstrip(":") or "11211"
@@ -147,7 +146,7 @@ class MemcachedTokenCache:
             document = json.loads(raw)
             if float(document["until"]) <= now:
                 return None
-            return identity_from_payload(document["token_info"])
+            return identity_from_payload(document["token_info"], expires_at=float(document["until"]))
         except (ValueError, KeyError, TypeError, RecursionError):
             return None  # not ours, or damaged: validate again
 

@@ -30,8 +30,9 @@ LOOKBACK_LINES = 300
 #: An xtrace line: "+lib/keystone:create_keystone_accounts:315  cmd", "++::  cmd", "+ cmd".
 _XTRACE = re.compile(r"^\++(?:[^\s:]*:[^\s:]*:\d+|::)?\s")
 #: The trap's first traced line names the function that failed.
-_TRAP_ENTRY = re.compile(r"^\++([^\s:]+):([^\s:]+):\d+\s+exit_trap\s*$")
-_TRAP_CODE = re.compile(r"^\++[^\s:]*:exit_trap:\d+\s+local r=(\d+)")
+#: (devstack before 2016 traced without the place: "+ exit_trap", "+ local r=1".)
+_TRAP_ENTRY = re.compile(r"^\++(?:([^\s:]+):([^\s:]+):\d+)?\s+exit_trap\s*$")
+_TRAP_CODE = re.compile(r"^\++(?:[^\s:]*:exit_trap:\d+)?\s+local r=(\d+)")
 _TRACED_COMMAND = re.compile(r"^\++[^\s:]*:([^\s:]*):\d+\s+(.*)$")
 #: Traced commands that are bookkeeping, not the work that failed.
 _BOOKKEEPING = re.compile(r"^(?:return\b|local\b|set [+-]o|\w+=|\[\[|'\['|exit_trap|echo\b|time_stop\b)")
@@ -41,7 +42,10 @@ _ERRORISH = re.compile(
     r"[Dd]idn't|[Dd]id not|[Ii]nvalid)\b"
 )
 #: Error-looking lines that are never the cause.
-_NOT_CAUSE = re.compile(r"^(?:WARNING|DEBUG|INFO)\b|^Traceback \(most recent call last\):|^During handling of")
+_NOT_CAUSE = re.compile(
+    r"^(?:WARNING|DEBUG|INFO)\b|^Traceback \(most recent call last\):|^During handling of|"
+    r"^[\w.-]*stack\.sh failed"  # err_trap's own line (openstack/devstack stack.sh): says only that it failed
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ def exit_trap_cause(lines: Sequence[str]) -> ExitTrap:
             code = int(m.group(1))
         m = _TRAP_ENTRY.match(lines[index])
         if m:
-            entry, where = index, f"{m.group(1)}:{m.group(2)}"
+            entry, where = index, (f"{m.group(1)}:{m.group(2)}" if m.group(1) else None)
             break
     last_command = None
     seen = 0

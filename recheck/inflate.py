@@ -41,9 +41,9 @@ class Inflater:
     complaint when the data was corrupt.
     """
 
-    def __init__(self, max_output: int = MAX_OUTPUT) -> None:
+    def __init__(self, max_output: int | None = None) -> None:
         self._new = decompressobj
-        self._max_output = max_output
+        self._max_output = MAX_OUTPUT if max_output is None else max_output
         self.output = 0
         #: True once max_output plain bytes were produced: the rest was not read.
         self.limited = False

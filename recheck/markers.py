@@ -54,7 +54,7 @@ MARKERS: tuple[Marker, ...] = (
     Marker("play-recap", b" unreachable: "),  # Zuul's recap: "failed: 1" is the job's verdict
     Marker("ignoring", b"...ignoring"),  # the failure just above was ignored_errors
     Marker("failed-section", b"Failed ", AFTER_TEST_FAILURE),
-    Marker("runner-crash", b"Length too long", AFTER_TEST_FAILURE),
+    Marker("runner-crash", b"Length too long"),  # python-subunit: a worker died reporting a test
     Marker("stack-failed", b"stack.sh failed", AFTER_DEVSTACK_ERROR),
     # Jenkins-era consoles (console.html) say some things only in these words.
     Marker("html-failed", b"ailed", "html"),

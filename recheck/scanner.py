@@ -16,6 +16,8 @@ hands each marker line to the rule that recognises it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from recheck import devstack
 from recheck.ansiblerules import AnsibleRules
 from recheck.logtext import Excerpt, clean_html, test_id
@@ -50,9 +52,17 @@ class TextScanner(TestOutputRules, AnsibleRules):
     """Feed bytes with :meth:`feed`; call :meth:`close` to flush; read :attr:`found`."""
 
     def __init__(
-        self, *, html_input: bool = False, matcher: SignatureMatcher | None = None, every_line: bool = False
+        self,
+        *,
+        html_input: bool = False,
+        matcher: SignatureMatcher | None = None,
+        every_line: bool = False,
+        block_hook: Callable[[bytes, int, int, int, tuple[bytes, ...]], list[int]] | None = None,
     ) -> None:
         super().__init__(matcher)
+        #: One pass over each block for markers and signatures (recheck.matcher): it
+        #: returns the marker offsets that ``_marker_hits`` would find.
+        self._block_hook = block_hook
         self.lines = 0
         self._html = html_input
         #: Check every line against the signatures, not only marker lines (slower).
@@ -130,12 +140,17 @@ class TextScanner(TestOutputRules, AnsibleRules):
             pos, size = 0, len(block)
         first = pos
         if self.found.stopped is not None:
+            if self._block_hook is not None:
+                self._block_hook(block, pos, size, self.lines + 1, ())  # signatures still count
             self.lines += block.count(b"\n", pos, size)
             return
         if self._every_line:
             self._match_every_line(block, pos, size)
         markers = self._markers
-        hits = _marker_hits(block, pos, size, markers)
+        if self._block_hook is not None:
+            hits = self._block_hook(block, pos, size, self.lines + 1, markers)
+        else:
+            hits = _marker_hits(block, pos, size, markers)
         nhits = len(hits)
         i = 0
         counted_pos = pos
@@ -286,7 +301,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
             self._add(FailureKind.SETUP, "devstack", stripped, number)
             return
         if R["runner-crash"].match(stripped):
-            self._add(FailureKind.TASK, "test runner", f"the test runner crashed: {stripped}", number)
+            self._runner_crashed(stripped, number)
             return
         m = R["infra"].search(stripped)
         if m:
@@ -310,12 +325,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
             and number - last.line < 50
         ):
             return  # devstack's die: its [ERROR] line, just above, is the cause
-        block, start, _ = self._where
-        before = block[max(0, start - LOOKBACK_BYTES) : start]
-        if len(before) < LOOKBACK_BYTES and start < LOOKBACK_BYTES:
-            before = self._history[len(before) - LOOKBACK_BYTES :] + before
-        lines = [self._decode(raw)[0] for raw in before.split(b"\n")[:-1][-devstack.LOOKBACK_LINES * 4 :]]
-        trap = devstack.exit_trap_cause(lines)
+        trap = devstack.exit_trap_cause(self._lines_before(devstack.LOOKBACK_LINES * 4))
         excerpt = Excerpt()
         if trap.where:
             excerpt.add(f"stack.sh failed in {trap.where}" + (f" (exit {trap.code})" if trap.code is not None else ""))
@@ -324,6 +334,24 @@ class TextScanner(TestOutputRules, AnsibleRules):
         if last is not None and last.id == "devstack" and "stack.sh failed" in last.message:
             failures.pop()  # err_trap's line says only that it failed; this says why
         self._add(FailureKind.SETUP, "devstack", trap.cause, number, excerpt.text())
+
+    def _runner_crashed(self, line: str, number: int) -> None:
+        """The runner's own exception line outside any test's output: the traceback
+        above it is the runner's (its stderr, printed apart from the test results)."""
+        lines = self._lines_before(200)
+        start = max((i for i, text in enumerate(lines) if text.startswith("Traceback (")), default=len(lines))
+        excerpt = Excerpt()
+        for text in [*lines[start:], line]:
+            excerpt.add(text)
+        self._add(FailureKind.TASK, "test runner", f"the test runner crashed: {line}", number, excerpt.text())
+
+    def _lines_before(self, count: int) -> list[str]:
+        """Up to ``count`` lines (prefixes stripped) before the line being handled."""
+        block, start, _ = self._where
+        before = block[max(0, start - LOOKBACK_BYTES) : start]
+        if len(before) < LOOKBACK_BYTES and start < LOOKBACK_BYTES:
+            before = self._history[len(before) - LOOKBACK_BYTES :] + before
+        return [self._decode(raw)[0] for raw in before.split(b"\n")[:-1][-count:]]
 
     def _want(self, trigger: str) -> None:
         if trigger not in self._triggers:

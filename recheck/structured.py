@@ -118,7 +118,9 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
 
 def _test_failure(tid: str, status: str, details: dict[str, Any]) -> Failure:
     excerpt = Excerpt()
-    message = f"{tid} {status}"
+    # stestr records a test its worker died in (subunit's "Length too long") as failed,
+    # with no details at all.
+    message = f"{tid} {status}" if details else f"{tid} failed with no traceback recorded (its worker may have died)"
     for name, content in details.items():
         try:
             text = content.as_text()

@@ -126,7 +126,11 @@ max_password_length = 72
 
 [cache]
 enabled = true
-backend = dogpile.cache.memory
+# memory_pickle, not memory: the plain in-memory backend hands out the cached
+# objects themselves, and keystone mutates some it gets back (role lists for
+# application credentials: tempest's app-cred and access-rule tests then fail
+# with "unassigned role"). Pickled copies behave like memcached's, as in devstack.
+backend = dogpile.cache.memory_pickle
 
 [security_compliance]
 lockout_failure_attempts = {LOCKOUT_FAILURE_ATTEMPTS}

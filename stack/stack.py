@@ -126,7 +126,10 @@ class Stack:
         # For test fixtures: servers started by this object stop when this
         # process dies, even by SIGKILL. The CLI's servers outlive the CLI.
         self._die_with_parent = die_with_parent
+        # Both files are validated here, so every command refuses a damaged
+        # one (exit 3 naming it) before acting on anything it says.
         recorded = self._state()
+        load_secrets(self.layout)
         self._keystone_port = keystone_port or (recorded.keystone_port if recorded else DEFAULT_KEYSTONE_PORT)
         self._swift_port = swift_port or (recorded.swift_port if recorded else DEFAULT_SWIFT_PORT)
         if recorded and (self._keystone_port, self._swift_port) != (recorded.keystone_port, recorded.swift_port):

@@ -34,6 +34,9 @@ READY_MARKER = ".ostk-ready"
 REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "keystone": ("keystone.txt",),
     "swift": ("swift.txt", "swift-functest.txt"),
+    # Other projects' suites, each in its own venv (tests/integration/test_peer_*.py).
+    "tempest": ("tempest.txt",),
+    "peer-clients": ("peer-clients.txt",),
 }
 
 

@@ -2,6 +2,8 @@
 
 Parses the options, calls :func:`recheck.gate_report` once, renders the
 typed result: rich tables on stdout, or ``--json``, and/or ``--html FILE``.
+``--timeout`` bounds the Zuul listing and Launchpad (default here: an hour);
+each build's log downloads have their own 15-minute budget.
 Exit codes: 0 done (also for a partial report: its warnings say what is
 missing), 2 usage, 3 an unusable store or HTML path, 4 Zuul unreachable,
 130 interrupted (the store keeps every build finished so far).
@@ -15,10 +17,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from ostk import output
+from ostk.cli.parser import DEFAULT_TIMEOUT
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, InputError, UsageError
+from ostk.http import Deadline, current_deadline, use_deadline
 
 DEFAULT_ZUUL = "https://zuul.opendev.org"
+#: The budget of the Zuul listing and the Launchpad searches when --timeout is not
+#: given: a week of OpenDev's gate is thousands of builds, dozens of pages. Each
+#: build's log downloads have their own budget (AnalysisSettings.build_timeout).
+GATE_TIMEOUT = 3600.0
 DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
 
 
@@ -85,7 +93,7 @@ def _positive(text: str) -> int:
 
 
 def _report(args: argparse.Namespace, env: Environment) -> int:
-    from recheck.gate import gate_report, write_html
+    from recheck.gate import gate_report
 
     if args.dask and args.workers:
         raise UsageError("ostk gate report: give --workers or --dask, not both")
@@ -99,7 +107,11 @@ def _report(args: argparse.Namespace, env: Environment) -> int:
     def advance(done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
 
-    with progress:
+    deadline = current_deadline()
+    if args.timeout == DEFAULT_TIMEOUT:
+        # The CLI's default suits one review's round trip, not a week of builds.
+        deadline = Deadline(GATE_TIMEOUT, "ostk gate report")
+    with progress, use_deadline(deadline):
         report = gate_report(
             args.zuul or environ.get("OSTK_ZUUL_URL") or DEFAULT_ZUUL,
             tenant=args.tenant,
@@ -114,6 +126,9 @@ def _report(args: argparse.Namespace, env: Environment) -> int:
             progress=advance,
         )
     if args.html:
+        # Imported only for --html: jinja2 and pygal cost a noticeable part of a re-run.
+        from recheck.gate.html import write_html
+
         try:
             write_html(report, args.html)
         except OSError as exc:
@@ -134,7 +149,7 @@ def _render(env: Environment, report: object) -> None:
 
     assert isinstance(report, GateReport)
     out = env.out
-    span = f"{_stamp(report.window.since)} – {_stamp(report.window.until)}"
+    span = f"{_stamp(report.window.since)} to {_stamp(report.window.until)}"
     out.print(f"[bold]{report.builds_analysed}[/] failed builds analysed, {escape(span)}")
     bugs = Table(title="Known bugs", title_justify="left")
     for column in ("bug", "hits", "changes", "jobs", "title"):

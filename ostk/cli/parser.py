@@ -6,10 +6,11 @@ import argparse
 import contextvars
 import math
 import sys
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from ostk.environment import Environment
-from ostk.errors import UsageError
+from ostk.errors import ConfigError, UsageError
 from ostk.http import check_url
 
 #: The overall budget for a command's remote calls when --timeout is not given.
@@ -87,6 +88,21 @@ def url_arg(text: str) -> str:
         return check_url(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+
+def check_url_variables(environ: Mapping[str, str], *names: str) -> None:
+    """Refuse an invalid URL in any of the variables ``names`` (ConfigError, exit 3).
+
+    The environment's counterpart of :func:`url_arg`, for options whose
+    default comes from a variable (``OSTK_GERRIT_URL``...).
+    """
+    for name in names:
+        value = environ.get(name)
+        if value:
+            try:
+                check_url(value)
+            except ValueError as exc:
+                raise ConfigError(f"${name} {value!r}: {exc}") from None
 
 
 def url_or_word_arg(text: str) -> str:

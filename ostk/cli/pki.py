@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,13 @@ from rich.markup import escape
 
 from ostk import auth, http, output
 from ostk.cli.parser import url_arg
+from ostk.documents import parse_json
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, InputError, UsageError
 from pki import issuing
 from pki.certs import TrustStore, load_certificates, load_private_key
+from pki.config import RevocationConfig, TrustConfig
 from pki.errors import Reason, TokenInvalid
-from pki.jsondoc import parse_json
 from pki.keystone import CertificateCache, KeystoneSource, signing_dir_for
 from pki.revocation import (
     DEFAULT_CACHE_TIME,
@@ -114,7 +115,7 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"must be zero or more: {text!r}")
     return value
 
@@ -128,33 +129,6 @@ def _moment(text: str) -> _dt.datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.timezone.utc)
-
-
-@dataclass(frozen=True)
-class TrustConfig:
-    """Where certificates come from, resolved once from the flags."""
-
-    #: Local files (both set), or None when fetched from ``keystone``.
-    signing_cert: Path | None
-    ca: Path | None
-    #: keystone's URL for certificates (and the revocation list).
-    keystone: str | None
-    #: Where fetched certificates and lists are cached.
-    signing_dir: Path | None
-
-
-@dataclass(frozen=True)
-class RevocationConfig:
-    """Which revocation list to check, resolved once from the flags."""
-
-    #: A signed list on disk, verified before use.
-    list_file: Path | None
-    #: Fetch keystone's list (cached in the signing dir).
-    fetch: bool
-    cache_time: float
-    max_age: float
-    #: The moment to judge certificate validity at (None: now).
-    now: _dt.datetime | None = None
 
 
 def _trust_config(args: argparse.Namespace, env: Environment, *, keystone: str | None = None) -> TrustConfig:

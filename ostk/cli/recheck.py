@@ -18,7 +18,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ostk import output
-from ostk.cli.parser import url_arg, url_or_word_arg
+from ostk.cli.parser import check_url_variables, url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import UsageError
 from ostk.http import build_session
@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], co
     sub.add_argument(
         "--every-line",
         action="store_true",
-        help="check every log line against the signatures, not only lines around failures (slower)",
+        help="accepted for compatibility: every log line is always checked against the signatures",
     )
     sub.add_argument(
         "--no-shipped-signatures",
@@ -271,6 +271,7 @@ def _review(args: argparse.Namespace, env: Environment) -> int:
         answer = env.stdin.readline().decode("utf-8", "replace").strip().lower()
         return answer in ("y", "yes")
 
+    check_url_variables(environ, "OSTK_GERRIT_URL", "OSTK_ZUUL_URL", "OSTK_LAUNCHPAD_URL")
     with progress.display:
         report = check_review(
             target,

@@ -42,18 +42,29 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from typing_extensions import Self
 
 from ostk.files import atomic_write
 from pki import issuing
-from pki.testing.wsgi import Handler, Reply, Server, allow, error, json_reply, lying_length, read_json
+from pki.testing import payloads
+from pki.testing.wsgi import (
+    Handler,
+    Reply,
+    Server,
+    allow,
+    error,
+    json_reply,
+    lying_length,
+    read_json,
+)
 
-__all__ = ["KeystoneStandIn", "StandInUser", "ADMIN_TOKEN"]
+__all__ = ["ADMIN_TOKEN", "KeystoneStandIn", "StandInUser"]
 
 #: The stand-in's bootstrap ``admin_token`` (keystone's old shared secret),
 #: accepted by the revocation list paths as an admin token.
@@ -91,7 +102,7 @@ class StandInUser:
 
     @property
     def user_id(self) -> str:
-        return self.id or hashlib.md5(self.name.encode()).hexdigest()  # noqa: S324 - an id, not security
+        return self.id or hashlib.md5(self.name.encode()).hexdigest()
 
 
 @dataclass
@@ -100,10 +111,6 @@ class _Issued:
     audit_id: str
     expires: _dt.datetime
     payload: dict[str, Any] = field(default_factory=dict)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _pem(cert: Any) -> bytes:
@@ -197,8 +204,9 @@ class KeystoneStandIn:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> KeystoneStandIn:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -271,17 +279,17 @@ class KeystoneStandIn:
 
     def payload_of(self, token: str) -> dict[str, Any]:
         """The data of a token the stand-in issued (KeyError for others)."""
-        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
             return json.loads(json.dumps(self._issued[token_id].payload))
 
     def revoke(self, token: str) -> str:
         """Put ``token`` on the revocation list (by md5 id and audit id); return the id."""
-        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
             issued = self._issued.get(token_id)
             expires = issued.expires if issued else _dt.datetime.now(_dt.timezone.utc)
-            entry = {"id": token_id, "expires": _iso(expires)}
+            entry = {"id": token_id, "expires": payloads.iso(expires)}
             if issued:
                 entry["audit_id"] = issued.audit_id
             self._revoked.append(entry)
@@ -289,7 +297,7 @@ class KeystoneStandIn:
 
     def revoke_id(self, token_id: str, *, audit_id: str | None = None, expires: str | None = None) -> None:
         """Add a raw entry to the revocation list (e.g. to make it long)."""
-        entry = {"id": token_id, "expires": expires or _iso(_dt.datetime.now(_dt.timezone.utc))}
+        entry = {"id": token_id, "expires": expires or payloads.iso(_dt.datetime.now(_dt.timezone.utc))}
         if audit_id:
             entry["audit_id"] = audit_id
         with self._lock:
@@ -377,7 +385,7 @@ class KeystoneStandIn:
         now = _dt.datetime.now(_dt.timezone.utc)
         expires = now + _dt.timedelta(seconds=self.token_lifetime if expires_in is None else expires_in)
         audit_id = uuid.uuid4().hex[:22]
-        payload = self._payload(user, api=api, now=now, expires=expires, audit_id=audit_id, methods=methods)
+        payload = payloads.payload(user, self._catalog_base(), api=api, now=now, expires=expires, audit_id=audit_id, methods=methods)
         with self._lock:
             signer = self.signer
         fmt = token_format or self.token_format
@@ -385,89 +393,13 @@ class KeystoneStandIn:
             token = uuid.uuid4().hex  # validated online only (GET /v3/auth/tokens)
         else:
             token = issuing.sign_token(payload, signer, pkiz=fmt == "pkiz")
-        token_id = hashlib.md5(token.encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.encode("utf-8")).hexdigest()
         with self._lock:
             self._issued[token_id] = _Issued(user, audit_id, expires, payload)
         return token, payload
 
-    def _catalog(self, api: str) -> list[dict[str, Any]]:
-        base = self.url if self._server is not None else "http://127.0.0.1"
-        if api == "v2.0":
-            return [
-                {
-                    "type": "identity",
-                    "name": "keystone",
-                    "endpoints": [
-                        {
-                            "region": "RegionOne",
-                            "publicURL": f"{base}/v2.0",
-                            "internalURL": f"{base}/v2.0",
-                            "adminURL": f"{base}/v2.0",
-                        }
-                    ],
-                    "endpoints_links": [],
-                }
-            ]
-        return [
-            {
-                "type": "identity",
-                "name": "keystone",
-                "id": "identity",
-                "endpoints": [
-                    {"id": f"identity-{iface}", "interface": iface, "region": "RegionOne",
-                     "region_id": "RegionOne", "url": f"{base}/v3"}
-                    for iface in ("public", "internal", "admin")
-                ],
-            }
-        ]
-
-    def _payload(
-        self,
-        user: StandInUser,
-        *,
-        api: str,
-        now: _dt.datetime,
-        expires: _dt.datetime,
-        audit_id: str,
-        methods: Sequence[str],
-    ) -> dict[str, Any]:
-        project_id = user.project_id or hashlib.md5(user.project.encode()).hexdigest()  # noqa: S324 - an id
-        roles = [{"id": hashlib.md5(r.encode()).hexdigest(), "name": r} for r in user.roles]  # noqa: S324
-        if api == "v2.0":
-            tenant = {"id": project_id, "name": user.project, "enabled": True, "description": None}
-            return {
-                "access": {
-                    "token": {
-                        "id": "placeholder",
-                        "expires": _iso(expires).replace(".000000", ""),
-                        "issued_at": _iso(now),
-                        "audit_ids": [audit_id],
-                        "tenant": tenant,
-                    },
-                    "serviceCatalog": self._catalog("v2.0"),
-                    "user": {
-                        "id": user.user_id,
-                        "name": user.name,
-                        "username": user.name,
-                        "roles": [{"name": r["name"]} for r in roles],
-                        "roles_links": [],
-                    },
-                    "metadata": {"is_admin": 0, "roles": [r["id"] for r in roles]},
-                }
-            }
-        domain = {"id": "default", "name": "Default"}
-        return {
-            "token": {
-                "methods": list(methods),
-                "user": {"id": user.user_id, "name": user.name, "domain": domain},
-                "project": {"id": project_id, "name": user.project, "domain": domain},
-                "roles": roles,
-                "catalog": self._catalog("v3"),
-                "expires_at": _iso(expires),
-                "issued_at": _iso(now),
-                "audit_ids": [audit_id],
-            }
-        }
+    def _catalog_base(self) -> str:
+        return self.url if self._server is not None else "http://127.0.0.1"
 
     def _token_user(self, token: str | None) -> StandInUser | None:
         """The user of a valid, unrevoked token we issued (None otherwise)."""
@@ -475,7 +407,7 @@ class KeystoneStandIn:
             return None
         if token == ADMIN_TOKEN or (self.accept_token is not None and self.accept_token(token)):
             return StandInUser("admin-token", "", roles=("admin",))
-        token_id = hashlib.md5(token.strip().encode("utf-8", "replace")).hexdigest()  # noqa: S324
+        token_id = hashlib.md5(token.strip().encode("utf-8", "replace")).hexdigest()
         with self._lock:
             issued = self._issued.get(token_id)
             revoked = any(entry["id"] == token_id for entry in self._revoked)
@@ -595,7 +527,7 @@ class KeystoneStandIn:
         subject = (environ.get("HTTP_X_SUBJECT_TOKEN") or "").strip()
         if self._token_user(subject) is None:
             raise Reply("404 Not Found", error(404, "Not Found", "token not found"))
-        token_id = hashlib.md5(subject.encode("utf-8", "replace")).hexdigest()  # noqa: S324
+        token_id = hashlib.md5(subject.encode("utf-8", "replace")).hexdigest()
         with self._lock:
             payload = self._issued[token_id].payload
         body = json.dumps(payload).encode()

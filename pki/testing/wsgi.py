@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import socketserver
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
@@ -83,7 +84,7 @@ class Handler(WSGIRequestHandler):
             app = faulty(app, *fault)
         handler.run(app)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # tests do not want an access log on stderr
 
 

@@ -7,20 +7,18 @@ newest first (by build id). It has no time filter, so :func:`list_builds`
 pages with ``limit``/``skip`` until a whole page ended before the window's
 start. ``final=true`` leaves out attempts Zuul retried (``result: RETRY``).
 
-This module is the one place that pages Zuul; when ``recheck.review`` grows
-its own builds listing, only :func:`list_builds` changes.
+Each page is asked with :meth:`recheck.zuul.ZuulClient.list_builds` (the
+review workflow's client); this module adds only the window: where to stop.
+Several projects are listed one after the other (the client takes one).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import requests
 
-from ostk.errors import ServiceError
-from ostk.http import get_json
 from recheck.gate.models import GateBuild, GateWindow, parse_time
-from recheck.zuul import build_from_json
+from recheck.zuul import Build, ZuulClient
 
 #: Builds per page: Zuul's own web UI asks for 50; bigger pages mean fewer round trips.
 PAGE_SIZE = 100
@@ -38,21 +36,26 @@ def list_builds(
     projects: Sequence[str] = (),
     page_size: int = PAGE_SIZE,
 ) -> Iterator[GateBuild]:
-    """The final builds of ``pipeline`` that ended inside ``window``, newest first."""
-    url = f"{zuul_url.rstrip('/')}/api/tenant/{tenant}/builds"
-    base: list[tuple[str, str]] = [("final", "true"), ("complete", "true")]
-    if pipeline:
-        base.append(("pipeline", pipeline))
-    base += [("project", project) for project in projects]
+    """The final builds of ``pipeline`` that ended inside ``window``, newest first (per project)."""
+    client = ZuulClient(zuul_url.rstrip("/"), tenant, session=session)
+    seen: set[str] = set()
+    wanted: list[str | None] = list(projects) or [None]
+    for project in wanted:
+        for build in _window_pages(client, window, pipeline, project, page_size):
+            if build.uuid not in seen:
+                seen.add(build.uuid)
+                yield build
+
+
+def _window_pages(
+    client: ZuulClient, window: GateWindow, pipeline: str | None, project: str | None, page_size: int
+) -> Iterator[GateBuild]:
     skip = 0
     for _page in range(MAX_PAGES):
-        params = base + [("limit", str(page_size)), ("skip", str(skip))]
-        data = get_json(session, url, what=f"listing Zuul builds ({tenant})", params=params)
-        if not isinstance(data, list):
-            raise ServiceError(f"listing Zuul builds ({tenant}): expected a list, got {type(data).__name__}")
+        page = client.list_builds(pipeline=pipeline, project=project, final=True, limit=page_size, skip=skip)
         in_window = False
-        for item in data:
-            build = gate_build(item, zuul_url, tenant)
+        for item in page:
+            build = gate_build(item, client.web_root)
             if build is None:
                 continue
             if build.end_time >= window.since:
@@ -60,18 +63,17 @@ def list_builds(
                 in_window = True
                 if build.end_time < window.until:
                     yield build
-        if len(data) < page_size or not in_window:
+        if len(page) < page_size or not in_window:
             return
-        skip += len(data)
+        skip += len(page)
 
 
-def gate_build(item: Any, zuul_url: str, tenant: str) -> GateBuild | None:
-    """A :class:`GateBuild` from one entry of the builds API; None for unfinished or malformed ones."""
-    if not isinstance(item, dict) or not item.get("uuid") or not item.get("end_time") or not item.get("result"):
+def gate_build(build: Build, web_root: str) -> GateBuild | None:
+    """A :class:`GateBuild` from the builds API; None for unfinished builds."""
+    if not build.end_time or not build.result:
         return None
-    build = build_from_json(item)
     try:
-        end_time = parse_time(str(item["end_time"]))
+        end_time = parse_time(build.end_time)
     except ValueError:
         return None
     log_url = build.log_url
@@ -80,13 +82,13 @@ def gate_build(item: Any, zuul_url: str, tenant: str) -> GateBuild | None:
     return GateBuild(
         uuid=build.uuid,
         job_name=build.job_name,
-        result=str(build.result),
+        result=build.result,
         project=build.project or "",
         pipeline=build.pipeline or "",
         end_time=end_time,
         change=build.change,
         patchset=build.patchset,
         log_url=log_url,
-        url=f"{zuul_url.rstrip('/')}/t/{tenant}/build/{build.uuid}",
-        artifacts=tuple((a.name, a.url) for a in build.artifacts),
+        url=f"{web_root}build/{build.uuid}",
+        artifacts=build.artifacts,
     )

@@ -15,9 +15,9 @@ import os
 from importlib import resources
 
 import jinja2
-import pygal  # type: ignore[import-untyped]
+import pygal
 from markupsafe import Markup
-from pygal.style import Style  # type: ignore[import-untyped]
+from pygal.style import Style
 
 from ostk.files import atomic_write
 from recheck.gate.models import BugHits, GateReport, iso
@@ -27,8 +27,8 @@ _STYLE = Style(
     plot_background="transparent",
     colors=("#c0392b",),
     font_family="sans-serif",
-    label_font_size=10,
-    major_label_font_size=10,
+    label_font_size=11,
+    major_label_font_size=11,
 )
 
 
@@ -41,10 +41,14 @@ def days_of(report: GateReport) -> list[str]:
 
 def hits_chart(bug: BugHits, days: list[str]) -> Markup:
     """An inline SVG bar chart of ``bug``'s hits per day (zeros included)."""
+    values = [bug.by_day.get(day, 0) for day in days]
+    top = max([*values, 1])
     chart = pygal.Bar(
         style=_STYLE,
-        width=520,
-        height=160,
+        width=640,
+        height=200,
+        # Fixed pixels: without them the SVG stretches to the page's width.
+        explicit_size=True,
         show_legend=False,
         js=[],
         disable_xml_declaration=True,
@@ -55,7 +59,9 @@ def hits_chart(bug: BugHits, days: list[str]) -> Markup:
         margin=8,
     )
     chart.x_labels = [day[5:] for day in days]
-    chart.add("hits", [bug.by_day.get(day, 0) for day in days])
+    # Hits are whole builds: whole-number ticks only.
+    chart.y_labels = list(range(0, top + 1, max(1, top // 5)))
+    chart.add("hits", values)
     svg = chart.render(is_unicode=True)
     # pygal's output is generated SVG whose text parts are escaped by pygal itself.
     return Markup(svg)

@@ -10,7 +10,9 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ostk.http import HttpSettings
 from recheck.models import BugMatch, Failure
+from recheck.zuul import Artifact
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ class GateBuild:
     log_url: str | None = None
     #: The build's page on the Zuul dashboard (an example link in the report).
     url: str = ""
-    #: ``(name, url)`` of the build's artifacts (subunit streams, the Zuul manifest).
-    artifacts: tuple[tuple[str, str], ...] = ()
+    #: The build's artifacts (the Zuul manifest, reports); not kept in the store.
+    artifacts: tuple[Artifact, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -73,6 +75,28 @@ class BuildAnalysis:
     warnings: tuple[str, ...] = ()
     #: Log bytes downloaded for this build (0 when every log came from the cache).
     downloaded: int = 0
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """What a worker needs besides the build: picklable, resolved once by the caller."""
+
+    #: The environment variables that locate the user's signatures (XDG_CONFIG_HOME, HOME).
+    signature_environ: tuple[tuple[str, str], ...] = ()
+    #: The recheck log cache directory (finished analyses by log URL), or None.
+    cache_dir: str | None = None
+    http: HttpSettings = field(default_factory=HttpSettings)
+    #: Seconds one build's log downloads may take together: each build has its own
+    #: budget, the same in this process, a worker process or a Dask worker.
+    build_timeout: float = 900.0
+
+
+@dataclass(frozen=True)
+class BuildTask:
+    """One unit of work: analyse ``build``'s logs."""
+
+    build: GateBuild
+    settings: AnalysisSettings
 
 
 @dataclass(frozen=True)
@@ -146,7 +170,7 @@ class UncategorizedFailure:
 
 @dataclass(frozen=True)
 class JobStats:
-    """One job in the window: builds that ran, failed builds, failure rate (0–1)."""
+    """One job in the window: builds that ran, failed builds, failure rate (0 to 1)."""
 
     name: str
     builds: int

@@ -13,17 +13,20 @@ import datetime as _dt
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ostk.dirs import cache_dir, data_dir
 from ostk.errors import OstkError
 from ostk.http import HttpSettings, build_session
 from recheck.gate.builds import list_builds
-from recheck.gate.classify import AnalysisSettings, BuildTask, FailureKey, failure_key
+from recheck.gate.keys import FailureKey, failure_key
 from recheck.gate.models import (
     NOT_RUN_RESULTS,
+    AnalysisSettings,
     BugHits,
+    BuildAnalysis,
+    BuildTask,
     GateBuild,
     GateReport,
     GateWindow,
@@ -32,7 +35,6 @@ from recheck.gate.models import (
     utc,
 )
 from recheck.gate.store import GateStore, StoredBuild, default_path
-from recheck.gate.workers import run_analyses
 from recheck.launchpad import DEFAULT_LAUNCHPAD, LaunchpadBugFinder, LaunchpadClient
 from recheck.models import BugMatch, Failure
 
@@ -151,11 +153,17 @@ def build_report(
     pending = db.pending(query.tenant, (b.uuid for b in failed))
     tasks = [BuildTask(b, settings) for b in failed if b.uuid in pending]
     downloaded = 0
+    analyses: Iterator[BuildAnalysis] = iter(())
+    if tasks:
+        # Imported only when there is work: a re-run over analysed builds skips the engine.
+        from recheck.gate.workers import run_analyses
+
+        analyses = run_analyses(
+            tasks, workers=execution.workers, dask=execution.dask, connect_timeout=execution.http.connect_timeout
+        )
     if progress:
         progress(0, len(tasks))
-    for done, analysis in enumerate(run_analyses(
-            tasks, workers=execution.workers, dask=execution.dask, connect_timeout=execution.http.connect_timeout
-        ), 1):
+    for done, analysis in enumerate(analyses, 1):
         db.record_analysis(analysis)
         downloaded += 1
         if progress:
@@ -314,7 +322,7 @@ def _search(client: LaunchpadClient, finder: LaunchpadBugFinder, failure: Failur
         tags = client.bug(link).get("tags") if link else None
         if isinstance(tags, list) and "gate-failure" in tags:
             match = replace(
-                match, score=min(0.99, match.score + GATE_FAILURE_BONUS), why=match.why + (GATE_FAILURE_NOTE,)
+                match, score=min(0.99, match.score + GATE_FAILURE_BONUS), why=(*match.why, GATE_FAILURE_NOTE)
             )
         matches.append(match)
     return tuple(sorted(matches, key=lambda m: -m.score))

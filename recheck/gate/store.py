@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ostk.errors import InputError
 from ostk.files import ensure_private_dir
-from recheck.gate.classify import failure_key
+from recheck.gate.keys import failure_key
 from recheck.gate.models import BuildAnalysis, GateBuild, GateWindow, iso, parse_time
 from recheck.models import BugMatch, Failure, FailureKind
 
@@ -131,7 +131,7 @@ class GateStore:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> GateStore:  # noqa: PYI034 - typing.Self needs Python 3.11
+    def __enter__(self) -> GateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

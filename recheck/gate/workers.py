@@ -16,8 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 from ostk.errors import ServiceError, UsageError
-from recheck.gate.classify import BuildTask, analyse_build
-from recheck.gate.models import BuildAnalysis
+from recheck.gate.classify import analyse_build
+from recheck.gate.models import BuildAnalysis, BuildTask
 
 
 def usable_cpus() -> int:
@@ -49,7 +49,7 @@ def run_analyses(
 def _safely(task: BuildTask) -> BuildAnalysis:
     try:
         return analyse_build(task)
-    except Exception as exc:  # noqa: BLE001 - one odd log must not sink the report
+    except Exception as exc:
         return _failed(task, exc)
 
 
@@ -82,7 +82,7 @@ def _in_processes(tasks: Sequence[BuildTask], count: int) -> Iterator[BuildAnaly
             for future in done:
                 try:
                     yield future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died or the analysis raised
+                except Exception as exc:
                     yield _failed(futures[future], exc)
     except BaseException:
         # Ctrl-C or the consumer stopped: nothing more is started, and running
@@ -106,13 +106,13 @@ def _on_dask(tasks: Sequence[BuildTask], address: str, connect_timeout: float) -
     try:
         # pure=False: a build analysed twice must run twice (its logs may have appeared).
         futures = client.map(analyse_build, list(tasks), pure=False)
-        by_key = {future.key: task for future, task in zip(futures, tasks)}
+        by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         try:
             # loop=: the client is not the process default (set_as_default=False).
             for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 try:
                     yield future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died or the analysis raised
+                except Exception as exc:
                     yield _failed(by_key[future.key], exc)
         except BaseException:
             client.cancel(futures)  # type: ignore[no-untyped-call]

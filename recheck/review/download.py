@@ -19,6 +19,7 @@ from ostk.errors import NotFound, OstkError
 from ostk.http import read_body, redact_url, request
 from recheck.boundary import MalformedAnswer
 from recheck.logcache import LogCache
+from recheck.logdir import with_service_logs
 from recheck.models import LogAnalysis
 from recheck.review import child
 from recheck.review.locate import NOT_UPLOADED
@@ -143,6 +144,10 @@ class LogAnalyser:
                 break
             if analysis is not None and analysis.failures:
                 break
+        if analysis is not None and plan.files and plan.log_url and self.options.signatures is not None:
+            # The service logs that signatures name (screen-n-cpu.txt...), from the manifest.
+            analysis = with_service_logs(plan.log_url, analysis, self.options.signatures, session=self.session,
+                                         job_name=entry.name, paths=plan.files)
         if analysis is None and not warnings:
             if plan.manifest_without_text:
                 warnings.append(NOT_UPLOADED + " (the manifest lists no job-output.txt)")

@@ -25,6 +25,7 @@ import requests
 from ostk.errors import NotFound, OstkError
 from ostk.http import get_json, redact_url
 from recheck.boundary import MalformedAnswer, validate
+from recheck.logdir import with_service_logs
 from recheck.models import LogAnalysis
 from recheck.review.builds import ZuulClients
 from recheck.review.types import JobEntry, LogPlan, LogSource
@@ -111,7 +112,7 @@ class LogLocator:
         if text:
             groups.append(tuple(LogSource(base + f, f) for f in text))
         reason = None if text else NOT_UPLOADED + " (the manifest lists no job-output.txt)"
-        return LogPlan(base, tuple(groups), missing_reason=reason, manifest_without_text=not text)
+        return LogPlan(base, tuple(groups), missing_reason=reason, manifest_without_text=not text, files=tuple(files))
 
     def _manifest_files(self, url: str, build: Build) -> list[str]:
         what = f"reading the log manifest of {build.job_name}"
@@ -178,9 +179,12 @@ def analyze_log_url(
         return url, analyze(url, **options)
     for name in LOG_DIRECTORY_FILES:
         try:
-            return url + name, analyze(url + name, **options)
+            found = analyze(url + name, **options)
         except NotFound:
             continue
+        # Signatures that name service logs (n-cpu, syslog...) are checked in the directory too.
+        sigs = signatures or SignatureSet(())
+        return url + name, with_service_logs(url, found, sigs, session=session, job_name=job_name)
     where = redact_url(url)
     raise NotFound(f"no {', '.join(LOG_DIRECTORY_FILES)} in {where} (old logs expire)", status=404, url=where)
 

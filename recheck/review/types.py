@@ -90,6 +90,9 @@ class LogPlan:
     missing_reason: str | None = None
     #: The build's manifest was read and lists no text log.
     manifest_without_text: bool = False
+    #: Every file the build's manifest lists (None: no manifest was read); the service
+    #: logs that signatures name are picked from it (recheck.logdir).
+    files: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -49,7 +50,32 @@ class _GateHandler(_Handler):
         if host in self.sim.down_hosts:
             self._send(503, b"<html><body>Service Unavailable</body></html>", "text/html")
             return
+        if self.sim.total_rate is not None and not isinstance(self.wfile, _LinkPaced):
+            # Every byte of this connection also books time on the shared link.
+            self.wfile = _LinkPaced(self.wfile, self.sim)  # type: ignore[assignment]
         super()._logs(path)
+
+
+class _LinkPaced(io.RawIOBase):
+    """A response stream that waits for its turn on the simulator's shared link."""
+
+    def __init__(self, inner: Any, sim: GateSimulator) -> None:
+        super().__init__()
+        self.inner = inner
+        self.sim = sim
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        wait = self.sim.reserve(len(data))
+        if wait > 0:
+            time.sleep(wait)
+        self.inner.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.inner.flush()
 
 
 class GateSimulator(CISimulator):
@@ -61,9 +87,10 @@ class GateSimulator(CISimulator):
         super().__init__(**kw)
         #: First path segments under ``/logs`` that answer 503 (a log storage outage).
         self.down_hosts: set[str] = set()
-        #: The most builds one page may hold, whatever ``limit`` asks (None: no cap).
-        self.max_limit: int | None = None
         self._order = 0
+        #: Bytes per second for all log downloads together (None: no shared cap).
+        self.total_rate: float | None = None
+        self._link_free = 0.0
 
     def add_build(
         self,
@@ -163,10 +190,17 @@ class GateSimulator(CISimulator):
         # Zuul orders by build id, newest first; ids follow the order builds started.
         selected.sort(key=lambda b: (b.get("start_time") or "", b.get("_id", 0)), reverse=True)
         limit = int((query.get("limit") or ["50"])[0])
-        if self.max_limit is not None:
-            limit = min(limit, self.max_limit)
         skip = int((query.get("skip") or ["0"])[0])
         return [{k: v for k, v in b.items() if k != "_id"} for b in selected[skip : skip + limit]]
+
+    def reserve(self, size: int) -> float:
+        """Book ``size`` bytes on the shared link; returns how long to wait before sending them."""
+        assert self.total_rate is not None
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._link_free)
+            self._link_free = start + size / self.total_rate
+            return start - now
 
     def throttle(self, rate: float | None) -> None:
         """Serve every log at ``rate`` bytes/s per connection (None: full speed)."""
@@ -224,7 +258,7 @@ def console_test_failure(test_id: str, message: str, *, at: _dt.datetime, passed
 
 def subunit_test_failure(test_id: str, traceback: str, *, passed: int = 3) -> bytes:
     """A subunit v2 stream with ``passed`` passing tests and one failure (python-subunit writes it)."""
-    from subunit import StreamResultToBytes  # type: ignore[import-untyped]
+    from subunit import StreamResultToBytes
 
     buffer = io.BytesIO()
     stream = StreamResultToBytes(buffer)
@@ -420,7 +454,7 @@ def add_gate_week(sim: GateSimulator, *, until: _dt.datetime) -> GateWeek:
     for cause, group in GATE_WEEK.items():
         uuids = week.failed.setdefault(cause, [])
         for n, (job, change, days, project) in enumerate(
-            zip(group.job_names, group.changes, group.days_ago, group.projects)
+            zip(group.job_names, group.changes, group.days_ago, group.projects, strict=True)
         ):
             end = until - _dt.timedelta(days=days, hours=1, minutes=7 * n + 3)
             host = group.hosts[n] if group.hosts else "vexxhost"

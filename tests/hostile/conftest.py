@@ -8,7 +8,7 @@ import pytest
 # import the harness by name: `from harness import Reply, run_cli, assert_refused`.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import HostileServer  # noqa: E402
+from harness import HostileServer
 
 
 @pytest.fixture

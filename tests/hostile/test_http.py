@@ -44,6 +44,17 @@ def test_a_body_that_goes_silent_is_a_timeout(hostile):
     assert time.monotonic() - started < 3
 
 
+def test_headers_dripped_a_byte_at_a_time_are_a_timeout(hostile):
+    # Each socket read gets a byte within its timeout; their sum must not.
+    hostile.route("/slow", Reply.slow_headers(interval=0.1))
+    settings = http.HttpSettings(read_timeout=1, retries=1, backoff=0.01)
+    started = time.monotonic()
+    with pytest.raises(RequestTimeout):
+        http.get_json(http.build_session(settings), hostile.url + "/slow", what="x")
+    assert time.monotonic() - started < 4
+    assert hostile.hits["/slow"] == 2
+
+
 def test_an_announced_huge_body_is_refused_before_reading(hostile):
     hostile.route("/huge", Reply.huge(200 * MiB))
     settings = http.HttpSettings(max_body_bytes=MiB)
@@ -158,6 +169,29 @@ def test_a_redirect_loop_is_a_service_error(hostile):
     assert hostile.hits["/loop"] == FAST.max_redirects + 1
 
 
+def test_a_session_follows_the_deadline_of_the_command_using_it(hostile):
+    import threading
+
+    hostile.route("/x", Reply.json([1]))
+    first = http.Deadline(0.01, "first command")
+    with http.use_deadline(first):
+        cached = http.build_session(FAST)  # e.g. a module-level session
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(cached.deadline))
+        worker.start()
+        worker.join()
+        assert seen == [first]  # worker threads inherit it through the session
+    time.sleep(0.02)
+    # The first command is over: its spent deadline does not follow the session.
+    assert http.get_json(cached, hostile.url + "/x", what="x") == [1]
+    second = http.Deadline(30, "second command")
+    with http.use_deadline(second):
+        assert cached.deadline is second
+    explicit = http.Deadline(30, "mine")
+    with http.use_deadline(second):
+        assert http.build_session(FAST, deadline=explicit).deadline is explicit
+
+
 def test_deadline_rejects_nonsense():
     for seconds in (0, -1, float("nan"), float("inf")):
         with pytest.raises(ValueError):
@@ -178,6 +212,7 @@ def _review(hostile, *extra):
         (Reply.gzip_bomb(1 << 30), 15, ["limit"]),
         (Reply.drip(interval=0.5), 10, ["too slow", "--timeout"]),
         (Reply.silent(), 10, ["127.0.0.1"]),
+        (Reply.slow_headers(interval=0.2), 10, ["127.0.0.1"]),
         (Reply.retry_after(30), 5, ["429", "retry after 30"]),
         (Reply.retry_after(1, status=503), 10, ["503"]),
         (Reply.reset_mid_body(), 10, ["127.0.0.1"]),
@@ -216,3 +251,15 @@ def test_log_cut_mid_body_is_analysed_as_far_as_it_got(hostile):
     assert "Traceback" not in run.stderr
     assert "truncated" in run.stderr_lines[0]
     assert run.seconds < 10
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply.silent(), Reply.slow_headers(interval=0.2), Reply.drip(interval=0.3), Reply.retry_after(60), Reply.endless()],
+    ids=lambda reply: reply.label,
+)
+def test_certificates_from_a_hostile_keystone_are_bounded(hostile, reply):
+    # The certificate endpoints took up to 200 s against a slow keystone.
+    hostile.route("/", reply)
+    run = run_cli(["pki", "verify", "MIIB" + "A" * 100, "--keystone", hostile.url, "--timeout", "3"], kill_after=60)
+    assert_refused(run, 4, within=10, mentions=["keystone"])

@@ -10,7 +10,12 @@ import pytest
 
 from ostk import cli
 from ostk.environment import Environment
-from pki.issuing import create_ca, create_signing_cert, sign_cms_der, sign_revocation_list
+from pki.issuing import (
+    create_ca,
+    create_signing_cert,
+    sign_cms_der,
+    sign_revocation_list,
+)
 from pki.revocation import RevocationCache, RevocationList, RevocationListError
 
 
@@ -102,3 +107,19 @@ def test_stale_temp_files_of_a_killed_write_are_cleaned_on_the_next_run(tmp_path
     assert len(cache.get()) == 0
     assert not any(path.exists() for path in stale)
     assert fresh.exists() and foreign.exists()
+
+
+@pytest.mark.parametrize("command", ["verify", "revoked"])
+def test_a_silent_keystone_is_bounded_by_the_deadline(tmp_path, command):
+    from pki.testing import ADMIN_TOKEN, KeystoneStandIn
+
+    with KeystoneStandIn() as keystone, keystone.outage("slow", delay=30):
+        token = keystone.issue_token("demo")
+        started = time.monotonic()
+        argv = ["--timeout", "3", "pki", command]
+        argv += [token] if command == "verify" else []
+        code, err = run(tmp_path, *argv, "--keystone", keystone.url, "--os-token", ADMIN_TOKEN)
+        elapsed = time.monotonic() - started
+    assert code == 4, err
+    assert elapsed < 10
+    assert "127.0.0.1" in err or "keystone" in err

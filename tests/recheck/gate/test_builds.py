@@ -33,15 +33,7 @@ def test_pages_until_a_whole_page_ended_before_the_window(gate: Gate) -> None:
     # 73 final gate builds before the old history (71 + 2 of 8 days ago): 8 pages, then one all-old page.
     assert len(requests) == 9
     assert all("final=true" in r and "pipeline=gate" in r for r in requests)
-    assert requests[-1].endswith("limit=10&skip=80")
-
-
-def test_a_server_that_caps_limit_is_paged_by_what_it_returned(gate: Gate) -> None:
-    gate.sim.max_limit = 7
-
-    builds = list(list_builds(build_session(FAST_HTTP), gate.sim.zuul_url, "openstack", WEEK, page_size=7))
-
-    assert len(builds) == 71
+    assert "limit=10&skip=80" in requests[-1]
 
 
 def test_every_pipeline_when_none_is_given(gate: Gate) -> None:

@@ -47,5 +47,5 @@ def test_dask_from_the_cli(gate: Gate, cluster: LocalCluster) -> None:
 
 def test_unreachable_scheduler_is_a_service_error(gate: Gate) -> None:
     # Nothing listens on port 9 (discard): connecting fails within the connect timeout.
-    with pytest.raises(ServiceError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+    with pytest.raises(ServiceError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
         report_json(gate, dask="tcp://127.0.0.1:9", workers=None)

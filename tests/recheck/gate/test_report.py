@@ -101,7 +101,7 @@ def test_second_run_downloads_nothing_already_analysed(gate: Gate) -> None:
 
     new = [path for _method, path in gate.sim.requests[before:]]
     # Only the builds listing: no log, manifest or Launchpad request.
-    assert new == ["/zuul/api/tenant/openstack/builds?final=true&complete=true&pipeline=gate&limit=100&skip=0"]
+    assert new == ["/zuul/api/tenant/openstack/builds?limit=100&skip=0&pipeline=gate&final=true"]
     assert second == first
 
 
