@@ -17,7 +17,9 @@ def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, serv
     """Create the ``swift`` service user and the ``object-store`` endpoints."""
     session = keystone_session(admin, timeout=60)
     with keystone_errors("registering swift in keystone"):
-        roles = {name: _ensure(session, keystone_v3, "roles", {"name": name}) for name in ROLES}
+        roles: dict[str, dict[str, Any] | None] = {
+            name: _ensure(session, keystone_v3, "roles", {"name": name}) for name in ROLES
+        }
         roles["admin"] = _find(session, keystone_v3, "roles", {"name": "admin"})
         project = _ensure(session, keystone_v3, "projects", {"name": "service", "domain_id": "default"})
         user = _find(session, keystone_v3, "users", {"name": "swift", "domain_id": "default"})
@@ -29,8 +31,9 @@ def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, serv
         else:
             session.patch(f"{keystone_v3}/users/{user['id']}", json={"user": {"password": service_password}})
         for role in ("admin", "service"):
-            if roles.get(role):
-                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]['id']}")
+            assigned = roles.get(role)
+            if assigned:
+                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{assigned['id']}")
         service = _ensure(session, keystone_v3, "services", {"type": "object-store", "name": "swift"})
         url = f"http://127.0.0.1:{swift_port}/v1/AUTH_%(project_id)s"
         existing = session.get(f"{keystone_v3}/endpoints", params={"service_id": service["id"]}).json()["endpoints"]
@@ -98,7 +101,8 @@ def _find(session: Any, base: str, collection: str, attrs: dict[str, str]) -> di
 
 def _create(session: Any, base: str, collection: str, body: dict[str, Any]) -> dict[str, Any]:
     singular = collection[:-1]
-    return session.post(f"{base}/{collection}", json={singular: body}).json()[singular]
+    created: dict[str, Any] = session.post(f"{base}/{collection}", json={singular: body}).json()[singular]
+    return created
 
 
 def _ensure(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -10,13 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import requests
 from filelock import FileLock, Timeout
 
 from ostk import dirs
 from ostk.auth import AuthConfig
 from ostk.errors import InputError, UsageError
 from ostk.files import ensure_private_dir, private_dir_warnings
+from ostk.http import HttpSettings, build_session
 from stack import keystone, mariadb, ports, processes, registry, swift, venvs
 from stack.processes import MissingProgram, ProcessRecord, ServiceFailed
 from stack.state import (
@@ -408,7 +409,7 @@ class Stack:
         internal = dict(state.internal_ports)
         wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
         missing = [name for name in wanted if name not in internal]
-        for name, port in zip(missing, ports.free_ports(len(missing))):
+        for name, port in zip(missing, ports.free_ports(len(missing)), strict=True):
             internal[name] = port
         storage = Path(state.storage_dir) if state.storage_dir else swift.default_storage_dir(self.directory)
         state = replace(
@@ -450,13 +451,13 @@ class Stack:
                 assert memcached is not None
                 state = self._spawn(
                     state, started, pending, name, swift.memcached_argv(memcached, port), marker=f"-p {port}",
-                    environ=env, healthy=lambda port=port: ports.is_listening(port),
+                    environ=env, healthy=functools.partial(ports.is_listening, port),
                 )
             else:
                 state = self._spawn(
                     state, started, pending, name, swift.server_argv(venv.python, self.layout, name),
                     marker=str(self.layout.swift_dir / f"{name}-server.conf"),
-                    environ=env, healthy=lambda port=port: _http_ok(f"http://127.0.0.1:{port}/healthcheck"),
+                    environ=env, healthy=functools.partial(_http_ok, f"http://127.0.0.1:{port}/healthcheck"),
                 )
         return state
 
@@ -509,8 +510,8 @@ class Stack:
             project = session.get_project_id()
         url = f"{self.swift_url}/v1/AUTH_{project}"
         try:
-            answer = requests.head(url, headers={"X-Auth-Token": token}, timeout=60)
-        except requests.RequestException as exc:
+            answer = build_session(HttpSettings(read_timeout=60.0)).head(url, headers={"X-Auth-Token": token})
+        except OSError as exc:  # requests' errors are OSErrors
             raise ServiceFailed("proxy", f"HEAD of the admin account failed: {exc}", state.processes["proxy"].log) from exc
         if answer.status_code // 100 != 2:
             raise ServiceFailed(
@@ -690,10 +691,14 @@ def _swift_environ(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+#: Health probes: no retries (the caller polls), short timeouts.
+_PROBE = HttpSettings(connect_timeout=2.0, read_timeout=2.0, retries=0)
+
+
 def _http_ok(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
+        return build_session(_PROBE).get(url).status_code == 200
+    except OSError:  # requests' errors are OSErrors
         return False
 
 
@@ -715,4 +720,4 @@ def _wait_healthy(record: ProcessRecord, healthy: Callable[[], bool], timeout: f
     raise ServiceFailed(record.service, f"not healthy after {timeout:.0f} s", record.log)
 
 
-__all__ = ["Stack", "StackStatus", "ServiceStatus", "default_dir", "MissingProgram"]
+__all__ = ["MissingProgram", "ServiceStatus", "Stack", "StackStatus", "default_dir"]

@@ -86,11 +86,11 @@ for pair in sys.argv[2:]:
     name, port = pair.split("=")
     builder = RingBuilder(8, 1, 1)
     builder.add_dev({"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1",
-                     "port": int(port), "device": "%s", "weight": 1.0})
+                     "port": int(port), "device": "DEVICE", "weight": 1.0})
     builder.rebalance()
-    builder.save("%%s/%%s.builder" %% (swift_dir, name))
-    builder.get_ring().save("%%s/%%s.ring.gz" %% (swift_dir, name))
-""" % DEVICE
+    builder.save(f"{swift_dir}/{name}.builder")
+    builder.get_ring().save(f"{swift_dir}/{name}.ring.gz")
+""".replace("DEVICE", DEVICE)
 
 
 def default_storage_dir(root: Path) -> Path:

@@ -22,7 +22,7 @@ CLOUD_NAME = "ostk-local"
 DEVSTACK_CLOUDS = "devstack, devstack-admin, devstack-alt, devstack-system-admin"
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = subparsers.add_parser("stack", help="run a real keystone (and swift) on 127.0.0.1")
     commands = group.add_subparsers(title="stack commands", metavar="COMMAND")
 
@@ -97,14 +97,16 @@ def _port(text: str) -> int:
     return value
 
 
-def _stack(args: argparse.Namespace, env: Environment, **ports: int | None) -> Any:
+def _stack(
+    args: argparse.Namespace, env: Environment, keystone_port: int | None = None, swift_port: int | None = None
+) -> Any:
     # Imported here: the rest of the CLI should not pay for it.
     from stack import Stack, default_dir
 
     directory = args.dir if args.dir is not None else default_dir(env.environ)
     if not directory.is_absolute():
         directory = env.cwd / directory
-    return Stack(directory, environ=env.environ, **ports)
+    return Stack(directory, environ=env.environ, keystone_port=keystone_port, swift_port=swift_port)
 
 
 def _up(args: argparse.Namespace, env: Environment) -> int:
@@ -203,7 +205,7 @@ def _dir_flag(args: argparse.Namespace) -> str:
 
 
 def _status_doc(status: Any) -> dict[str, Any]:
-    doc = output.to_jsonable(status)
+    doc: dict[str, Any] = output.to_jsonable(status)
     doc["running"] = status.running
     return doc
 

@@ -113,7 +113,7 @@ def test_a_taken_port_is_exit_3_naming_the_service(keystone_stack: Stack, tmp_pa
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        rc, out, err = _run(keystone_stack, tmp_path, "up", "--keystone-port", str(port), directory=tmp_path / "s")
+        rc, _, err = _run(keystone_stack, tmp_path, "up", "--keystone-port", str(port), directory=tmp_path / "s")
     assert rc == 3
     assert f"keystone: port 127.0.0.1:{port} is already in use" in err
     assert "Traceback" not in err

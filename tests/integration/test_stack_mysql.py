@@ -56,7 +56,7 @@ def test_status_shows_mariadb_and_keystone_running_on_mysql(mysql_stack: Stack) 
     assert list(services) == ["mariadb", "keystone"]
     assert services["mariadb"]["port"] and services["mariadb"]["pid"]
     conf = (mysql_stack.layout.keystone_dir / "keystone.conf").read_text()
-    assert f"mysql+pymysql://keystone:" in conf and f"127.0.0.1:{services['mariadb']['port']}/keystone" in conf
+    assert "mysql+pymysql://keystone:" in conf and f"127.0.0.1:{services['mariadb']['port']}/keystone" in conf
     assert (mysql_stack.layout.mariadb_dir / "data" / "keystone").is_dir()
 
 
@@ -64,7 +64,7 @@ def test_mariadb_listens_on_loopback_only(mysql_stack: Stack) -> None:
     port = mysql_stack.status().services[0].port
     listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     ours = [fields[1] for fields in listening if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port]
-    assert ours == ["0100007F:%04X" % port]
+    assert ours == [f"0100007F:{port:04X}"]
 
 
 def test_logs_names_the_mariadb_log(mysql_stack: Stack) -> None:
