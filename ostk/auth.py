@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import msgspec
 
 from ostk import __version__
+from ostk.documents import load_yaml, validate
 from ostk.errors import (
     AuthFailed,
     ConfigError,
@@ -33,6 +34,7 @@ from ostk.errors import (
     ServiceError,
 )
 from ostk.files import atomic_write, ensure_private_dir
+from ostk.http import HttpSettings, build_session, check_url
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,38 @@ _FIELDS: dict[str, str] = {
 }
 
 
+_Scalar = str | int | float | bool | None
+
+#: One cloud of clouds.yaml as ostk reads it: the keys it uses must be scalars
+#: (``auth`` a mapping of scalars); keys it does not use may be anything, as
+#: openstacksdk allows (``regions: [...]``, ``auth_type``...).
+_CloudEntry = msgspec.defstruct(
+    "CloudEntry",
+    [
+        ("auth", dict[str, _Scalar], msgspec.field(default_factory=dict)),
+        ("verify", _Scalar, None),
+        *[(key, _Scalar, None) for key in _FIELDS],
+    ],
+)
+
+
+class _CloudsFile(msgspec.Struct):
+    clouds: dict[str, dict[str, Any] | None] | None = None
+
+
+#: clouds.yaml files are a few KB; anything this big is not one.
+_MAX_CLOUDS_YAML = 4 * 1024 * 1024
+
+
 def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the usual ``--os-*`` flags (all optional) to ``parser``."""
+    from ostk.cli.parser import (
+        url_arg,  # argparse glue; imported here to keep ostk.auth free of the CLI
+    )
+
     group = parser.add_argument_group("keystone authentication (default: OS_* / clouds.yaml)")
     group.add_argument("--os-cloud", metavar="NAME", help="a cloud from clouds.yaml (env: OS_CLOUD)")
-    group.add_argument("--os-auth-url", metavar="URL", help="keystone URL (env: OS_AUTH_URL)")
+    group.add_argument("--os-auth-url", metavar="URL", type=url_arg, help="keystone URL (env: OS_AUTH_URL)")
     group.add_argument("--os-username", metavar="NAME")
     group.add_argument("--os-password", metavar="PASSWORD", help="prefer OS_PASSWORD: flags show in ps")
     group.add_argument("--os-project-name", metavar="NAME")
@@ -146,12 +175,16 @@ def load_cloud(name: str, paths: Sequence[Path]) -> dict[str, Any]:
     for path in paths:
         if not path.is_file():
             continue
-        clouds = _read_yaml(path).get("clouds") or {}
+        clouds = _read_clouds(path)
         if name in clouds:
             entry = dict(clouds[name] or {})
+            source = str(path)
             secure = path.with_name("secure.yaml")
             if secure.is_file():
-                entry = _merge(entry, (_read_yaml(secure).get("clouds") or {}).get(name) or {})
+                entry = _merge(entry, _read_clouds(secure).get(name) or {})
+                source = f"{path} (with {secure.name})"
+            # Validated here, so resolve() can trust every value it reads.
+            validate(entry, _CloudEntry, source=f"{source}: cloud {name!r}", error=ConfigError)
             return entry
     searched = ", ".join(str(p) for p in paths)
     raise ConfigError(f"cloud {name!r} not found in clouds.yaml (searched {searched})")
@@ -177,8 +210,10 @@ def resolve(
 ) -> AuthConfig:
     """Merge flags, clouds.yaml and OS_* variables into one :class:`AuthConfig`."""
     values: dict[str, Any] = {}
+    origin = "OS_AUTH_URL"
     cloud = flags.get("cloud") or environ.get("OS_CLOUD")
     if cloud:
+        origin = f"cloud {cloud!r} in clouds.yaml"
         entry = load_cloud(cloud, clouds_yaml_paths(environ, cwd or Path.cwd()))
         auth = entry.get("auth") or {}
         for key, field in _FIELDS.items():
@@ -201,8 +236,15 @@ def resolve(
     for key, value in flags.items():
         if key in _FIELDS:
             values[_FIELDS[key]] = value
+            if key == "auth_url":
+                origin = "--os-auth-url"
         elif key == "insecure":
             values["insecure"] = bool(value)
+    if values.get("auth_url"):
+        try:
+            check_url(values["auth_url"])
+        except ValueError as exc:
+            raise ConfigError(f"keystone URL {values['auth_url']!r} from {origin}: {exc}") from None
     return AuthConfig(**values)
 
 
@@ -216,7 +258,8 @@ def keystone_session(config: AuthConfig, *, timeout: float = 30.0) -> Any:
     from keystoneauth1.identity import generic
 
     config.require_auth()
-    scope = {
+    plugin: Any
+    scope: dict[str, Any] = {
         "project_name": config.project_name,
         "project_id": config.project_id,
         "project_domain_name": config.project_domain_name,
@@ -225,15 +268,15 @@ def keystone_session(config: AuthConfig, *, timeout: float = 30.0) -> Any:
         "domain_id": config.domain_id,
     }
     if config.token:
-        plugin = generic.Token(auth_url=config.auth_url, token=config.token, **scope)
+        plugin = generic.Token(auth_url=str(config.auth_url), token=config.token, **scope)
     else:
-        user_domain = {"user_domain_name": config.user_domain_name, "user_domain_id": config.user_domain_id}
+        user_domain: dict[str, Any] = {"user_domain_name": config.user_domain_name, "user_domain_id": config.user_domain_id}
         if not (config.user_domain_name or config.user_domain_id):
             user_domain["user_domain_id"] = "default"
         if (config.project_name and not (config.project_domain_name or config.project_domain_id)):
             scope["project_domain_id"] = "default"
         plugin = generic.Password(
-            auth_url=config.auth_url,
+            auth_url=str(config.auth_url),
             username=config.username,
             user_id=config.user_id,
             password=config.password,
@@ -243,6 +286,10 @@ def keystone_session(config: AuthConfig, *, timeout: float = 30.0) -> Any:
     verify: bool | str = False if config.insecure else (config.cacert or True)
     return ks_session.Session(
         auth=plugin,
+        # keystoneauth sends through our transport: the command's deadline
+        # (--timeout) caps each call and stops it once spent, bodies are size-
+        # and stall-bounded. keystoneauth does the retrying (connect_retries).
+        session=build_session(HttpSettings(retries=0)),
         verify=verify,
         timeout=timeout,
         app_name="ostk",
@@ -291,18 +338,19 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_clouds(path: Path) -> dict[str, dict[str, Any] | None]:
+    """The ``clouds`` mapping of a clouds.yaml/secure.yaml, shape-checked (ConfigError, exit 3)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > _MAX_CLOUDS_YAML:
+            raise ConfigError(f"{path}: larger than {_MAX_CLOUDS_YAML // (1024 * 1024)} MiB, not a clouds.yaml")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    data = load_yaml(text, source=str(path), error=ConfigError, max_depth=32)
     if data is None:
         return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
+    parsed = validate(data, _CloudsFile, source=str(path), error=ConfigError)
+    return parsed.clouds or {}
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

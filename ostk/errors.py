@@ -19,6 +19,8 @@ class ExitStatus(enum.IntEnum):
     INPUT = 3
     #: A remote service failed: unreachable, timeout, HTTP error after retries.
     SERVICE = 4
+    #: ``ostk recheck --post`` refused to post (already rechecked, newer patch set...).
+    REFUSED = 5
     INTERRUPTED = 130
 
 
@@ -85,3 +87,7 @@ class AuthFailed(HTTPError):
 
 class TruncatedDownload(ServiceError):
     """A download ended before the body the server announced was complete."""
+
+
+class ResponseTooLarge(ServiceError):
+    """A service sent a body larger than we accept for one answer."""

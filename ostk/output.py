@@ -24,7 +24,11 @@ from rich.progress import (
 )
 
 from ostk.environment import Environment
-from ostk.redact import redact
+from ostk.redact import escape_control, redact
+
+#: Longest message printed: a 50,000-character URL from a server is shown by
+#: its start and end, not as a screenful.
+MAX_MESSAGE = 1000
 
 
 def to_jsonable(value: Any) -> Any:
@@ -56,19 +60,33 @@ def print_json(env: Environment, document: Any) -> None:
     env.stdout.flush()
 
 
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` made safe to print: secrets masked, control characters escaped, length capped.
+
+    Every message may carry text a user or a server chose (a URL, a file
+    name, a field of a JSON answer); a CR/LF or an ANSI escape in it must not
+    forge lines or colours on the terminal.
+    """
+    text = escape_control(redact(message))
+    if len(text) > limit:
+        keep = (limit - 1) // 2
+        text = f"{text[:keep]}…{text[-keep:]}"
+    return text
+
+
 def error(env: Environment, message: str) -> None:
-    """One line on stderr: ``error: message`` (secrets redacted)."""
-    env.err.print(f"[bold red]error:[/] {escape(redact(message))}")
+    """One line on stderr: ``error: message`` (secrets redacted, control characters escaped)."""
+    env.err.print(f"[bold red]error:[/] {escape(one_line(message))}")
 
 
 def warn(env: Environment, message: str) -> None:
-    """One line on stderr: ``warning: message`` (secrets redacted)."""
-    env.err.print(f"[yellow]warning:[/] {escape(redact(message))}")
+    """One line on stderr: ``warning: message`` (secrets redacted, control characters escaped)."""
+    env.err.print(f"[yellow]warning:[/] {escape(one_line(message))}")
 
 
 def info(env: Environment, message: str) -> None:
-    """A progress note on stderr."""
-    env.err.print(escape(message), style="dim")
+    """A progress note on stderr (control characters escaped)."""
+    env.err.print(escape(escape_control(message)), style="dim")
 
 
 def download_progress(env: Environment) -> Progress:

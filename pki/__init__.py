@@ -1,4 +1,4 @@
-"""Keystone PKI/PKIZ tokens: decode, verify, revocation lists, issuing for tests.
+"""Keystone PKI/PKIZ tokens: decode, verify, revocation lists, a WSGI filter.
 
 A native replacement for ``keystoneclient.common.cms`` and the PKI half of
 keystonemiddleware's auth_token (no openssl subprocess)::
@@ -15,24 +15,18 @@ with local files are ``ostk.errors.InputError`` (``CertificateError``,
 ``RevocationListError``); keystone failing is ``ostk.errors.ServiceError``
 (``RevocationUnavailable`` when no list is fresh enough: fail closed).
 
-:mod:`pki.issuing` creates CAs, signing certs and tokens for tests, and
-:class:`pki.testing.KeystoneStandIn` serves them like a PKI-era keystone.
+Elsewhere, by purpose: :mod:`pki.middleware` (``filter_factory``, the paste
+filter for services), :mod:`pki.issuing` (CAs, signing certs, signed tokens
+and lists), :mod:`pki.testing` (``KeystoneStandIn``, a PKI-era keystone on
+loopback), :mod:`pki.cms` (``der_to_pem``, ``verify_cms``...),
+:mod:`pki.certs` (``load_certificates``...), and the protocols
+``pki.verify.RevocationCheck`` / ``pki.verifier.CertificateSource``.
 """
 from __future__ import annotations
 
-from pki.certs import TrustStore, load_certificates, load_private_key
-from pki.cms import der_to_pem, pem_to_der, verify_cms
+from pki.certs import TrustStore
 from pki.errors import CertificateError, Reason, TokenInvalid
-from pki.issuing import (
-    KeyPair,
-    create_ca,
-    create_signing_cert,
-    sign_cms,
-    sign_revocation_list,
-    sign_token,
-    write_setup,
-)
-from pki.keystone import CertificateCache, KeystoneCertificates, KeystoneSource
+from pki.keystone import CertificateCache, KeystoneSource
 from pki.revocation import (
     RevocationCache,
     RevocationList,
@@ -41,20 +35,16 @@ from pki.revocation import (
     RevokedToken,
 )
 from pki.token import DecodedToken, TokenSummary, decode, token_ids
-from pki.verifier import CertificateSource, Verifier
-from pki.verify import RevocationCheck, VerifiedToken, verify_token
+from pki.verifier import Verifier
+from pki.verify import VerifiedToken, verify_token
 
 __all__ = [
     "CertificateCache",
     "CertificateError",
-    "CertificateSource",
     "DecodedToken",
-    "KeyPair",
-    "KeystoneCertificates",
     "KeystoneSource",
     "Reason",
     "RevocationCache",
-    "RevocationCheck",
     "RevocationList",
     "RevocationListError",
     "RevocationUnavailable",
@@ -64,18 +54,7 @@ __all__ = [
     "TrustStore",
     "VerifiedToken",
     "Verifier",
-    "create_ca",
-    "create_signing_cert",
     "decode",
-    "der_to_pem",
-    "load_certificates",
-    "load_private_key",
-    "pem_to_der",
-    "sign_cms",
-    "sign_revocation_list",
-    "sign_token",
     "token_ids",
-    "verify_cms",
     "verify_token",
-    "write_setup",
 ]

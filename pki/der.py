@@ -40,37 +40,61 @@ class KeystoneSignedData(NamedTuple):
 
 def _tlv(buf: bytes, pos: int, end: int, tag: int) -> tuple[int, int]:
     """Read one TLV with ``tag`` at ``pos``; return (content start, content end)."""
+    # Hot path (about twenty calls per token): lengths are read inline.
     if pos + 2 > end or buf[pos] != tag:
         raise _Malformed
-    first = buf[pos + 1]
+    length = buf[pos + 1]
     pos += 2
-    if first < 0x80:
-        if pos + first > end:
-            raise _Malformed
-        return pos, pos + first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 3 or pos + count > end:
+    if length >= 0x80:
+        if length == 0x81:
+            if pos >= end:
+                raise _Malformed
+            length = buf[pos]
+            pos += 1
+            if length < 0x80:
+                raise _Malformed  # DER: the shortest length form
+        elif length == 0x82:
+            if pos + 2 > end:
+                raise _Malformed
+            length = (buf[pos] << 8) | buf[pos + 1]
+            pos += 2
+            if length < 0x100:
+                raise _Malformed
+        elif length == 0x83:
+            if pos + 3 > end:
+                raise _Malformed
+            length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2]
+            pos += 3
+            if length < 0x10000:
+                raise _Malformed
+        else:
             raise _Malformed  # indefinite (BER) or absurdly long
-        length = int.from_bytes(buf[pos : pos + count], "big")
-        # DER: the shortest length form
-        if length < 0x80 or buf[pos] == 0:
-            raise _Malformed
-        pos += count
     if pos + length > end:
         raise _Malformed
     return pos, pos + length
 
 
+#: AlgorithmIdentifier TLVs seen so far → (OID contents, parameters): the
+#: handful keystone used repeat in every token, so a dict lookup replaces parsing.
+_KNOWN_ALGORITHMS: dict[bytes, tuple[bytes, bytes]] = {}
+_VERSION_1 = b"\x02\x01\x01"
+
+
 def _algorithm(buf: bytes, pos: int, end: int) -> tuple[bytes, bytes, int]:
     """AlgorithmIdentifier → (OID contents, parameters TLV or b"", next position)."""
     start, stop = _tlv(buf, pos, end, 0x30)
+    whole = buf[pos:stop]
+    known = _KNOWN_ALGORITHMS.get(whole)
+    if known is not None:
+        return known[0], known[1], stop
     oid_start, oid_end = _tlv(buf, start, stop, 0x06)
     if oid_end == oid_start:
         raise _Malformed
     params = buf[oid_end:stop]
     if params not in (b"", _NULL):
         raise _Malformed
+    if len(_KNOWN_ALGORITHMS) < 64:  # bounded: hostile input cannot grow it
+        _KNOWN_ALGORITHMS[whole] = (buf[oid_start:oid_end], params)
     return buf[oid_start:oid_end], params, stop
 
 
@@ -106,9 +130,9 @@ def _read(buf: bytes) -> KeystoneSignedData:
     sd_start, sd_end = _tlv(buf, explicit_start, explicit_end, 0x30)  # SignedData
     if sd_end != explicit_end:
         raise _Malformed
-    version, pos = _integer(buf, sd_start, sd_end)
-    if version != 1:
-        raise _Malformed
+    if buf[sd_start:sd_start + 3] != _VERSION_1 or sd_start + 3 > sd_end:
+        raise _Malformed  # version 1, DER-minimal
+    pos = sd_start + 3
     set_start, set_end = _tlv(buf, pos, sd_end, 0x31)  # digestAlgorithms
     digest_oids = []
     cursor = set_start
@@ -133,11 +157,11 @@ def _read(buf: bytes) -> KeystoneSignedData:
     si_start, si_end = _tlv(buf, si_set_start, si_set_end, 0x30)  # the one SignerInfo
     if si_end != si_set_end:
         raise _Malformed
-    si_version, pos = _integer(buf, si_start, si_end)
-    if si_version != 1:
+    if buf[si_start:si_start + 3] != _VERSION_1 or si_start + 3 > si_end:
         raise _Malformed
+    pos = si_start + 3
     ias_start, ias_end = _tlv(buf, pos, si_end, 0x30)  # issuerAndSerialNumber
-    name_start, name_end = _tlv(buf, ias_start, ias_end, 0x30)
+    _name_start, name_end = _tlv(buf, ias_start, ias_end, 0x30)
     issuer_der = buf[ias_start:name_end]
     serial, after_serial = _integer(buf, name_end, ias_end)
     if after_serial != ias_end:

@@ -34,9 +34,9 @@ from pki.certs import TrustStore, load_certificates
 __all__ = [
     "CERT_PATHS",
     "REVOKED_PATHS",
+    "CertificateCache",
     "KeystoneCertificates",
     "KeystoneSource",
-    "CertificateCache",
     "keystone_root",
 ]
 

@@ -20,30 +20,32 @@ import base64
 import binascii
 import contextlib
 import datetime as _dt
-import json
 import os
 import threading
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import filelock
 
+from ostk.documents import parse_json
 from ostk.errors import InputError, ServiceError
 from ostk.files import atomic_write, ensure_private_dir, private_dir_warnings
 from pki.certs import TrustStore
 from pki.cms import der_to_pem, pem_to_der, verify_cms
 from pki.errors import Reason, TokenInvalid
+from pki.token import PKI_PREFIXES
 
 __all__ = [
-    "RevokedToken",
-    "RevocationList",
-    "RevocationListError",
-    "RevocationCache",
-    "RevocationUnavailable",
     "DEFAULT_CACHE_TIME",
     "DEFAULT_MAX_STALE_AGE",
+    "RevocationCache",
+    "RevocationList",
+    "RevocationListError",
+    "RevocationUnavailable",
+    "RevokedToken",
 ]
 
 #: keystonemiddleware's default ``revocation_cache_time``, in seconds.
@@ -175,10 +177,7 @@ def signed_der(data: bytes | str, source: str = "revocation list") -> bytes:
     except UnicodeDecodeError as exc:
         raise RevocationListError(f"{source}: neither JSON, PEM nor DER") from exc
     if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise RevocationListError(f"{source}: invalid JSON ({exc})") from exc
+        document = parse_json(text, source=source, error=RevocationListError)
         signed = document.get("signed") if isinstance(document, dict) else None
         if not isinstance(signed, str):
             raise RevocationListError(
@@ -190,7 +189,7 @@ def signed_der(data: bytes | str, source: str = "revocation list") -> bytes:
             return pem_to_der(text)
         if text.startswith("PKIZ_"):
             return pem_to_der(_inflate_pkiz(text[5:], source))
-        if text.startswith("MII"):
+        if text.startswith(PKI_PREFIXES):
             # The PKI token form: PEM body with '/' written as '-'.
             return base64.b64decode(text.replace("-", "/"), validate=True)
     except TokenInvalid as exc:
@@ -220,10 +219,7 @@ def _as_pem(der: bytes) -> str:
 
 def parse_content(content: bytes, source: str = "revocation list") -> list[RevokedToken]:
     """The entries of a verified list's JSON content."""
-    try:
-        document = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RevocationListError(f"{source}: signed content is not JSON") from exc
+    document = parse_json(content, source=f"{source}: signed content", error=RevocationListError)
     revoked = document.get("revoked") if isinstance(document, dict) else None
     if not isinstance(revoked, list):
         raise RevocationListError(f'{source}: signed content has no "revoked" list')
@@ -256,6 +252,27 @@ def _parse_time(value: object) -> _dt.datetime | None:
 
 
 TrustLike = TrustStore | Callable[[], TrustStore]
+
+#: Temporary files of ours (``ostk.files.atomic_writer`` names them
+#: ``.<target>.<random>.tmp``) older than this were left by a killed process.
+STALE_TEMP_SECONDS = 60.0
+_OUR_FILES = (LIST_FILE, FAILED_FILE, "signing_cert.pem", "cacert.pem")
+
+
+def remove_stale_temp_files(directory: Path, *, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete temp files a SIGKILL left behind mid-write; only our own names,
+    only old ones (a live writer's file is seconds old at most)."""
+    removed = []
+    cutoff = time.time() - older_than
+    for name in _OUR_FILES:
+        for candidate in directory.glob(f".{name}.*.tmp"):
+            try:
+                if candidate.is_file() and not candidate.is_symlink() and candidate.stat().st_mtime < cutoff:
+                    candidate.unlink()
+                    removed.append(candidate)
+            except OSError:
+                continue  # gone already, or not ours to remove
+    return removed
 
 
 @dataclass(frozen=True)
@@ -312,6 +329,7 @@ class RevocationCache:
         #: Reasons the signing directory is not private (empty when it is).
         self.warnings: list[str] = private_dir_warnings(self.directory)
         self.path = self.directory / LIST_FILE
+        remove_stale_temp_files(self.directory)
         self._failed_path = self.directory / FAILED_FILE
         self._lock = filelock.FileLock(str(self.directory / LOCK_FILE), timeout=lock_timeout)
         self._thread_lock = threading.RLock()

@@ -33,7 +33,7 @@ from pki.certs import TrustStore
 from pki.errors import Reason, TokenInvalid
 from pki.verify import RevocationCheck, VerifiedToken, verify_token
 
-__all__ = ["Verifier", "CertificateSource", "VerifierStats"]
+__all__ = ["CertificateSource", "Verifier", "VerifierStats"]
 
 
 class CertificateSource(Protocol):

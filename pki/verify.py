@@ -9,7 +9,8 @@ from typing import Protocol, runtime_checkable
 from pki.certs import TrustStore
 from pki.cms import verify_message
 from pki.errors import Reason, TokenInvalid
-from pki.token import DecodedToken, decode, token_ids as _token_ids
+from pki.token import DecodedToken, decode
+from pki.token import token_ids as _token_ids
 
 
 @runtime_checkable

@@ -16,57 +16,43 @@ The review workflow (a bot looping over reviews)::
     report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
     print(report.suggestion)          # "recheck bug #NNN" or "recheck - <job>: <reason>"
 
-``recheck.testing`` (the CI simulator for your own tests) is imported on its own.
+The gate report (which bugs hit the gate this week)::
+
+    report = recheck.gate_report(since="7d")
+
+Refused posts raise :class:`RecheckRefused` (``.reason`` is a
+:class:`RefusalReason`). The clients and parsers live in their modules
+(``recheck.gerrit``, ``recheck.zuul``, ``recheck.launchpad``,
+``recheck.comments``, ``recheck.signatures``); ``recheck.testing`` (the CI
+simulator for your own tests) is imported on its own.
 """
-from recheck.comments import ChangeMessage, CIComment, JobResult, parse_ci_comment
-from recheck.engine import LogScanner, analyze_stream, order_failures
-from recheck.gerrit import Change, GerritClient, GerritCredentials
-from recheck.launchpad import LaunchpadBugFinder, LaunchpadClient
+from recheck.engine import LogScanner, analyze_stream
+from recheck.gate import gate_report
 from recheck.logcache import LogCache
 from recheck.models import BugMatch, Failure, FailureKind, JobReport, LogAnalysis, Report, ReviewRef
-from recheck.review import ReviewProgress, check_review
-from recheck.reviewref import ReviewTarget, parse_review
-from recheck.signatures import Signature, SignatureMatcher, SignatureSet, load_signatures, read_signature_file
+from recheck.review import RecheckRefused, RefusalReason, ReviewProgress, check_review
+from recheck.signatures import SignatureSet, load_signatures
 from recheck.sources import analyze
 from recheck.suggestion import suggest
-from recheck.zuul import Build, ZuulClient
 
 __all__ = [
-    # models
     "BugMatch",
     "Failure",
     "FailureKind",
     "JobReport",
     "LogAnalysis",
-    "Report",
-    "ReviewRef",
-    # the log engine
+    "LogCache",
     "LogScanner",
+    "RecheckRefused",
+    "RefusalReason",
+    "Report",
+    "ReviewProgress",
+    "ReviewRef",
+    "SignatureSet",
     "analyze",
     "analyze_stream",
-    "order_failures",
-    "suggest",
-    # offline signatures
-    "Signature",
-    "SignatureMatcher",
-    "SignatureSet",
-    "load_signatures",
-    "read_signature_file",
-    # the review workflow
-    "Build",
-    "CIComment",
-    "Change",
-    "ChangeMessage",
-    "GerritClient",
-    "GerritCredentials",
-    "JobResult",
-    "LaunchpadBugFinder",
-    "LaunchpadClient",
-    "LogCache",
-    "ReviewProgress",
-    "ReviewTarget",
-    "ZuulClient",
     "check_review",
-    "parse_ci_comment",
-    "parse_review",
+    "gate_report",
+    "load_signatures",
+    "suggest",
 ]

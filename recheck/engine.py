@@ -18,10 +18,11 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 from recheck.inflate import GZIP_MAGIC, Inflater
+from recheck.markers import MARKERS
 from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
 from recheck.scanner import MAX_LINE, TextScanner
 from recheck.signatures import SignatureSet
@@ -57,22 +58,30 @@ class LogScanner:
         content_encoding: str | None = None,
         signatures: SignatureSet | None = None,
         job_name: str | None = None,
-        every_line: bool = False,
+        every_line: bool = True,
+        signatures_only: bool = False,
     ) -> None:
+        """``every_line`` is accepted for compatibility: every line is always checked.
+
+        ``signatures_only``: a log fetched for the signatures that name it (a
+        service log): only those signatures are checked, no failure is looked for.
+        """
         self.name = name
-        self._every_line = every_line
+        self._signatures_only = signatures_only
         # gzip is recognised by its magic bytes: a ".gz" name or a Content-Encoding
         # header is only a hint (HTTP clients often decode the body already).
         self.content_encoding = content_encoding
         self._signatures = signatures
         self._job_name = job_name
-        self._matcher = signatures.matcher(log_name=name, job_name=job_name) if signatures else None
+        self._matcher = (
+            signatures.matcher(log_name=name, job_name=job_name, only_named=signatures_only) if signatures else None
+        )
         self._head = b""
         self._decided = False
         self._inflater: Inflater | None = None
         self._format: str | None = None
         self._text: TextScanner | None = None
-        self._spool: tempfile.SpooledTemporaryFile | None = None
+        self._spool: tempfile.SpooledTemporaryFile[bytes] | None = None
         self._bytes = 0
         self._warnings: list[str] = []
         self._finished: LogAnalysis | None = None
@@ -141,8 +150,10 @@ class LogScanner:
                         put(block)
                         if stop.is_set():
                             return
+                    if inflater.limited:
+                        break
                 put(None)
-            except BaseException as exc:  # noqa: BLE001 - handed to the scanning thread
+            except BaseException as exc:
                 put(exc)
 
         worker = threading.Thread(target=inflate, name="recheck-inflate", daemon=True)
@@ -155,6 +166,8 @@ class LogScanner:
                 if isinstance(item, BaseException):
                     raise item
                 self._plain(item)
+                if self._text is not None and self._text.found.stopped is not None:
+                    break  # the scan gave up on a pathological log: reading on is wasted
         finally:
             stop.set()
             worker.join(timeout=5)
@@ -168,6 +181,9 @@ class LogScanner:
             self._plain(self._head)
             self._head = b""
         if self._inflater is not None:
+            if self._inflater.limited:
+                mib = self._inflater.output / 1024**2
+                self._warnings.append(f"log larger than {mib:,.0f} MiB once decompressed: only that much was read")
             if self._inflater.error is not None:
                 truncated = True
                 self._warnings.append(f"log corrupt ({self._inflater.error}); analysed what was readable")
@@ -185,8 +201,8 @@ class LogScanner:
             lines = self._text.lines
             if self._text.found.invalid_utf8:
                 self._warnings.append("invalid UTF-8 replaced")
-            if self._text.found.dropped:
-                self._warnings.append(f"{self._text.found.dropped} more failure report(s) not kept")
+            if self._text.found.stopped:
+                self._warnings.append(f"log not read to the end: {self._text.found.stopped}")
             if self._text.found.long_lines:
                 self._warnings.append(
                     f"{self._text.found.long_lines} very long line(s) cut to {MAX_LINE // 1024} KiB"
@@ -234,7 +250,9 @@ class LogScanner:
         if base.endswith(".gz"):
             base = base[:-3]
         first = head.lstrip()[:1]
-        if head[:1] == bytes([SUBUNIT_V2_SIGNATURE]) or base.endswith(".subunit"):
+        if self._signatures_only:
+            self._format = TEXT
+        elif head[:1] == bytes([SUBUNIT_V2_SIGNATURE]) or base.endswith(".subunit"):
             self._format = SUBUNIT
         elif base.endswith(".json") or (first == b"[" and (b'"plays"' in head or b'"playbook"' in head)):
             self._format = JOB_JSON
@@ -249,11 +267,22 @@ class LogScanner:
             junk = sum(1 for b in sample if b < 9 or 13 < b < 32)
             if sample and junk > len(sample) // 10:
                 self._warnings.append("log looks binary; scanned as text anyway")
-            self._text = TextScanner(
-                html_input=self._format == HTML, matcher=self._matcher, every_line=self._every_line
-            )
+            html = self._format == HTML
+            self._text = TextScanner(html_input=html, matcher=self._matcher, block_hook=self._block_hook(html))
         else:
             self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+
+    def _block_hook(self, html: bool) -> Callable[[bytes, int, int, int, tuple[bytes, ...]], list[int]] | None:
+        """Every line against every signature, in the pass that finds the failure markers."""
+        if self._matcher is None or not len(self._matcher):
+            return None
+        # Every needle the text scanner may ask for (trigger ones included): one database.
+        needles = tuple(m.needle for m in MARKERS if html or m.when != "html")
+        hook = self._matcher.block_hook(needles)
+        if not self._signatures_only:
+            return hook
+        # No markers asked for: the text scanner then only counts lines.
+        return lambda block, pos, size, first, markers: hook(block, pos, size, first, ())
 
     def _dispatch(self, block: bytes) -> None:
         if self._text is not None:
@@ -290,7 +319,7 @@ class LogScanner:
 
 def order_failures(failures: Iterable[Failure]) -> list[Failure]:
     """De-duplicate, then put root causes first (infra, set-up, timeouts, tests, tasks)."""
-    merged: dict[tuple, Failure] = {}
+    merged: dict[tuple[object, ...], Failure] = {}
     for f in failures:
         key = (f.kind, f.id) if f.kind is FailureKind.TEST else (f.kind, f.id, f.message)
         old = merged.get(key)
@@ -319,13 +348,13 @@ def analyze_stream(
     content_encoding: str | None = None,
     signatures: SignatureSet | None = None,
     job_name: str | None = None,
-    every_line: bool = False,
+    every_line: bool = True,
 ) -> LogAnalysis:
     """Analyse a log given as an iterable of raw byte chunks (see :class:`LogScanner`).
 
-    Signatures are checked on the lines that carry a failure marker, on failure
-    excerpts and on the lines just above set-up failures; ``every_line`` checks
-    every line instead (several times slower on big logs).
+    Signatures are checked on every line (in one pass with the failure
+    markers, see :mod:`recheck.matcher`) and on failure excerpts;
+    ``every_line`` is accepted for compatibility and changes nothing.
 
     A gzip stream that ends early, or an iterator that raises
     :class:`~ostk.errors.TruncatedDownload` or :class:`EOFError`, gives a
@@ -334,8 +363,7 @@ def analyze_stream(
     from ostk.errors import TruncatedDownload
 
     scanner = LogScanner(
-        name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name,
-        every_line=every_line,
+        name=name, content_encoding=content_encoding, signatures=signatures, job_name=job_name
     )
     try:
         for chunk in chunks:

@@ -16,13 +16,46 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import msgspec
 import requests
 
 from ostk.errors import AuthFailed, ConfigError, NotFound, ServiceError, UsageError
-from ostk.http import build_session, redact_url, request, service_errors, check_status
+from ostk.http import build_session, check_status, get_json, redact_url, service_errors
+from recheck.boundary import MalformedAnswer, validate
 from recheck.comments import ChangeMessage, parse_gerrit_date
 
 XSSI_PREFIX = ")]}'"
+
+
+class _AccountDoc(msgspec.Struct):
+    username: str | None = None
+    name: str | None = None
+
+
+class _MessageDoc(msgspec.Struct):
+    message: str = ""
+    _revision_number: int | None = msgspec.field(default=None, name="_revision_number")
+    author: _AccountDoc | None = None
+    date: str | None = None
+    tag: str | None = None
+
+
+class _RevisionDoc(msgspec.Struct):
+    _number: int | None = msgspec.field(default=None, name="_number")
+
+
+class _ChangeDoc(msgspec.Struct):
+    """The parts of Gerrit's ChangeInfo we read (o=MESSAGES, CURRENT_REVISION)."""
+
+    _number: int = msgspec.field(name="_number")
+    project: str = ""
+    branch: str = ""
+    change_id: str = ""
+    status: str = ""
+    subject: str = ""
+    current_revision: str | None = None
+    revisions: dict[str, _RevisionDoc] = {}
+    messages: list[_MessageDoc] = []
 
 
 @dataclass(frozen=True)
@@ -125,19 +158,8 @@ class GerritClient:
         """Every change (any project/branch) with this Change-Id."""
         what = f"looking up Change-Id {change_id} on Gerrit"
         data = self._get(f"{self.base_url}/changes/", what=what, params={"q": f"change:{change_id}"})
-        if not isinstance(data, list):
-            raise ServiceError(f"{what}: unexpected answer")
-        return [
-            ChangeSummary(
-                number=int(item["_number"]),
-                project=str(item.get("project", "")),
-                branch=str(item.get("branch", "")),
-                status=str(item.get("status", "")),
-                subject=str(item.get("subject", "")),
-            )
-            for item in data
-            if isinstance(item, dict) and "_number" in item
-        ]
+        docs = validate(data, list[_ChangeDoc], source="Gerrit change query", error=MalformedAnswer)
+        return [ChangeSummary(d._number, d.project, d.branch, d.status, d.subject) for d in docs]
 
     def post_review(self, change: int, message: str, *, revision: str = "current") -> None:
         """Post ``message`` on ``change`` (sent once: a POST is never retried)."""
@@ -165,43 +187,37 @@ class GerritClient:
 
     # ------------------------------------------------------------------
     def _get(self, url: str, *, what: str, params: Any = None) -> Any:
-        response = request(self.session, "GET", url, what=what, params=params)
-        return parse_json(response.text, what=what)
+        # ostk.http.get_json: size cap, stall timeout, depth-limited parse, )]}' stripped.
+        return get_json(self.session, url, what=what, params=params)
 
     def _change_from(self, data: Any) -> Change:
-        if not isinstance(data, dict) or "_number" not in data:
-            raise ServiceError("Gerrit returned an unexpected change document")
-        revisions = data.get("revisions") or {}
-        current = revisions.get(data.get("current_revision"), {}) if isinstance(revisions, dict) else {}
-        numbers = [r.get("_number") for r in revisions.values() if isinstance(r, dict)] if isinstance(revisions, dict) else []
-        messages_raw = data.get("messages") or []
-        current_ps = current.get("_number") or max(
-            [n for n in numbers if isinstance(n, int)]
-            + [m.get("_revision_number") for m in messages_raw if isinstance(m.get("_revision_number"), int)]
-            + [1]
-        )
+        doc = validate(data, _ChangeDoc, source="Gerrit change", error=MalformedAnswer)
+        if not 0 < doc._number < 10**10:
+            raise MalformedAnswer("Gerrit change: unexpected answer (change number out of range)")
+        current = doc.revisions.get(doc.current_revision or "")
+        numbers = [r._number for r in doc.revisions.values() if r._number is not None]
+        numbers += [m._revision_number for m in doc.messages if m._revision_number is not None]
+        current_ps = (current._number if current else None) or max([*numbers, 1])
         messages = tuple(
             ChangeMessage(
-                message=str(item.get("message", "")),
-                patchset=item.get("_revision_number"),
-                author=_author(item.get("author")),
-                date=parse_gerrit_date(item.get("date")),
-                tag=item.get("tag"),
+                message=item.message,
+                patchset=item._revision_number,
+                author=(item.author.username or item.author.name) if item.author else None,
+                date=parse_gerrit_date(item.date),
+                tag=item.tag,
             )
-            for item in messages_raw
-            if isinstance(item, dict)
+            for item in doc.messages
         )
-        number = int(data["_number"])
-        project = str(data.get("project", ""))
+        project = doc.project
         return Change(
-            number=number,
+            number=doc._number,
             project=project,
-            branch=str(data.get("branch", "")),
-            change_id=str(data.get("change_id", "")),
+            branch=doc.branch,
+            change_id=doc.change_id,
             current_patchset=int(current_ps),
-            status=str(data.get("status", "")),
+            status=doc.status,
             messages=messages,
-            url=f"{self.base_url}/c/{project}/+/{number}" if project else f"{self.base_url}/{number}",
+            url=f"{self.base_url}/c/{project}/+/{doc._number}" if project else f"{self.base_url}/{doc._number}",
         )
 
 
@@ -221,7 +237,3 @@ def ambiguous(change_id: str, candidates: list[ChangeSummary]) -> UsageError:
     return UsageError(f"Change-Id {change_id} matches {len(candidates)} changes: {lines}; pass the change number")
 
 
-def _author(author: Any) -> str | None:
-    if not isinstance(author, dict):
-        return None
-    return author.get("username") or author.get("name")

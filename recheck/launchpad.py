@@ -9,6 +9,13 @@ too so that its bugs rank first.
 
 Candidates are ranked on what a human would check: is the exact test id in
 the bug, is it the same project, is it recent and hot, is it still open.
+
+Launchpad's search ANDs every word and indexes the title and only the first
+2,500 characters of a description, so the query is the few words that
+identify a failure (:func:`search_words`), not the whole message. Launchpad
+names match ``^[a-z0-9][a-z0-9+.-]*$``: a repository such as
+``openstack-ansible-os_nova`` has no project of that name (404), so only
+valid names are searched and a 404 target counts as absent.
 """
 from __future__ import annotations
 
@@ -26,11 +33,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import requests
 
-from ostk.errors import OstkError, ServiceError
+from ostk.errors import NotFound, OstkError
 from ostk.files import atomic_write, ensure_private_dir
 from ostk.http import HttpSettings, build_session, get_json
+from recheck.boundary import MalformedAnswer, validate
 from recheck.models import BugMatch, Failure, FailureKind
 
 DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
@@ -52,6 +61,35 @@ _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?s?\b")
 _QUOTED_PATH = re.compile(r"(/[\w.-]+){2,}")
 _PUNCT = re.compile(r"[\"'`<>(){}\[\],;=]")
+#: https://launchpad.net/+help-registry/project-name (lowercase, digits, + . -).
+LAUNCHPAD_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
+#: Words per message query: Launchpad ANDs them, so more words find less.
+QUERY_WORDS = 4
+_COMMON = frozenset(
+    "the a an and or of to in on at for from with by is was be been not no did does failed failure error "
+    "while after before during could cannot unable into than then this that it its".split()
+)
+
+
+class _TaskDoc(msgspec.Struct):
+    bug_link: str = ""
+    title: str = ""
+    status: str | None = None
+    bug_target_name: str | None = None
+    importance: str | None = None
+    date_created: str | None = None
+
+
+class _SearchDoc(msgspec.Struct):
+    entries: list[_TaskDoc]
+
+
+class _BugDoc(msgspec.Struct):
+    title: str | None = None
+    description: str | None = None
+    heat: int = 0
+    tags: list[str] = []
+    date_last_updated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,17 +157,22 @@ class LaunchpadClient:
         """Bug tasks of ``target`` (project or project group) matching ``text``."""
         params: list[tuple[str, str]] = [("ws.op", "searchTasks"), ("search_text", text), ("ws.size", str(limit))]
         params += [("status", status) for status in statuses]
-        data = self._get(f"{self.base_url}/{target}", what=f"searching Launchpad ({target})", params=params)
-        entries = data.get("entries") if isinstance(data, dict) else None
-        if not isinstance(entries, list):
-            raise ServiceError(f"searching Launchpad ({target}): unexpected answer")
-        return [task for task in (self._task(entry) for entry in entries[:limit]) if task]
+        if not LAUNCHPAD_NAME.match(target):
+            return []
+        try:
+            data = self._get(f"{self.base_url}/{target}", what=f"searching Launchpad ({target})", params=params)
+        except NotFound:
+            # No such project on Launchpad (a repository named otherwise): nothing to find there.
+            return []
+        doc = validate(data, _SearchDoc, source=f"Launchpad search ({target})", error=MalformedAnswer)
+        return [task for task in (self._task(entry) for entry in doc.entries[:limit]) if task]
 
     def bug(self, bug_link: str) -> dict[str, Any]:
-        """The bug resource (title, description, heat, tags...), memoised."""
+        """The bug resource (title, description, heat, tags...), memoised and validated."""
         if bug_link not in self._bugs:
             data = self._get(bug_link, what="reading a Launchpad bug")
-            self._bugs[bug_link] = data if isinstance(data, dict) else {}
+            doc = validate(data, _BugDoc, source="Launchpad bug", error=MalformedAnswer)
+            self._bugs[bug_link] = msgspec.structs.asdict(doc)
         return self._bugs[bug_link]
 
     def with_details(self, task: BugTask, bug_link: str) -> BugTask:
@@ -143,26 +186,24 @@ class LaunchpadClient:
             date_last_updated=_date(bug.get("date_last_updated")) or task.date_created,
         )
 
-    def _task(self, entry: Any) -> BugTask | None:
-        if not isinstance(entry, dict):
-            return None
-        link = str(entry.get("bug_link") or "")
+    def _task(self, entry: _TaskDoc) -> BugTask | None:
+        link = entry.bug_link
         match = _BUG_NUMBER.search(link)
-        title_match = _TASK_TITLE.match(str(entry.get("title") or ""))
-        if match:
-            number = int(match.group(1))
-        elif title_match:
-            number = int(title_match.group(1))
-        else:
+        title_match = _TASK_TITLE.match(entry.title)
+        digits = match.group(1) if match else title_match.group(1) if title_match else None
+        if digits is None:
             return None
+        if len(digits) > 9:
+            raise MalformedAnswer(f"Launchpad search: unexpected answer (bug number of {len(digits)} digits)")
+        number = int(digits)
         task = BugTask(
             number=number,
-            title=title_match.group(2) if title_match else str(entry.get("title") or ""),
-            status=str(entry.get("status") or ""),
-            target=str(entry.get("bug_target_name") or ""),
+            title=title_match.group(2) if title_match else entry.title,
+            status=entry.status or "",
+            target=entry.bug_target_name or "",
             url=f"https://bugs.launchpad.net/bugs/{number}",
-            importance=entry.get("importance"),
-            date_created=_date(entry.get("date_created")),
+            importance=entry.importance,
+            date_created=_date(entry.date_created),
         )
         self._links[number] = link
         return task
@@ -180,11 +221,30 @@ def search_terms(failure: Failure) -> list[str]:
         short = test_id.rsplit(".", 1)[-1]
         if short != test_id and len(short) > 8:
             terms.append(short)
-    message = normalise_message(failure.message)
+    message = search_words(failure.message)
     if message:
         terms.append(message)
     seen: set[str] = set()
     return [t for t in terms if not (t in seen or seen.add(t))]  # type: ignore[func-returns-value]
+
+
+def search_words(message: str, *, words: int = QUERY_WORDS) -> str:
+    """The few words that identify an error message, in their order (Launchpad ANDs them).
+
+    Exception names first (``TimeoutException``), then the longest other words;
+    no ids, numbers, paths or common words.
+    """
+    candidates = [w.strip(".:!?") for w in normalise_message(message, words=40).split()]
+    candidates = [w for w in candidates if len(w) > 2 and w.lower() not in _COMMON]
+    named = [w for w in candidates if re.search(r"(Error|Exception|Timeout|Failure|Fault)$", w)]
+    rest = sorted((w for w in candidates if w not in named), key=len, reverse=True)
+    chosen = set(list(dict.fromkeys(named))[:2])
+    for word in rest:
+        if len(chosen) >= words:
+            break
+        chosen.add(word)
+    ordered = [w for w in dict.fromkeys(candidates) if w in chosen]
+    return " ".join(ordered[:words])
 
 
 def strip_tags(test_id: str) -> str:
@@ -296,7 +356,7 @@ class LaunchpadBugFinder:
             return
         pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(keys)), thread_name_prefix="ostk-lp")
         try:
-            for key, tasks in zip(keys, pool.map(lambda k: self.client.search_tasks(*k), keys)):
+            for key, tasks in zip(keys, pool.map(lambda k: self.client.search_tasks(*k), keys), strict=False):
                 self._searches[key] = tasks
             links = list(dict.fromkeys(
                 link
@@ -343,10 +403,10 @@ class LaunchpadBugFinder:
 
 
 def _targets(project: str | None) -> list[str]:
-    """Where to search: the ``openstack`` group, and the change's own project."""
+    """Where to search: the ``openstack`` group, and the change's own project if Launchpad could name it."""
     targets = [PROJECT_GROUP]
     short_project = (project or "").rsplit("/", 1)[-1]
-    if short_project and short_project != PROJECT_GROUP:
+    if short_project and short_project != PROJECT_GROUP and LAUNCHPAD_NAME.match(short_project):
         targets.append(short_project)
     return targets
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Fields whose value names the log file the event came from.
 FILE_FIELDS = frozenset({"tags", "filename", "@tags", "@fields.filename"})
@@ -24,6 +25,10 @@ MESSAGE_FIELDS = frozenset({"message", "@message"})
 MAX_ALTERNATIVES = 64
 
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([^\s()"]+))', re.S)
+
+
+#: A parsed query: ``("term", field, value)``, ``("not", node)``, ``("and"|"or", [nodes])``.
+Node = tuple[Any, ...]
 
 
 class QueryError(ValueError):
@@ -126,14 +131,14 @@ class _Parser:
         self.pos += 1
         return token
 
-    def expression(self, default_field: str = "message") -> tuple:
+    def expression(self, default_field: str = "message") -> Node:
         items = [self.conjunction(default_field)]
         while self.peek() == "OR":
             self.take()
             items.append(self.conjunction(default_field))
         return items[0] if len(items) == 1 else ("or", items)
 
-    def conjunction(self, default_field: str) -> tuple:
+    def conjunction(self, default_field: str) -> Node:
         items = [self.unary(default_field)]
         while self.peek() not in (None, ")", "OR"):
             if self.peek() == "AND":
@@ -141,19 +146,19 @@ class _Parser:
             items.append(self.unary(default_field))
         return items[0] if len(items) == 1 else ("and", items)
 
-    def unary(self, default_field: str) -> tuple:
+    def unary(self, default_field: str) -> Node:
         if self.peek() == "NOT":
             self.take()
             return ("not", self.unary(default_field))
         return self.primary(default_field)
 
-    def primary(self, default_field: str) -> tuple:
+    def primary(self, default_field: str) -> Node:
         kind, value = self.take()
         if kind == "(":
-            node = self.expression(default_field)
+            group = self.expression(default_field)
             if self.take()[0] != ")":
                 raise QueryError("unbalanced parentheses")
-            return node
+            return group
         if kind == "phrase":
             return ("term", default_field, value)
         if kind != "word":
@@ -165,7 +170,7 @@ class _Parser:
             name, _, rest = value.partition(":")
             name = name.lower()
             if rest:
-                node: tuple = ("term", name, rest)
+                node: Node = ("term", name, rest)
             elif self.peek() == "(":
                 self.take()
                 node = self.expression(name)
@@ -181,7 +186,7 @@ class _Parser:
         return ("not", node) if negate else node
 
 
-def _dnf(node: tuple, negated: bool) -> list[list[tuple[str, str, bool]]]:
+def _dnf(node: Node, negated: bool) -> list[list[tuple[str, str, bool]]]:
     kind = node[0]
     if kind == "term":
         return [[(node[1], node[2], negated)]]

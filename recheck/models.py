@@ -108,6 +108,8 @@ class JobReport:
     voting: bool = True
     warnings: tuple[str, ...] = ()
     truncated: bool = False
+    #: False when the job ran in a pipeline that casts no vote (experimental, check-arm64).
+    pipeline_votes: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,6 +118,7 @@ class JobReport:
             "log_url": self.log_url,
             "pipeline": self.pipeline,
             "voting": self.voting,
+            "pipeline_votes": self.pipeline_votes,
             "failures": [f.to_json() for f in self.failures],
             "bugs": [b.to_json() for b in self.bugs],
             "warnings": list(self.warnings),

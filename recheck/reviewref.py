@@ -7,7 +7,10 @@ A review can be named five ways, and users paste all of them::
     https://review.opendev.org/123456                 short Gerrit URL
     https://review.openstack.org/#/c/123456/          old (GWT UI) Gerrit URL
     I0ce62e720e797718dbfde6bfcd4b22a213985867          a Change-Id
-    https://zuul.opendev.org/t/openstack/build/<uuid> a Zuul build page
+    https://zuul.opendev.org/t/openstack/build/<uuid> a Zuul build page (or its /logs,
+                                                      /console, /log/<path> tabs)
+    https://zuul.opendev.org/t/openstack/buildset/<uuid>  a Zuul buildset page
+    https://zuul.example.org/build/<uuid>             a whitelabeled tenant (no /t/T)
 
 :func:`parse_review` turns one into a :class:`ReviewTarget` without any
 network access; the workflow resolves Change-Ids and Zuul builds later.
@@ -16,12 +19,14 @@ from __future__ import annotations
 
 import configparser
 import re
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ostk.errors import UsageError
+from recheck.zuul import parse_zuul_url
 
 #: Where OpenStack's Gerrit lives when nothing else says.
 DEFAULT_GERRIT = "https://review.opendev.org"
@@ -36,9 +41,7 @@ _OLD_URL = re.compile(r"^(?P<prefix>.*?)/c/(?P<change>\d+)(?:/(?P<ps>\d+))?/?$")
 # /<n>[/<ps>]
 # /<n>[/<ps>] at the site root only: deeper numeric paths are log directories.
 _SHORT_URL = re.compile(r"^(?P<prefix>(?:/#)?)/(?P<change>\d+)(?:/(?P<ps>\d+))?/?$")
-_ZUUL_BUILD = re.compile(
-    r"^(?P<prefix>.*?)/(?:t/(?P<tenant>[^/]+)/build|api/tenant/(?P<api_tenant>[^/]+)/build)/(?P<uuid>[0-9a-f]{32})/?$"
-)
+_CHANGE_ID_TRAILER = re.compile(r"^Change-Id:\s*(I[0-9a-f]{40})\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -58,10 +61,13 @@ class ReviewTarget:
     project: str | None = None
     #: The Gerrit base URL the argument names (None: use the configured one).
     gerrit: str | None = None
-    #: A Zuul build uuid, with the Zuul base URL and tenant it came from.
+    #: A Zuul build or buildset uuid, with the Zuul base URL and tenant it came from.
     zuul_build: str | None = None
+    zuul_buildset: str | None = None
     zuul: str | None = None
     tenant: str | None = None
+    #: The Zuul URL had no ``/t/<tenant>``: a whitelabeled tenant (API under ``/api/``).
+    whitelabel: bool = False
 
 
 def is_review(text: str) -> bool:
@@ -93,12 +99,14 @@ def parse_review(text: str) -> ReviewTarget:
     # The old UI keeps the route in the fragment: https://host/#/c/123456/
     if parts.fragment.startswith("/"):
         path = path + parts.fragment.rstrip("/")
-    zuul = _ZUUL_BUILD.match(path)
-    if zuul:
+    page = parse_zuul_url(base + path)
+    if page is not None:
         return ReviewTarget(
-            zuul_build=zuul.group("uuid"),
-            zuul=base + zuul.group("prefix"),
-            tenant=zuul.group("tenant") or zuul.group("api_tenant"),
+            zuul_build=page.uuid if page.kind == "build" else None,
+            zuul_buildset=page.uuid if page.kind == "buildset" else None,
+            zuul=page.base,
+            tenant=page.tenant,
+            whitelabel=page.tenant is None,
         )
     for pattern in (_NEW_URL, _OLD_URL, _SHORT_URL):
         match = pattern.match(path)
@@ -148,6 +156,23 @@ def gitreview_host(cwd: Path) -> str | None:
             # The repository root has no .gitreview: not a Gerrit project.
             return None
     return None
+
+
+def head_change_id(cwd: Path) -> str:
+    """The ``Change-Id:`` trailer of ``HEAD`` in the git checkout at ``cwd`` (what git-review users have)."""
+    try:
+        done = subprocess.run(
+            ["git", "log", "-1", "--format=%B", "HEAD"],
+            cwd=cwd, capture_output=True, text=True, timeout=30, check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise UsageError(f"no REVIEW given and git could not be run here ({exc})") from exc
+    if done.returncode != 0:
+        raise UsageError("no REVIEW given and this is not a git checkout: name a change, URL or Change-Id")
+    found = _CHANGE_ID_TRAILER.findall(done.stdout)
+    if not found:
+        raise UsageError("no REVIEW given and HEAD has no Change-Id trailer (was it sent with git-review?)")
+    return str(found[-1])
 
 
 def _int(value: str | None) -> int | None:

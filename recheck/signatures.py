@@ -6,23 +6,29 @@ their own under ``~/.config/ostk/signatures/`` as ``*.json`` (the same
 format) or ``<bug>.yaml`` (elastic-recheck's query format).
 
 Matching is Lucene-like: case-insensitive and token-wise, so punctuation and
-runs of blanks do not matter. It must stay cheap on huge logs, so each
-alternative is indexed under one rare token (its longest); an event is only
-checked against the alternatives whose token it contains.
+runs of blanks do not matter. Every line of a log is checked in one pass by
+:mod:`recheck.matcher` (Hyperscan, or its pure-Python twin); multi-line
+events (a traceback excerpt) are checked here, each alternative indexed under
+one rare token (its longest) so that an event is only checked against the
+alternatives whose token it contains.
 """
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from ostk.dirs import config_dir
+import msgspec
+
+from ostk.dirs import cache_dir, config_dir
+from ostk.documents import load_yaml, parse_json, validate
 from ostk.errors import InputError
+from recheck.filenames import files_ok, log_path, restricted
 from recheck.lucene import Alternative, QueryError, parse_query
+from recheck.matcher import BlockHook, Rule, build_engine, words
 from recheck.models import BugMatch
 
 SHIPPED = Path(__file__).with_name("data") / "signatures.json"
@@ -35,14 +41,18 @@ UNCHECKED_BUILD = 0.7
 #: A resolved bug is a less likely explanation for today's failure.
 RESOLVED_FACTOR = 0.5
 
-_WORD = re.compile(r"[a-z0-9]+")
-_CONSOLE_TAGS = frozenset({"console", "console.html", "consoletext", "job-output.txt", "job-output.json"})
-_SERVICE_LOG = re.compile(r"(?:^|/)(?:screen-|syslog|.*\.log(?:\.txt)?$)")
+#: ASCII words only, as in :func:`recheck.matcher.words`: the line scan and the event
+#: check must agree on what a word is.
+_WORD = re.compile(r"[a-z0-9]+", re.I | re.A)
+#: A signature file larger than this is not read (the shipped one is ~0.5 MiB).
+MAX_FILE = 16 * 1024 * 1024
+#: Longest matched line quoted in a match's explanation.
+QUOTE = 300
 
 
 def normalize(text: str) -> str:
     """Lowercase word tokens joined by single blanks, padded: ``" no space left "``."""
-    return " " + " ".join(_WORD.findall(text.lower())) + " "
+    return " " + " ".join(_WORD.findall(text)).lower() + " "
 
 
 @dataclass(frozen=True)
@@ -102,19 +112,66 @@ def signature_from_query(bug: int, doc: Mapping[str, Any], origin: str = "shippe
     )
 
 
-def signature_from_json(doc: Mapping[str, Any], origin: str) -> Signature:
+class _AlternativeDoc(msgspec.Struct, forbid_unknown_fields=True):
+    """One alternative as ``signatures.json`` writes it (``Alternative.to_json``)."""
+
+    phrases: list[str]
+    forbidden: list[str] = []
+    files: list[str] = []
+    files_not: list[str] = []
+    builds: list[str] = []
+    builds_not: list[str] = []
+
+
+class _SignatureDoc(msgspec.Struct):
+    """One entry of a signature JSON file (``Signature.to_json``)."""
+
+    bug: int
+    alternatives: list[_AlternativeDoc]
+    title: str | None = None
+    query: str = ""
+    test_ids: list[str] = []
+    resolved_at: str | None = None
+
+
+class _SignatureFile(msgspec.Struct):
+    signatures: list[_SignatureDoc]
+
+
+class _QueryDoc(msgspec.Struct):
+    """An elastic-recheck ``queries/<bug>.yaml`` document."""
+
+    query: str
+    bug: int | None = None
+    title: str | None = None
+    test_ids: list[str] = []
+    #: YAML reads ``2014-07-01`` as a date: any scalar is kept as text.
+    resolved_at: Any = None
+
+
+def signature_from_json(doc: Mapping[str, Any] | _SignatureDoc, origin: str) -> Signature:
+    """A :class:`Signature` from one entry of a signature JSON file; ValueError if unusable."""
+    entry = doc if isinstance(doc, _SignatureDoc) else validate(
+        doc, _SignatureDoc, source=origin, error=InputError
+    )
+    if entry.bug <= 0:
+        raise ValueError(f"bug {entry.bug} is not a bug number")
     alternatives = tuple(
-        Alternative(**{k: tuple(str(x) for x in v) for k, v in alt.items()}) for alt in doc["alternatives"]
+        Alternative(
+            tuple(a.phrases), tuple(a.forbidden), tuple(a.files), tuple(a.files_not), tuple(a.builds),
+            tuple(a.builds_not),
+        )
+        for a in entry.alternatives
     )
     if not alternatives or not all(a.phrases for a in alternatives):
         raise ValueError("every alternative needs phrases")
     return Signature(
-        bug=int(doc["bug"]),
-        title=str(doc.get("title") or f"bug {doc['bug']}"),
+        bug=entry.bug,
+        title=entry.title or f"bug {entry.bug}",
         alternatives=alternatives,
-        test_ids=tuple(str(t) for t in doc.get("test_ids") or ()),
-        resolved_at=doc.get("resolved_at"),
-        query=str(doc.get("query") or ""),
+        test_ids=tuple(entry.test_ids),
+        resolved_at=entry.resolved_at,
+        query=entry.query,
         origin=origin,
     )
 
@@ -136,10 +193,14 @@ class SignatureSet:
         matches = sigs.match("No space left on device", log_name="console.html")
     """
 
-    def __init__(self, signatures: Iterable[Signature], warnings: Iterable[str] = ()) -> None:
+    def __init__(
+        self, signatures: Iterable[Signature], warnings: Iterable[str] = (), *, cache: Path | None = None
+    ) -> None:
         self.signatures: tuple[Signature, ...] = tuple(signatures)
         #: Files or entries that could not be loaded, one line each.
         self.warnings: tuple[str, ...] = tuple(warnings)
+        #: Where compiled line matchers are kept between runs (None: compiled per process).
+        self.cache = cache
         # Building a matcher filters every signature: reuse one per (log, job) in match().
         self._matchers: dict[tuple[str, str | None], SignatureMatcher] = {}
 
@@ -152,9 +213,26 @@ class SignatureSet:
         state["_matchers"] = {}
         return state
 
-    def matcher(self, *, log_name: str = "", job_name: str | None = None) -> SignatureMatcher:
-        """A matcher for one log: file and build filters are decided once, here."""
-        return SignatureMatcher(self, log_name=log_name, job_name=job_name)
+    def matcher(
+        self, *, log_name: str = "", job_name: str | None = None, only_named: bool = False
+    ) -> SignatureMatcher:
+        """A matcher for one log: file and build filters are decided once, here.
+
+        ``only_named``: only the signatures whose file filter names this log
+        (for service logs fetched because some signature needs them)."""
+        return SignatureMatcher(self, log_name=log_name, job_name=job_name, only_named=only_named)
+
+    def unmatchable(self) -> tuple[tuple[int, str], ...]:
+        """(bug, why) for each alternative that can never match a line: Lucene drops
+        phrases without a word (``"+"``, ``"::"``), so an alternative made only of
+        those has nothing to look for."""
+        out = []
+        for sig in self.signatures:
+            for alt in sig.alternatives:
+                if _rule(alt) is None:
+                    quoted = " + ".join(f'"{p}"' for p in alt.phrases)
+                    out.append((sig.bug, f"no word to look for in {quoted}"))
+        return tuple(out)
 
     def match(
         self,
@@ -182,37 +260,73 @@ class _Hit:
 
 
 class SignatureMatcher:
-    """Accumulates signature hits over the events of one log."""
+    """Accumulates signature hits over the events of one log.
 
-    def __init__(self, sigset: SignatureSet, *, log_name: str, job_name: str | None) -> None:
+    ``only_named``: keep only the alternatives that name this file in a
+    ``tags``/``filename`` filter (a service log fetched for those signatures).
+    """
+
+    def __init__(
+        self, sigset: SignatureSet, *, log_name: str, job_name: str | None, only_named: bool = False
+    ) -> None:
         self._index: dict[str, list[tuple[_Indexed, float, str]]] = {}
         self._hits: dict[int, _Hit] = {}
-        path = _log_path(log_name)
+        self._sigset = sigset
+        self._where = "" if not only_named else f" in {log_name.split('?', 1)[0].rstrip('/')}"
+        #: The alternatives checked on every line, as matcher rules (same order).
+        self._entries: list[tuple[_Indexed, float, str]] = []
+        self._rules: list[Rule] = []
+        path = log_path(log_name)
         for sig in sigset.signatures:
             for alt in sig.alternatives:
-                if not _files_ok(alt, path):
+                if not files_ok(alt, path) or (only_named and not restricted(alt)):
                     continue
                 score, note = _build_score(alt, job_name)
                 if score == 0:
                     continue
-                phrases = tuple(normalize(p) for p in alt.phrases)
-                forbidden = tuple(normalize(p) for p in alt.forbidden)
-                words = [w for p in phrases for w in p.split()]
-                if not words:
-                    continue  # phrases of punctuation only: nothing to anchor on
-                anchor = max(words, key=len)
+                rule = _rule(alt)
+                if rule is None:
+                    continue  # phrases of punctuation only: nothing to look for
+                phrases = tuple(normalize(p) for p in alt.phrases if words(p))
+                forbidden = tuple(normalize(p) for p in alt.forbidden if words(p))
                 entry = (_Indexed(sig, alt, phrases, forbidden), score, note)
+                anchor = max((w for p in phrases for w in p.split()), key=len)
                 self._index.setdefault(anchor, []).append(entry)
+                self._entries.append(entry)
+                self._rules.append(rule)
+
+    def __len__(self) -> int:
+        """How many alternatives apply to this log."""
+        return len(self._entries)
 
     def fresh(self) -> SignatureMatcher:
         """A matcher with the same index and no hits yet."""
         clone = object.__new__(SignatureMatcher)
-        clone._index = self._index
+        clone.__dict__.update(self.__dict__)
         clone._hits = {}
         return clone
 
+    def block_hook(self, markers: tuple[bytes, ...] = (), *, engine: str | None = None) -> BlockHook:
+        """Check every line of the blocks given to the hook against every alternative.
+
+        The hook takes ``(block, pos, size, first_line, markers)`` (complete lines
+        in ``block[pos:size]``), records the signature hits, and returns the
+        offsets of the requested ``markers``, found in the same pass.
+        """
+        scanner = build_engine(self._rules, markers, cache=self._sigset.cache, kind=engine).scanner()
+        entries = self._entries
+
+        def hook(block: bytes, pos: int, size: int, first_line: int, wanted: Sequence[bytes]) -> list[int]:
+            result = scanner.scan(block, pos, size, first_line, wanted)
+            for hit in result.hits:
+                item, score, note = entries[hit.rule]
+                self._record(item, score, note, hit.line, hit.text)
+            return result.markers
+
+        return hook
+
     def feed(self, text: str, line: int | None = None) -> bool:
-        """Check one event; return True if some signature matched it."""
+        """Check one event (a line, a traceback); return True if some signature matched it."""
         if not self._index:
             return False
         norm = normalize(text)
@@ -224,20 +338,24 @@ class SignatureMatcher:
             for item, score, note in entries:
                 if not all(p in norm for p in item.phrases):
                     continue
-                if any(p.strip() and p in norm for p in item.forbidden):
+                if any(p in norm for p in item.forbidden):
                     continue
                 found = True
                 self._record(item, score, note, line)
         return found
 
-    def _record(self, item: _Indexed, score: float, note: str, line: int | None) -> None:
+    def _record(self, item: _Indexed, score: float, note: str, line: int | None, text: bytes = b"") -> None:
         sig = item.signature
         hit = self._hits.get(sig.bug)
         if hit is None:
             hit = self._hits[sig.bug] = _Hit(sig, score)
-            where = f" (line {line})" if line else ""
+            where = f" ({self._where.strip()}, line {line})" if self._where and line else (
+                f" (line {line})" if line else self._where)
             quoted = " + ".join(f'"{p}"' for p in item.alternative.phrases)
             hit.why.append(f"log matches {quoted}{where}")
+            if text:
+                quote = text[:QUOTE].decode("utf-8", "replace")
+                hit.why.append("  " + clean_text(quote) + ("…" if len(text) > QUOTE else ""))
             if note:
                 hit.why.append(note)
         elif score > hit.score:
@@ -282,36 +400,25 @@ def _bare_test_id(test_id: str) -> str:
     return test_id.split("[", 1)[0].strip()
 
 
-def _log_path(log_name: str) -> str:
-    path = log_name.split("?", 1)[0].split("#", 1)[0].rstrip("/").lower()
-    if path.endswith(".gz"):
-        path = path[:-3]
-    return path
+def _rule(alt: Alternative) -> Rule | None:
+    """An alternative as a line rule; None when no phrase has a word to look for.
+
+    Lucene drops a phrase that its analyzer reduces to nothing (``"+"``,
+    ``"::"``): such a phrase constrains nothing, so it is left out here too.
+    """
+    phrases = tuple(w for w in (words(p) for p in alt.phrases) if w)
+    if not phrases:
+        return None
+    forbidden = tuple(w for w in (words(p) for p in alt.forbidden) if w)
+    return Rule(phrases, forbidden)
 
 
-def _is_console(path: str) -> bool:
-    base = PurePosixPath(path).name if path else ""
-    if not base or base in _CONSOLE_TAGS:
-        return True
-    return not _SERVICE_LOG.search(path)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _file_matches(pattern: str, path: str) -> bool:
-    pattern = pattern.lower().strip()
-    if pattern in _CONSOLE_TAGS:
-        return _is_console(path)
-    if not path:
-        return False
-    base = PurePosixPath(path).name
-    if "*" in pattern or "?" in pattern:
-        return fnmatch.fnmatchcase(path, "*" + pattern.lstrip("*")) or fnmatch.fnmatchcase(base, pattern)
-    return base == pattern or path.endswith("/" + pattern) or path == pattern
-
-
-def _files_ok(alt: Alternative, path: str) -> bool:
-    if not all(_file_matches(p, path) for p in alt.files):
-        return False
-    return not any(_file_matches(p, path) for p in alt.files_not)
+def clean_text(text: str) -> str:
+    """A log line fit to print: no colour codes or control characters."""
+    return _CONTROL.sub("", text).strip()
 
 
 def _build_score(alt: Alternative, job_name: str | None) -> tuple[float, str]:
@@ -330,33 +437,38 @@ def _build_score(alt: Alternative, job_name: str | None) -> tuple[float, str]:
 def read_signature_file(path: Path, origin: str | None = None) -> list[Signature]:
     """Signatures from one file: our JSON format, or one elastic-recheck ``<bug>.yaml``.
 
-    Raises :class:`InputError` when the file cannot be read or understood.
+    Raises :class:`InputError` (one line naming the file) when the file cannot
+    be read or understood: bad syntax, nesting or alias bombs, wrong shapes.
     """
     try:
+        if path.stat().st_size > MAX_FILE:
+            raise InputError(f"{path}: larger than {MAX_FILE // (1024 * 1024)} MiB, not a signature file")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read signature file {path}: {exc}") from exc
     origin = origin or str(path)
+    source = str(path)
     if path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+        doc = load_yaml(text, source=source, error=InputError)
         if not isinstance(doc, dict) or "query" not in doc:
             raise InputError(f"{path}: expected an elastic-recheck query document with 'query:'")
-        bug = doc.get("bug") or path.stem
+        query = validate(doc, _QueryDoc, source=source, error=InputError, strict=False)
+        resolved = query.resolved_at
+        if isinstance(resolved, (dict, list)):
+            raise InputError(f"{path}: resolved_at must be a date or text")
+        fields = {"query": query.query, "title": query.title, "test_ids": query.test_ids,
+                  "resolved_at": None if resolved is None else str(resolved)}
         try:
-            return [signature_from_query(int(bug), doc, origin)]
+            return [signature_from_query(int(query.bug or path.stem), fields, origin)]
         except (ValueError, QueryError) as exc:
             raise InputError(f"{path}: cannot use this query: {exc}") from exc
+    data = parse_json(text, source=source, error=InputError)
+    shaped = validate(data if isinstance(data, dict) else {"signatures": data}, _SignatureFile,
+                      source=source, error=InputError)
     try:
-        doc = json.loads(text)
-        entries = doc["signatures"] if isinstance(doc, dict) else doc
-        return [signature_from_json(entry, origin) for entry in entries]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"{path}: not a signature file ({exc.__class__.__name__}: {exc})") from exc
+        return [signature_from_json(entry, origin) for entry in shaped.signatures]
+    except ValueError as exc:
+        raise InputError(f"{path}: not a signature file ({exc})") from exc
 
 
 def load_signatures(environ: Mapping[str, str], *, shipped: bool = True) -> SignatureSet:
@@ -381,4 +493,4 @@ def load_signatures(environ: Mapping[str, str], *, shipped: bool = True) -> Sign
                     by_bug[sig.bug] = sig
             except InputError as exc:
                 warnings.append(f"signature file skipped: {exc}")
-    return SignatureSet(by_bug.values(), warnings)
+    return SignatureSet(by_bug.values(), warnings, cache=cache_dir(environ) / "recheck" / "matchers")

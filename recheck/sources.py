@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from ostk.errors import InputError, TruncatedDownload
 from recheck.engine import LogScanner, read_chunks
@@ -81,7 +79,7 @@ def analyze(
     return _drain(scanner, read_chunks(source, FILE_CHUNK), threaded=True)
 
 
-def _drain(scanner: LogScanner, chunks: Iterator[bytes], *, threaded: bool = False) -> LogAnalysis:
+def _drain(scanner: LogScanner, chunks: Iterable[bytes], *, threaded: bool = False) -> LogAnalysis:
     try:
         scanner.consume(chunks, threaded=threaded)
     except (TruncatedDownload, EOFError):

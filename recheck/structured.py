@@ -1,86 +1,142 @@
 """Structured logs: subunit v2 result streams and Zuul's job-output.json.
 
 These give exact answers (the test ids, the failed task and its rc), so the
-engine prefers them to a text scan. Both need the whole document to parse,
-so the engine spools them to a temporary file (bounded memory) first.
+engine prefers them to a text scan. The engine spools them to a temporary
+file first; job-output.json is then read in place (memory-mapped, see
+``recheck.jobjson``), never loaded whole.
 """
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable
+import mmap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
+from recheck.jobjson import HostResult, HostStats, JobJsonError, TooDeep, walk
+from recheck.logtext import (
+    Excerpt,
+    ansible_excerpt,
+    ansible_message,
+    clean_controls,
+    exception_message,
+    one_line,
+    test_id,
+)
 from recheck.models import Failure, FailureKind
-from recheck.scanner import MAX_FAILURES, MAX_MESSAGE, TextScanner, _Excerpt, _ansible_message, _test_id, clean_controls
+from recheck.scanner import MAX_FAILURES, TextScanner
+
+__all__ = ["SUBUNIT_V2_SIGNATURE", "read_job_output_json", "read_subunit"]
 
 #: subunit v2 packets start with this signature byte.
 SUBUNIT_V2_SIGNATURE = 0xB3
 
 _FAILED_STATUSES = frozenset({"fail", "uxsuccess"})
+#: Longest stdout of a failed task scanned for test failures.
+MAX_TASK_STDOUT = 64 * 1024 * 1024
 
 
 def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
-    """Failures from a subunit v2 stream: (failures, warnings, tests seen)."""
-    import subunit
+    """Failures from a subunit v2 stream: (failures, warnings, tests seen).
+
+    A damaged stream (python-subunit's ``subunit.parser`` pseudo-test) and a
+    test left in progress when the stream stopped (a worker that died, e.g. on
+    subunit's "Length too long") are failures of their own: the tests that
+    failed before keep their own tracebacks.
+    """
+    import subunit  # type: ignore[import-untyped]
     import testtools
 
     failures: list[Failure] = []
     warnings: list[str] = []
     seen = 0
     dropped = [0]
+    #: (tests seen when the damage was met, what python-subunit said).
+    damage: list[tuple[int, str]] = []
+    unfinished: list[str] = []
 
-    def on_test(test: dict[str, Any]) -> None:
-        nonlocal seen
-        seen += 1
-        if test.get("status") not in _FAILED_STATUSES:
-            return
+    def keep(failure: Failure) -> None:
         if len(failures) >= MAX_FAILURES:
             dropped[0] += 1
             return
-        test_id = _test_id(str(test.get("id") or "unknown"))
-        if test_id == "subunit.parser":
+        failures.append(failure)
+
+    def on_test(test: dict[str, Any]) -> None:
+        nonlocal seen
+        status = test.get("status")
+        tid = test_id(str(test.get("id") or "unknown"))
+        if tid == "subunit.parser":
             # python-subunit reports a damaged or cut stream as this pseudo-test.
-            detail = ""
             for content in (test.get("details") or {}).values():
                 try:
-                    detail = " ".join(content.as_text().split())[:200]
-                except Exception:  # noqa: BLE001
+                    detail = one_line(content.as_text())[:200]
+                except Exception:  # noqa: BLE001, S112 - binary packet data: the text detail says why
                     continue
-            warnings.append(f"subunit stream damaged: {detail or 'parse error'}")
+                if detail and (not damage or damage[-1] != (seen, detail)):
+                    damage.append((seen, detail))
+            if not damage or damage[-1][0] != seen:
+                damage.append((seen, "parse error"))
             return
-        excerpt = _Excerpt()
-        message = f"{test_id} {test.get('status')}"
-        for name, content in (test.get("details") or {}).items():
-            try:
-                text = content.as_text()
-            except Exception:  # noqa: BLE001 - a binary attachment: skip it, keep the rest
-                continue
-            if not text.strip():
-                continue
-            excerpt.add(f"{name}:")
-            for line in text.splitlines():
-                excerpt.add("    " + clean_controls(line))
-            if name == "traceback":
-                tail = [ln for ln in text.splitlines() if ln.strip()]
-                if tail:
-                    message = clean_controls(tail[-1].strip())
-        failures.append(Failure(FailureKind.TEST, test_id, message[:MAX_MESSAGE], None, excerpt.text()))
+        if status == "inprogress":
+            # Reported at stopTestRun, after everything else: not "seen after the damage".
+            unfinished.append(tid)
+            return
+        seen += 1
+        if status in _FAILED_STATUSES:
+            keep(_test_failure(tid, str(status), test.get("details") or {}))
 
-    result = testtools.StreamToDict(on_test)
+    result = testtools.StreamToDict(on_test)  # type: ignore[arg-type]
     case = subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout")
     result.startTestRun()
     try:
         case.run(result)
     except Exception as exc:  # noqa: BLE001 - python-subunit raises assorted errors on bad packets
-        warnings.append(f"subunit stream damaged, read up to the damage ({type(exc).__name__})")
+        damage.append((seen, type(exc).__name__))
     finally:
         try:
             result.stopTestRun()
         except Exception:  # noqa: BLE001 - in-progress tests of a cut stream
             warnings.append("subunit stream ended inside a test")
+    cut = bool(damage) and damage[-1][0] == seen
+    for at, detail in damage:
+        warnings.append(f"subunit stream damaged: {detail}")
+        if at < seen:
+            # Tests came after the damage: the stream was broken, not merely cut short.
+            keep(Failure(FailureKind.TASK, "test runner", f"the subunit stream is damaged: {detail}"))
+    if unfinished and cut:
+        warnings.append(f"subunit stream cut inside {len(unfinished)} test(s)")
+    elif unfinished:
+        # The stream ended cleanly but these never finished: their worker died (stestr's
+        # worker stops on subunit's "Length too long" while reporting a test).
+        for tid in unfinished:
+            keep(Failure(FailureKind.TEST, tid, f"{tid} did not finish: the test runner stopped during this test"))
     if dropped[0]:
         warnings.append(f"{dropped[0]} more failed test(s) not kept")
-    return failures, warnings, seen
+    return failures, warnings, seen + len(unfinished)
+
+
+def _test_failure(tid: str, status: str, details: dict[str, Any]) -> Failure:
+    excerpt = Excerpt()
+    # stestr records a test its worker died in (subunit's "Length too long") as failed,
+    # with no details at all.
+    message = f"{tid} {status}" if details else f"{tid} failed with no traceback recorded (its worker may have died)"
+    for name, content in details.items():
+        try:
+            text = content.as_text()
+        except Exception:  # noqa: BLE001, S112 - a binary attachment: skip it, keep the rest
+            continue
+        if not text.strip():
+            continue
+        excerpt.add(f"{name}:")
+        lines = text.splitlines()
+        for line in lines:
+            excerpt.add("    " + clean_controls(line))
+        if name == "traceback":
+            message = exception_message(lines) or next(
+                (ln.strip() for ln in reversed(lines) if ln.strip()), message
+            )
+    return Failure(FailureKind.TEST, tid, one_line(message), None, excerpt.text())
 
 
 def read_job_output_json(
@@ -89,60 +145,81 @@ def read_job_output_json(
     """Failures from Zuul's job-output.json (playbooks → plays → tasks → hosts).
 
     The stdout of each failed task is scanned as text too: a "run tempest"
-    task carries the test failures in its output.
+    task carries the test failures in its output. Raises ``ValueError`` (a
+    :class:`~recheck.jobjson.JobJsonError`) when the document is not JSON or
+    is nested too deep; parts of the wrong shape are skipped.
     """
-    try:
-        doc = json.load(stream)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"job-output.json is not valid JSON ({exc})") from exc
-    if not isinstance(doc, list):
-        raise ValueError("job-output.json should be a list of playbooks")
     failures: list[Failure] = []
     warnings: list[str] = []
-    for playbook in doc:
-        if not isinstance(playbook, dict):
-            continue
-        phase = str(playbook.get("phase") or "run")
-        path = str(playbook.get("playbook") or "playbook")
-        for play in playbook.get("plays") or ():
-            play_name = str((play.get("play") or {}).get("name") or "play")
-            for task in play.get("tasks") or ():
-                task_name = str((task.get("task") or {}).get("name") or "task")
-                for host, result in (task.get("hosts") or {}).items():
-                    if not isinstance(result, dict):
-                        continue
-                    failure = _task_failure(phase, path, play_name, task_name, host, result)
-                    if failure is None:
-                        continue
-                    stdout = result.get("stdout")
-                    if isinstance(stdout, str) and stdout:
-                        nested = scanner_factory()
-                        nested.feed(stdout.encode("utf-8", "replace"))
-                        nested.close()
-                        failures.extend(f for f in nested.found.failures if f.kind is FailureKind.TEST)
-                    failures.append(failure)
-        for host, stats in (playbook.get("stats") or {}).items():
-            if isinstance(stats, dict) and stats.get("unreachable"):
-                failures.append(
-                    Failure(FailureKind.INFRA, f"{path}/{host}", f"host {host} unreachable during {phase}")
-                )
+    with _mapped(stream) as data:
+        try:
+            for entry in walk(data):
+                if len(failures) >= MAX_FAILURES:
+                    warnings.append("more failed tasks not read")
+                    break
+                if isinstance(entry, HostStats):
+                    failures.append(
+                        Failure(
+                            FailureKind.INFRA,
+                            f"{entry.playbook}/{entry.host}",
+                            f"host {entry.host} unreachable during {entry.phase}",
+                        )
+                    )
+                    continue
+                failure = _task_failure(entry)
+                if failure is None:
+                    continue
+                stdout = entry.result.get("stdout")
+                if isinstance(stdout, str) and stdout:
+                    nested = scanner_factory()
+                    nested.feed(stdout[:MAX_TASK_STDOUT].encode("utf-8", "replace"))
+                    nested.close()
+                    failures.extend(f for f in nested.found.failures if f.kind is FailureKind.TEST)
+                failures.append(failure)
+        except TooDeep as exc:
+            raise JobJsonError(f"job-output.json refused: {exc}") from None
+        except JobJsonError as exc:
+            raise JobJsonError(f"job-output.json is not valid JSON ({exc})") from None
     return failures, warnings
 
 
-def _task_failure(
-    phase: str, playbook: str, play: str, task: str, host: str, result: dict[str, Any]
-) -> Failure | None:
+@contextmanager
+def _mapped(stream: IO[bytes]) -> Iterator[bytes | mmap.mmap]:
+    """The stream's bytes: memory-mapped when it is a real file, read when it is small."""
+    if getattr(stream, "_rolled", True) is False:
+        # A small SpooledTemporaryFile still in memory: fileno() would write it to disk.
+        yield stream.read()
+        return
+    try:
+        fileno = stream.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        yield stream.read()
+        return
+    try:
+        mapped = mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # an empty file cannot be mapped
+        stream.seek(0)
+        yield stream.read()
+        return
+    try:
+        yield mapped
+    finally:
+        mapped.close()
+
+
+def _task_failure(entry: HostResult) -> Failure | None:
+    result = entry.result
     unreachable = bool(result.get("unreachable"))
     failed = bool(result.get("failed")) or unreachable
     if not failed or result.get("ignore_errors") or result.get("skipped"):
         return None
-    message = _ansible_message(result)
+    message = ansible_message(result)
     items = result.get("results")
     if isinstance(items, list):
         # A loop: the task's own msg is generic ("One or more items failed"); the item says why.
         for item in items:
             if isinstance(item, dict) and item.get("failed"):
-                detail = _ansible_message(item)
+                detail = ansible_message(item)
                 label = item.get("item")
                 if detail:
                     prefix = f"item {json.dumps(label)[:80]}: " if label is not None else ""
@@ -153,18 +230,9 @@ def _task_failure(
         kind = FailureKind.INFRA
     elif "timed out" in message.lower():
         kind = FailureKind.TIMEOUT
-    elif phase == "pre" or "devstack" in f"{play} {task}".lower():
+    elif entry.phase == "pre" or "devstack" in f"{entry.play} {entry.task}".lower():
         kind = FailureKind.SETUP
     else:
         kind = FailureKind.TASK
-    excerpt = _Excerpt()
-    for key in ("cmd", "stderr", "stdout", "module_stderr"):
-        value = result.get(key)
-        if isinstance(value, list):
-            value = " ".join(str(v) for v in value)
-        if value:
-            excerpt.add(f"{key}:")
-            for line in str(value).splitlines():
-                excerpt.add("  " + clean_controls(line))
-    message = clean_controls(" ".join(message.split()))[:MAX_MESSAGE]
-    return Failure(kind, f"{play}/{task}/{host}", message, None, excerpt.text())
+    fid = f"{entry.play}/{entry.task}/{entry.host}"
+    return Failure(kind, fid, one_line(message), None, ansible_excerpt(result))

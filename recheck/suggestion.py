@@ -1,7 +1,8 @@
 """The recheck comment: ``recheck bug #N`` when we know the bug, else a reason.
 
 OpenStack etiquette: a bare ``recheck`` is frowned upon. Only voting jobs
-that failed decide the comment; non-voting jobs never block a merge, so they
+that failed decide the comment; non-voting jobs — and every job of a pipeline
+that casts no vote (experimental, check-arm64) — never block a merge, so they
 never justify a recheck.
 """
 from __future__ import annotations
@@ -19,8 +20,8 @@ _PASSED = frozenset({"SUCCESS", "SKIPPED"})
 
 
 def is_failed_voting(job: JobReport) -> bool:
-    """A voting job that failed (a bare log with failures counts as failed)."""
-    if not job.voting:
+    """A voting job of a voting pipeline that failed (a bare log with failures counts as failed)."""
+    if not job.voting or not job.pipeline_votes:
         return False
     if job.result is None:
         return bool(job.failures or job.bugs)

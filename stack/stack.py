@@ -75,6 +75,9 @@ class StackStatus:
     database: str = "sqlite"
     #: tempauth's v1 test accounts are served by the proxy too.
     tempauth: bool = False
+    #: The proxy authenticates with pki.middleware; its PKI keystone (certificates,
+    #: revocation list) is expected at this URL (None: authtoken).
+    pki_keystone_url: str | None = None
     #: Services the call that produced this status started (empty: nothing changed).
     started: tuple[str, ...] = ()
 
@@ -244,6 +247,7 @@ class Stack:
         s3api: bool | None = None,
         database: str | None = None,
         tempauth: bool | None = None,
+        pki: bool | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> StackStatus:
         """Start whatever is not running; idempotent. Returns the new status.
@@ -282,7 +286,9 @@ class Stack:
                 state = replace(state, s3api=s3api)
             if tempauth is not None:
                 state = replace(state, tempauth=tempauth)
-            swift = swift or state.swift_enabled or state.s3api or state.tempauth
+            if pki is not None:
+                state = replace(state, pki=pki)
+            swift = swift or state.swift_enabled or state.s3api or state.tempauth or state.pki
             secrets = load_or_create_secrets(self.layout)
             started: list[str] = []
             try:
@@ -408,6 +414,7 @@ class Stack:
         memcached = swift.find_memcached()
         internal = dict(state.internal_ports)
         wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
+        wanted += ["pki-keystone"] if state.pki else []
         missing = [name for name in wanted if name not in internal]
         for name, port in zip(missing, ports.free_ports(len(missing)), strict=True):
             internal[name] = port
@@ -424,6 +431,7 @@ class Stack:
             keystone_port=self._keystone_port,
             ports={k: v for k, v in internal.items() if k in swift.BACKENDS or (k == "memcached" and memcached)},
             s3api=state.s3api, tempauth=state.tempauth,
+            pki_port=internal.get("pki-keystone") if state.pki else None,
         )
         env = _swift_environ(self._child_environ)
         swift.build_rings(venv.python, self.layout, internal, env)
@@ -491,7 +499,8 @@ class Stack:
         note(f"starting proxy on {self.swift_url}")
         pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
         state = self._spawn(
-            state, started, pending, "proxy", swift.server_argv(venv.python, self.layout, "proxy"),
+            state, started, pending, "proxy",
+            swift.server_argv(venv.python, self.layout, "proxy", ostk_paths=state.pki),
             marker=str(self.layout.swift_dir / "proxy-server.conf"),
             environ=_swift_environ(self._child_environ),
             healthy=lambda: _http_ok(f"{self.swift_url}/healthcheck"),
@@ -615,6 +624,10 @@ class Stack:
             s3api=bool(state and state.s3api),
             database=state.database if state else "sqlite",
             tempauth=bool(state and state.tempauth),
+            pki_keystone_url=(
+                f"http://127.0.0.1:{state.internal_ports['pki-keystone']}"
+                if state and state.pki and "pki-keystone" in state.internal_ports else None
+            ),
         )
 
     def logs(self, service: str | None = None) -> list[Path]:

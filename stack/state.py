@@ -106,6 +106,9 @@ class StackState:
     #: S3 API (s3api + s3token) in the proxy: off unless asked for, because
     #: Swift's sample test.conf names tempauth S3 keys that keystone refuses.
     s3api: bool = False
+    #: The proxy validates tokens with pki.middleware instead of authtoken
+    #: ('up --pki'); PKI certificates and revocation list from internal_ports["pki-keystone"].
+    pki: bool = False
     keystone_version: str = ""
     swift_version: str = ""
     processes: dict[str, ProcessRecord] = field(default_factory=dict)

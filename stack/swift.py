@@ -259,6 +259,7 @@ def proxy_conf(
     secrets: Secrets,
     s3api: bool = False,
     tempauth: bool = False,
+    pki_port: int | None = None,
 ) -> str:
     memcache = f"{HOST}:{memcached_port}" if memcached_port else ""
     pipeline = PIPELINE
@@ -277,6 +278,17 @@ def proxy_conf(
     # too; memcached_servers would need python-memcached in the venv.
     authtoken_cache = "cache = swift.cache\n" if memcache else ""
     keystone = f"http://{HOST}:{keystone_port}"
+    # 'up --pki': ostk's pki.middleware in authtoken's place, same options.
+    authtoken_factory = (
+        "paste.filter_factory = pki.middleware:filter_factory\n"
+        f"pki_keystone_url = http://{HOST}:{pki_port}\n"
+        f"signing_dir = {layout.swift_dir / 'pki'}\n"
+        "revocation_cache_time = 2\n"
+        # A test stack: a PKI keystone gone for 10 s already refuses tokens (503).
+        "revocation_max_age = 10\n"
+        f"{f'memcached_servers = {memcache}' if memcache else ''}\n"
+        if pki_port else "paste.filter_factory = keystonemiddleware.auth_token:filter_factory\n"
+    )
     return f"""# Written by 'ostk stack up'; rewritten on every up. Contains a password: keep 0600.
 [DEFAULT]
 bind_ip = {HOST}
@@ -303,8 +315,7 @@ node_timeout = 60
 recoverable_node_timeout = 60
 
 [filter:authtoken]
-paste.filter_factory = keystonemiddleware.auth_token:filter_factory
-www_authenticate_uri = {keystone}/v3
+{authtoken_factory}www_authenticate_uri = {keystone}/v3
 auth_url = {keystone}
 auth_type = password
 project_domain_id = default
@@ -441,6 +452,7 @@ def write_files(
     ports: Mapping[str, int],
     s3api: bool = False,
     tempauth: bool = False,
+    pki_port: int | None = None,
 ) -> None:
     """Write swift.conf and every server's config (all 0600)."""
     sdir = ensure_private_dir(layout.swift_dir)
@@ -456,7 +468,8 @@ def write_files(
     atomic_write(
         sdir / "proxy-server.conf",
         proxy_conf(layout, port=swift_port, keystone_port=keystone_port,
-                   memcached_port=ports.get("memcached"), secrets=secrets, s3api=s3api, tempauth=tempauth),
+                   memcached_port=ports.get("memcached"), secrets=secrets, s3api=s3api, tempauth=tempauth,
+                   pki_port=pki_port),
         mode=0o600,
     )
 
@@ -490,7 +503,18 @@ def build_rings(python: Path, layout: Layout, ports: Mapping[str, int], environ:
         raise ServiceFailed("swift rings", f"ring building exited with {result.returncode}", log)
 
 
-def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
+def ostk_import_paths() -> list[str]:
+    """For 'up --pki': where the proxy finds ostk's pki.middleware. The tree
+    holding ostk's packages first, then this interpreter's site-packages
+    *after* swift's own (swift's versions win; ours fill gaps like asn1crypto)."""
+    import sysconfig
+
+    root = str(Path(__file__).resolve().parents[1])
+    extra = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return [root] + [p for p in dict.fromkeys(extra) if p != root]
+
+
+def server_argv(python: Path, layout: Layout, kind: str, *, ostk_paths: bool = False) -> list[str]:
     """Run one swift server in the foreground; ``-v`` logs to stdout (no /dev/log here).
 
     Swift reads storage policies from /etc/swift/swift.conf when it is
@@ -499,7 +523,9 @@ def server_argv(python: Path, layout: Layout, kind: str) -> list[str]:
     """
     code = (
         "import sys\n"
-        "from swift.common.utils import set_swift_dir\n"
+        + (f"sys.path.insert(1, {ostk_import_paths()[0]!r}); sys.path.extend({ostk_import_paths()[1:]!r})\n"
+           if ostk_paths else "")
+        + "from swift.common.utils import set_swift_dir\n"
         "from swift.common.storage_policy import reload_storage_policies\n"
         "set_swift_dir(sys.argv[1])\n"
         "reload_storage_policies()\n"

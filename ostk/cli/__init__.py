@@ -7,20 +7,32 @@ the only place that turns exceptions into exit codes and messages.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 
 from ostk import __version__, output
-from ostk.cli.parser import OstkArgumentParser, ParserExit, bind, common_options, unbind
+from ostk.cli.parser import (
+    DEFAULT_TIMEOUT,
+    VALUE_OPTIONS,
+    OstkArgumentParser,
+    ParserExit,
+    add_timeout_option,
+    bind,
+    common_options,
+    unbind,
+)
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, OstkError
-from ostk.redact import RedactingFilter, redact
+from ostk.http import Deadline, use_deadline
+from ostk.redact import RedactingFilter, escape_control, redact
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 #: Exit status for a bug in ostk itself (an exception nobody expected).
 INTERNAL_ERROR = 70
@@ -32,6 +44,7 @@ _GROUPS: dict[str, str | ModuleType] = {
     "pki": "ostk.cli.pki",
     "swift-functest-setup": "ostk.cli.swiftfunc",
     "stack": "ostk.cli.stack",
+    "gate": "ostk.cli.gate",
 }
 
 
@@ -50,6 +63,7 @@ def build_parser(command: str | None = None) -> OstkArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ostk {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and HTTP traces (secrets redacted)")
+    add_timeout_option(parser, default=DEFAULT_TIMEOUT)
     parser.set_defaults(json=False, handler=None)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     common = common_options()
@@ -68,15 +82,18 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     args: argparse.Namespace | None = None
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
-        # Top-level options take no values, so the first word is the command.
-        command = next((word for word in argv if not word.startswith("-")), None)
+        command = _command_of(argv)
         parser = build_parser(command)
         args = parser.parse_args(argv)
         _configure_logging(env, debug=args.debug)
         if args.handler is None:
             env.stderr.write(parser.format_help())
             return ExitStatus.USAGE
-        return int(args.handler(args, env))
+        # One deadline for every remote call the command makes (sessions pick
+        # it up from the context); --timeout 0 means none.
+        deadline = Deadline(args.timeout, f"ostk {command}") if args.timeout else None
+        with use_deadline(deadline), _library_warnings(debug=args.debug):
+            return int(args.handler(args, env))
     except ParserExit as exc:
         return exc.status
     except OstkError as exc:
@@ -99,6 +116,37 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         unbind(token)
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word: the first word that is neither an option nor an option's value."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in VALUE_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+#: Loggers whose warnings a user sees without --debug: ours. keystoneauth,
+#: urllib3, stevedore, oslo... log retries and discovery failures as
+#: multi-line WARNINGs that repeat our one-line error (issue 17, class 7).
+_OWN_LOGGERS = ("ostk", "recheck", "pki", "swiftfunc", "stack")
+
+
+class _OwnWarningsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.split(".", 1)[0] in _OWN_LOGGERS
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log lines with control characters escaped: a record is one line on the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return escape_control(super().format(record))
+
+
 def _configure_logging(env: Environment, *, debug: bool) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -107,9 +155,24 @@ def _configure_logging(env: Environment, *, debug: bool) -> None:
     handler = logging.StreamHandler(env.stderr)
     handler._ostk = True  # type: ignore[attr-defined]
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not debug:
+        handler.addFilter(_OwnWarningsOnly())
+        handler.setFormatter(_OneLineFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.DEBUG if debug else logging.WARNING)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
     # urllib3's own retry chatter is noise unless debugging.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+@contextlib.contextmanager
+def _library_warnings(*, debug: bool) -> Iterator[None]:
+    """Python warnings from libraries (InsecureRequestWarning, deprecations) only with --debug."""
+    if debug:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

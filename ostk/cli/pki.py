@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,13 @@ from typing import Any
 from rich.markup import escape
 
 from ostk import auth, http, output
+from ostk.cli.parser import url_arg
+from ostk.documents import parse_json
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, InputError, UsageError
 from pki import issuing
 from pki.certs import TrustStore, load_certificates, load_private_key
+from pki.config import RevocationConfig, TrustConfig
 from pki.errors import Reason, TokenInvalid
 from pki.keystone import CertificateCache, KeystoneSource, signing_dir_for
 from pki.revocation import (
@@ -79,7 +83,7 @@ def _add_trust(parser: argparse.ArgumentParser) -> None:
                        help="keystone's signing certificate(s), PEM (signing_cert.pem)")
     trust.add_argument("--ca", metavar="FILE", type=Path,
                        help="the CA certificate(s) to trust, PEM (cacert.pem)")
-    trust.add_argument("--keystone", metavar="URL",
+    trust.add_argument("--keystone", metavar="URL", type=url_arg,
                        help="fetch certificates (and the revocation list) from this keystone: "
                        "v3 /v3/OS-SIMPLE-CERT, falling back to v2 /v2.0/certificates")
     trust.add_argument("--signing-dir", metavar="DIR", type=Path,
@@ -111,7 +115,7 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0 or value != value:
+    if value < 0 or math.isnan(value):
         raise argparse.ArgumentTypeError(f"must be zero or more: {text!r}")
     return value
 
@@ -125,6 +129,38 @@ def _moment(text: str) -> _dt.datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.timezone.utc)
+
+
+def _trust_config(args: argparse.Namespace, env: Environment, *, keystone: str | None = None) -> TrustConfig:
+    if (args.signing_cert is None) != (args.ca is None):
+        raise UsageError("give both --signing-cert and --ca (or --keystone instead)")
+    url = args.keystone or keystone
+    signing_dir = args.signing_dir or (signing_dir_for(env.cache_dir, url) if url else None)
+    return TrustConfig(args.signing_cert, args.ca, url, signing_dir)
+
+
+def _revocation_config(args: argparse.Namespace, *, fetch: bool) -> RevocationConfig:
+    return RevocationConfig(
+        list_file=args.revocation_list,
+        fetch=fetch and args.revocation_list is None,
+        cache_time=args.revocation_cache_time,
+        max_age=args.revocation_max_age,
+        now=getattr(args, "now", None),
+    )
+
+
+class _Warnings:
+    """Warnings of one run, each said once (the two caches share a signing dir)."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.seen: set[str] = set()
+
+    def add(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            if warning not in self.seen:
+                self.seen.add(warning)
+                output.warn(self.env, warning)
 
 
 # decode -------------------------------------------------------------------------
@@ -189,7 +225,10 @@ def _verify(args: argparse.Namespace, env: Environment) -> int:
     raw = read_token(args.token, env)
     algorithms = tuple(args.hash_algorithms or ("md5",))
     ids = _ids(raw, algorithms)  # also rejects an unknown algorithm (usage) up front
-    certificates, trust = _trust_source(args, env)
+    warnings = _Warnings(env)
+    trust_config = _trust_config(args, env)
+    revocation = _revocation_config(args, fetch=args.check_revocation)
+    certificates, trust = _trust_source(trust_config, args, env, warnings)
     verifier = Verifier(
         trust,
         certificates=certificates,
@@ -197,7 +236,9 @@ def _verify(args: argparse.Namespace, env: Environment) -> int:
         hash_algorithms=algorithms,
         cert_refresh_interval=0.0,
     )
-    verifier.revocation = _revocation_check(args, env, lambda: verifier.trust, verifier.refresh_trust)
+    verifier.revocation = _revocation_check(
+        revocation, trust_config, args, env, warnings, lambda: verifier.trust, verifier.refresh_trust
+    )
     fmt = None
     try:
         decoded = decode(raw)
@@ -247,22 +288,16 @@ def _render_invalid(
 
 
 def _trust_source(
-    args: argparse.Namespace, env: Environment
+    config: TrustConfig, args: argparse.Namespace, env: Environment, warnings: _Warnings
 ) -> tuple[CertificateCache | None, TrustStore | None]:
     """Local certificate files, or a keystone-backed certificate cache."""
-    if args.signing_cert or args.ca:
-        if not (args.signing_cert and args.ca):
-            raise UsageError("give both --signing-cert and --ca (or --keystone instead)")
-        return None, TrustStore.from_files(args.signing_cert, args.ca)
-    if args.keystone:
-        cache = CertificateCache(_signing_dir(args, env, args.keystone), _source(args, env, args.keystone))
-        _warn_once(args, env, cache.warnings)
+    if config.signing_cert is not None and config.ca is not None:
+        return None, TrustStore.from_files(config.signing_cert, config.ca)
+    if config.keystone and config.signing_dir is not None:
+        cache = CertificateCache(config.signing_dir, _source(args, env, config.keystone))
+        warnings.add(cache.warnings)
         return cache, None
     raise UsageError("give --signing-cert and --ca, or --keystone URL, to verify against")
-
-
-def _signing_dir(args: argparse.Namespace, env: Environment, url: str) -> Path:
-    return args.signing_dir or signing_dir_for(env.cache_dir, url)
 
 
 def _source(args: argparse.Namespace, env: Environment, url: str, *, authenticated: bool = False) -> KeystoneSource:
@@ -279,8 +314,6 @@ def _source(args: argparse.Namespace, env: Environment, url: str, *, authenticat
 
 
 def _revocation_url(args: argparse.Namespace, env: Environment) -> str:
-    if args.keystone:
-        return args.keystone
     config = auth.resolve(auth.flags_from_args(args), env.environ, env.cwd)
     if config.auth_url:
         return config.auth_url
@@ -289,39 +322,32 @@ def _revocation_url(args: argparse.Namespace, env: Environment) -> str:
 
 
 def _revocation_check(
+    config: RevocationConfig,
+    trust_config: TrustConfig,
     args: argparse.Namespace,
     env: Environment,
+    warnings: _Warnings,
     trust: Callable[[], TrustStore],
     refresh_trust: Callable[[], TrustStore] | None = None,
 ) -> RevocationCheck | None:
-    if args.revocation_list:
+    if config.list_file is not None:
         return RevocationList.from_signed(
-            _read_file(args.revocation_list), trust(), now=getattr(args, "now", None),
-            source=str(args.revocation_list),
+            _read_file(config.list_file), trust(), now=config.now, source=str(config.list_file),
         )
-    if not getattr(args, "check_revocation", False):
+    if not config.fetch:
         return None
-    url = _revocation_url(args, env)
+    url = trust_config.keystone or _revocation_url(args, env)
     source = _source(args, env, url, authenticated=True)
     cache = RevocationCache(
-        _signing_dir(args, env, url),
+        trust_config.signing_dir or signing_dir_for(env.cache_dir, url),
         source.fetch_revocation_list,
         trust,
-        cache_time=args.revocation_cache_time,
-        max_stale_age=args.revocation_max_age,
+        cache_time=config.cache_time,
+        max_stale_age=config.max_age,
         refresh_trust=refresh_trust,
     )
-    _warn_once(args, env, cache.warnings)
+    warnings.add(cache.warnings)
     return _WarnIfStale(cache, env)
-
-
-def _warn_once(args: argparse.Namespace, env: Environment, warnings: list[str]) -> None:
-    # The certificate and revocation caches usually share one signing dir.
-    seen = args.__dict__.setdefault("_warned", set())
-    for warning in warnings:
-        if warning not in seen:
-            seen.add(warning)
-            output.warn(env, warning)
 
 
 class _WarnIfStale:
@@ -377,19 +403,15 @@ def _register_revoked(commands: argparse._SubParsersAction, common: argparse.Arg
 
 
 def _revoked(args: argparse.Namespace, env: Environment) -> int:
-    if not args.revocation_list:
-        args.check_revocation = True
-    certificates, trust = (None, None)
-    if args.signing_cert or args.ca or args.keystone:
-        certificates, trust = _trust_source(args, env)
-    elif args.revocation_list:
+    warnings = _Warnings(env)
+    revocation = _revocation_config(args, fetch=True)
+    if not (args.signing_cert or args.ca or args.keystone) and args.revocation_list:
         raise UsageError("give --signing-cert and --ca (or --keystone) to verify the list with")
-    else:
-        url = _revocation_url(args, env)
-        args.keystone = url
-        certificates, trust = _trust_source(args, env)
+    fallback = None if (args.signing_cert or args.ca or args.keystone) else _revocation_url(args, env)
+    trust_config = _trust_config(args, env, keystone=fallback)
+    certificates, trust = _trust_source(trust_config, args, env, warnings)
     current = trust if trust is not None else certificates.trust()  # type: ignore[union-attr]
-    check = _revocation_check(args, env, lambda: current)
+    check = _revocation_check(revocation, trust_config, args, env, warnings, lambda: current)
     if isinstance(check, _WarnIfStale):
         listing = check.cache.get()
         state = check.cache.state
@@ -418,17 +440,48 @@ def _register_setup(commands: argparse._SubParsersAction, common: argparse.Argum
     )
     sub.add_argument("--dir", required=True, type=Path, metavar="DIR", help="where to write")
     sub.add_argument("--key-type", choices=("rsa", "ec"), default="rsa", help="default: rsa")
-    sub.add_argument("--key-size", type=int, default=None, metavar="BITS",
+    sub.add_argument("--key-size", type=_key_size, default=None, metavar="BITS",
                      help="RSA bits (default 2048) or EC curve size 256/384/521 (default 256)")
     sub.add_argument("--digest", default="sha256", metavar="ALG",
                      help="certificate signature digest: sha1, sha224, sha256, sha384, sha512")
-    sub.add_argument("--days", type=int, default=3650, metavar="N", help="validity (default 3650)")
+    sub.add_argument("--days", type=_days, default=3650, metavar="N",
+                     help=f"validity, 1 to {MAX_DAYS} (default 3650)")
     sub.set_defaults(handler=_setup)
 
 
+#: RSA sizes accepted: below 2048 is refused by modern openssl, above 8192
+#: key generation takes minutes (100000 bits would not finish).
+RSA_KEY_SIZES = (2048, 8192)
+EC_KEY_SIZES = (256, 384, 521)
+#: x509 dates stop at 9999; a century is far past any test certificate.
+MAX_DAYS = 36500
+
+
+def _key_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of bits: {text!r}") from None
+    if value not in EC_KEY_SIZES and not RSA_KEY_SIZES[0] <= value <= RSA_KEY_SIZES[1]:
+        raise argparse.ArgumentTypeError(
+            f"{value}: RSA takes {RSA_KEY_SIZES[0]} to {RSA_KEY_SIZES[1]} bits, EC 256, 384 or 521"
+        )
+    return value
+
+
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 1 <= value <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{value}: give 1 to {MAX_DAYS} days")
+    return value
+
+
 def _setup(args: argparse.Namespace, env: Environment) -> int:
-    if args.days <= 0:
-        raise UsageError("--days must be positive")
+    if args.key_size is not None and (args.key_type == "ec") != (args.key_size in EC_KEY_SIZES):
+        raise UsageError(f"--key-size {args.key_size} does not fit --key-type {args.key_type}")
     key_size = args.key_size or (2048 if args.key_type == "rsa" else 256)
     paths = issuing.write_setup(args.dir, key_type=args.key_type, key_size=key_size,
                                 digest=args.digest, days=args.days)
@@ -457,10 +510,7 @@ def _register_sign(commands: argparse._SubParsersAction, common: argparse.Argume
 
 def _sign(args: argparse.Namespace, env: Environment) -> int:
     raw = env.stdin.read(MAX_FILE_BYTES + 1) if args.payload == "-" else _read_file(Path(args.payload))
-    try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{args.payload}: not JSON ({exc})") from exc
+    payload = parse_json(raw, source=str(args.payload), error=InputError)
     if not isinstance(payload, dict):
         raise InputError(f"{args.payload}: the payload must be a JSON object")
     certs = load_certificates(_read_file(args.signing_cert), str(args.signing_cert))

@@ -1,15 +1,16 @@
-"""``ostk recheck REVIEW|LOG``: what failed, which bug it is, what to comment.
+"""``ostk recheck [REVIEW|LOG]``: what failed, which bug it is, what to comment.
 
-This module owns the ``recheck`` parser and the log path/URL half; review
-targets (change numbers, Gerrit/Zuul URLs, Change-Ids) go to
-``ostk.cli.recheck_review``. ``render_report`` is shared by both halves.
+The one CLI module of ``ostk recheck``: it parses, calls the library
+(``recheck.analyze`` for a log, ``recheck.check_review`` for a review) and
+renders. With no argument inside a git checkout, the review is HEAD's
+Change-Id.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import os
-import re
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,19 +19,29 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ostk import output
-from ostk.cli import recheck_review
+from ostk.cli.parser import check_url_variables, url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import NotFound, UsageError
 from ostk.http import build_session, redact_url
 from recheck import (
     JobReport,
     LogAnalysis,
+    LogCache,
     Report,
     SignatureSet,
     analyze,
+    check_review,
     load_signatures,
     suggest,
 )
+from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
+from recheck.review.locate import (
+    is_log_directory,
+    job_name_from_url,
+    log_directory_candidates,
+)
+from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
+from recheck.logdir import with_service_logs
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
 
@@ -40,7 +51,7 @@ if TYPE_CHECKING:
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = subparsers.add_parser(
         "recheck",
         parents=[common],
@@ -53,7 +64,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_argument(
         "target",
         metavar="REVIEW_OR_LOG",
-        help="a review (number, URL, Change-Id), a log path/URL ('-' for stdin), or 'signatures'",
+        type=url_or_word_arg,
+        nargs="?",
+        help="a review (number, URL, Change-Id), a log path/URL ('-' for stdin), or 'signatures' "
+        "(default: the Change-Id of HEAD in this git checkout)",
     )
     sub.add_argument("words", nargs="*", metavar="ARG", help=argparse.SUPPRESS)
     sub.add_argument(
@@ -64,24 +78,63 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     sub.add_argument(
         "--every-line",
         action="store_true",
-        help="check every log line against the signatures, not only lines around failures (slower)",
+        help="accepted for compatibility: every log line is always checked against the signatures",
     )
     sub.add_argument(
         "--no-shipped-signatures",
         action="store_true",
         help="use only your own signatures (~/.config/ostk/signatures/)",
     )
-    recheck_review.add_arguments(sub)
+    _add_review_arguments(sub)
     sub.set_defaults(handler=run)
 
 
+def _add_review_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("review options")
+    group.add_argument(
+        "--gerrit", metavar="URL", type=url_arg,
+        help="Gerrit base URL (default: $OSTK_GERRIT_URL, the repo's .gitreview, else https://review.opendev.org)",
+    )
+    group.add_argument(
+        "--zuul", metavar="URL", type=url_arg,
+        help="Zuul base URL (or .../t/<tenant>); also asks its builds API (default: $OSTK_ZUUL_URL)",
+    )
+    group.add_argument("--tenant", metavar="NAME", help=f"Zuul tenant (default: from the URL, else {DEFAULT_TENANT})")
+    group.add_argument(
+        "--launchpad", metavar="URL", type=url_arg,
+        help="Launchpad API root (default: $OSTK_LAUNCHPAD_URL, else https://api.launchpad.net/1.0)",
+    )
+    group.add_argument("--patchset", metavar="N", type=_positive, help="the patch set to look at (default: the latest)")
+    group.add_argument(
+        "--pipeline", metavar="NAME",
+        help="only this pipeline; for one without a vote (experimental, check-arm64) the comment is its trigger",
+    )
+    group.add_argument(
+        "--all", dest="all_jobs", action="store_true",
+        help="include successful jobs, and analyse non-voting failures too",
+    )
+    group.add_argument(
+        "--post", action="store_true",
+        help="post the suggested comment (credentials: ~/.netrc or OSTK_GERRIT_USER/OSTK_GERRIT_PASSWORD); "
+        "a refusal exits 5",
+    )
+    group.add_argument("--yes", action="store_true", help="with --post: do not ask for confirmation")
+
+
 def run(args: argparse.Namespace, env: Environment) -> int:
+    if args.target is None:
+        if args.words:
+            raise UsageError(f"unexpected argument(s): {' '.join(args.words)}")
+        args.target = head_change_id(env.cwd)
+        return _review(args, env)
     target: str = args.target
     local = not is_url(target) and Path(env.cwd, target).exists()
     if not local and target == "signatures":
         return _signatures(args, env)
-    if not local and recheck_review.is_review_target(target):
-        return recheck_review.run(args, env)
+    if not local and is_review(target):
+        if args.words:
+            raise UsageError(f"unexpected argument(s): {' '.join(args.words)}")
+        return _review(args, env)
     if args.words:
         raise UsageError(f"unexpected argument(s): {' '.join(args.words)}")
     return _log(args, env, target)
@@ -103,7 +156,7 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
         target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
-        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)
+        analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)  # type: ignore[arg-type]
     else:
         source = str(Path(env.cwd, target))
         analysis = analyze(source, signatures=sigs, job_name=job_name, every_line=args.every_line)
@@ -119,27 +172,22 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     return 0
 
 
-#: What to read in a build's log directory, best first.
-_LOG_DIR_FILES = ("job-output.txt.gz", "job-output.txt", "console.html")
-
-
 def _analyze_url(
     url: str, session: requests.Session, sigs: SignatureSet, job_name: str | None, every_line: bool
 ) -> tuple[str, LogAnalysis]:
     """Analyse a log URL; a log directory URL (ending in /) means its job output."""
     options = {"signatures": sigs, "session": session, "job_name": job_name, "every_line": every_line}
-    if not url.split("?", 1)[0].endswith("/"):
+    if not is_log_directory(url):
         return url, analyze(url, **options)  # type: ignore[arg-type]
-    missing: NotFound | None = None
-    for name in _LOG_DIR_FILES:
+    candidates = log_directory_candidates(url)
+    for candidate in candidates:
         try:
-            return url + name, analyze(url + name, **options)  # type: ignore[arg-type]
-        except NotFound as exc:
-            missing = exc
-    assert missing is not None
-    raise NotFound(
-        f"no {', '.join(_LOG_DIR_FILES)} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url)
-    )
+            found = analyze(candidate, **options)  # type: ignore[arg-type]
+        except NotFound:
+            continue
+        return candidate, with_service_logs(url, found, sigs, session=session, job_name=job_name)
+    names = ", ".join(c.rsplit("/", 1)[-1] for c in candidates)
+    raise NotFound(f"no {names} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url))
 
 
 def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **fields: object) -> JobReport:
@@ -156,19 +204,6 @@ def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **f
     )
 
 
-_BUILD_ID = re.compile(r"^[0-9a-f]{7,32}$")
-
-
-def job_name_from_url(url: str) -> str | None:
-    """The job name in a Zuul/Jenkins log URL (``…/check/<job>/<build id>/job-output.txt``)."""
-    parts = [p for p in url.split("?", 1)[0].split("/") if p]
-    if len(parts) >= 4 and "." in parts[-1]:
-        parts = parts[:-1]
-    if len(parts) >= 3 and _BUILD_ID.match(parts[-1]) and not _BUILD_ID.match(parts[-2]):
-        return parts[-2]
-    return None
-
-
 def _log_name(target: str) -> str:
     name = target.split("?", 1)[0].rstrip("/")
     return os.path.basename(name) or name
@@ -183,8 +218,15 @@ def render_report(env: Environment, report: Report, *, max_failures: int = 10) -
         out.print(f"[bold]Review {r.change},{r.patchset}[/] {escape(r.project)}  {escape(r.url)}")
     for warning in report.warnings:
         output.warn(env, warning)
-    for job in report.jobs:
+    voting = [job for job in report.jobs if job.pipeline_votes]
+    apart = [job for job in report.jobs if not job.pipeline_votes]
+    for job in voting:
         _render_job(env, job, max_failures)
+    if apart:
+        out.print()
+        out.print("[bold]Pipelines without a vote[/] [dim](never drive the suggestion)[/]")
+        for job in apart:
+            _render_job(env, job, max_failures)
     out.print()
     if report.suggestion:
         out.print(Text.assemble(("Suggested comment: ", "bold"), (report.suggestion, "bold green")))
@@ -229,6 +271,98 @@ def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
         )
         for why in bug.why:
             out.print(Text("      " + why, style="dim"))
+
+
+def _review(args: argparse.Namespace, env: Environment) -> int:
+    """Run the review workflow (``recheck.check_review``) and render its report."""
+    target = parse_review(args.target)
+    environ = env.environ
+    post, yes, as_json = bool(args.post), bool(args.yes), bool(args.json)
+    signatures = _signature_set(args, env)
+    rules = load_pipeline_rules(env.config_dir)
+    progress = _BarProgress(env)
+
+    def confirm(comment: str, report: Report) -> bool:
+        if yes:
+            return True
+        if not env.stdin_isatty:
+            raise RecheckRefused(RefusalReason.NOT_CONFIRMABLE, "--post needs --yes when there is no terminal to confirm on")
+        # The bars are done by now; stop their live display so the question shows.
+        progress.display.stop()
+        if not as_json:
+            render_report(env, report)
+        change = report.review.change if report.review else "?"
+        env.err.print(f"Post [bold]{escape(comment)}[/] on change {change}? {escape('[y/N]')} ", end="")
+        answer = env.stdin.readline().decode("utf-8", "replace").strip().lower()
+        return answer in ("y", "yes")
+
+    check_url_variables(environ, "OSTK_GERRIT_URL", "OSTK_ZUUL_URL", "OSTK_LAUNCHPAD_URL")
+    with progress.display:
+        report = check_review(
+            target,
+            gerrit=args.gerrit,
+            zuul=args.zuul or environ.get("OSTK_ZUUL_URL") or None,
+            tenant=args.tenant,
+            launchpad=args.launchpad or environ.get("OSTK_LAUNCHPAD_URL") or None,
+            patchset=args.patchset,
+            pipeline=args.pipeline,
+            include_all=bool(args.all_jobs),
+            post=post,
+            confirm=confirm if post else None,
+            cache=LogCache.for_cache_dir(env.cache_dir),
+            signatures=signatures,
+            every_line=bool(args.every_line),
+            pipelines=rules,
+            progress=progress,
+            environ=environ,
+            cwd=env.cwd,
+        )
+    if as_json:
+        output.print_json(env, report.to_json())
+        for warning in report.warnings:
+            output.warn(env, warning)
+    else:
+        if not (post and not yes and env.stdin_isatty):
+            render_report(env, report)
+        if post and not report.posted:
+            env.out.print("not posted")
+    return 0
+
+
+class _BarProgress:
+    """One rich progress bar per log download, on stderr (silent when not a TTY)."""
+
+    def __init__(self, env: Environment) -> None:
+        self.display = output.download_progress(env)
+        self._tasks: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def started(self, key: str, description: str, total: int | None) -> None:
+        with self._lock:
+            if key in self._tasks:
+                self.display.update(self._tasks[key], total=total, completed=0)  # type: ignore[arg-type]
+            else:
+                self._tasks[key] = self.display.add_task(description, total=total)
+
+    def advance(self, key: str, nbytes: int) -> None:
+        task = self._tasks.get(key)
+        if task is not None:
+            self.display.advance(task, nbytes)  # type: ignore[arg-type]
+
+    def finished(self, key: str) -> None:
+        task = self._tasks.get(key)
+        if task is not None:
+            self.display.stop_task(task)  # type: ignore[arg-type]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def _signatures(args: argparse.Namespace, env: Environment) -> int:

@@ -45,6 +45,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], co
     up.add_argument("--db", choices=("sqlite", "mysql"), default=None,
                     help="keystone's database: sqlite (default) or mysql (MariaDB run by the stack; "
                     "fixed when the stack is created)")
+    # pki engineer's hook: the proxy with ostk's pki.middleware in authtoken's place.
+    pki = up.add_mutually_exclusive_group()
+    pki.add_argument("--pki", action="store_true", default=None,
+                     help="validate tokens in the proxy with ostk's pki.middleware (PKI/PKIZ offline, "
+                     "others online; implies --swift); certificates and revocation list from the URL "
+                     "'status' shows")
+    pki.add_argument("--no-pki", dest="pki", action="store_false", help="back to keystonemiddleware's authtoken")
+    up.set_defaults(pki=None)
     up.add_argument("--keystone-port", type=_port, metavar="PORT", help="default 5000 (or the stack's recorded port)")
     up.add_argument("--swift-port", type=_port, metavar="PORT", help="default 8080 (or the stack's recorded port)")
     _add_dir(up)
@@ -111,7 +119,7 @@ def _stack(
 
 def _up(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env, keystone_port=args.keystone_port, swift_port=args.swift_port)
-    status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db,
+    status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db, pki=args.pki,
                       progress=lambda message: output.info(env, message))
     if args.json:
         output.print_json(env, _status_doc(status))
@@ -217,6 +225,9 @@ def _render_status(env: Environment, status: Any) -> None:
         env.stdout.write(f"swift:    {status.swift_url} (swift {status.swift_version}; "
                          f"storage {status.storage_dir}; storage_domain {status.storage_domain}"
                          f"{'; S3 API on' if status.s3api else ''}{'; tempauth on' if status.tempauth else ''})\n")
+    if getattr(status, "pki_keystone_url", None):
+        env.stdout.write(f"pki:      proxy validates with pki.middleware; PKI keystone expected at "
+                         f"{status.pki_keystone_url}\n")
     for service in status.services:
         state = "running" if service.running else "DOWN"
         pid = f"pid {service.pid}" if service.pid else "-"

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ostk import output
 from ostk.auth import AuthConfig, add_auth_arguments, flags_from_args, resolve
+from ostk.cli.parser import url_arg
 from ostk.environment import Environment
 from ostk.errors import ConfigError, ExitStatus, UsageError
 
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], co
     )
     sub.add_argument("--conf", metavar="PATH", help="test.conf to write (default: /etc/swift/test.conf)")
     sub.add_argument(
-        "--swift-url", metavar="URL", help="Swift proxy base URL: register the object-store service/endpoints if missing"
+        "--swift-url", metavar="URL", type=url_arg, help="Swift proxy base URL: register the object-store service/endpoints if missing"
     )
     sub.add_argument("--users", metavar="N|all", default="all", help="configure only the first N of the six users")
     sub.add_argument(

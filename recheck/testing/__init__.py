@@ -30,14 +30,7 @@ Faults: :meth:`CISimulator.fail_next` (503 bursts per service),
 ``launchpad_down``, and per-log ``expired`` (404), ``rate`` (bytes/s per
 connection), ``truncate_at`` (connection closed mid-body).
 """
-from recheck.testing.simulator import (
-    CISimulator,
-    SimBug,
-    SimJob,
-    SimLog,
-    gzip_bytes,
-    load_gerrit_events,
-    load_logstash_hits,
-)
+from recheck.testing.replay import load_gerrit_events, load_logstash_hits
+from recheck.testing.simulator import CISimulator, SimBug, SimJob, SimLog, gzip_bytes
 
 __all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes", "load_gerrit_events", "load_logstash_hits"]

@@ -13,7 +13,6 @@ Routes (all on the same free port):
 from __future__ import annotations
 
 import base64
-import copy
 import datetime as _dt
 import gzip
 import hashlib
@@ -30,14 +29,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from recheck.testing.launchpad import LaunchpadData, SimBug
+
+__all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes"]
+
 XSSI = ")]}'\n"
-_FIXED = {"Fix Committed", "Fix Released"}
-_CLOSED = _FIXED | {"Invalid", "Won't Fix", "Expired", "Opinion"}
-
-
-def _days_ago(days: int) -> str:
-    moment = _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(days=days)
-    return moment.isoformat(timespec="microseconds")
+#: openstack/project-config zuul.d/pipelines.yaml: pipelines whose gerrit reporter is empty (no vote).
+NON_VOTING_PIPELINES = frozenset({"experimental", "check-arm64", "post-review", "promote", "deploy"})
+#: The header text of pipelines whose failure-message does not name them ("ARM64 pipeline").
+PIPELINE_HEADERS = {"check-arm64": "ARM64"}
+_LAUNCHPAD_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
 
 
 def gzip_bytes(data: bytes, level: int = 6) -> bytes:
@@ -95,23 +96,14 @@ class SimJob:
     uuid: str = field(default_factory=lambda: _uuid.uuid4().hex)
     duration: str = "12m 03s"
     error_detail: str | None = None
-
-
-@dataclass
-class SimBug:
-    """A Launchpad bug with one task per project."""
-
-    number: int
-    title: str
-    description: str = ""
-    projects: tuple[str, ...] = ("nova",)
-    status: str = "New"
-    importance: str = "Medium"
-    heat: int = 6
-    tags: tuple[str, ...] = ()
-    #: Default: 50 and 20 days ago, so rankings do not drift as the calendar moves on.
-    date_created: str = field(default_factory=lambda: _days_ago(50))
-    date_last_updated: str = field(default_factory=lambda: _days_ago(20))
+    #: ``job-output.json`` content (zuul-jobs writes it beside job-output.txt; listed in the manifest).
+    json_output: bytes | None = None
+    #: Publish the "Zuul Manifest" artifact (zuul-jobs' generate-zuul-manifest role).
+    manifest: bool = True
+    #: Attempts Zuul retried before this one (``result: RETRY``, ``final: false`` in the builds API).
+    retried: int = 0
+    #: The upload ran but job-output.txt is not among the logs (the job died before writing it).
+    text_log: bool = True
 
 
 @dataclass
@@ -126,12 +118,15 @@ class _Change:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
-class CISimulator:
+class CISimulator(LaunchpadData):
     """Gerrit + Zuul + log server + Launchpad over real HTTP on 127.0.0.1 (a free port).
 
     Use as a context manager; it stops by itself on exit. Thread-safe: the
     server answers concurrent requests (parallel log downloads) on threads.
     """
+
+    #: The request handler; a subclass may serve more (``recheck.testing.gate`` pages builds).
+    handler_class: type[_Handler]
 
     def __init__(self, *, tenant: str = "openstack", username: str = "alice", password: str = "s3cret-http-pw") -> None:
         self.tenant = tenant
@@ -144,6 +139,7 @@ class CISimulator:
         self._lock = threading.Lock()
         self._changes: dict[int, _Change] = {}
         self._builds: dict[str, dict[str, Any]] = {}
+        self._buildsets: dict[str, dict[str, Any]] = {}
         self._logs: dict[str, SimLog] = {}
         self._bugs: dict[int, SimBug] = {}
         self._failures: dict[str, list[int]] = {}
@@ -158,7 +154,7 @@ class CISimulator:
     def start(self) -> CISimulator:
         simulator = self
 
-        class Handler(_Handler):
+        class Handler(getattr(self, "handler_class", _Handler)):  # type: ignore[misc]
             sim = simulator
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -184,7 +180,7 @@ class CISimulator:
     def url(self) -> str:
         assert self._server is not None, "start the simulator first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     @property
     def gerrit_url(self) -> str:
@@ -254,56 +250,110 @@ class CISimulator:
         pipeline: str = "check",
         jobs: Iterable[SimJob],
         style: str = "zuul",
+        links: str = "absolute",
+        truncate_at: int | None = None,
     ) -> list[SimJob]:
         """Report a buildset: logs and builds registered, the CI comment posted.
 
-        ``style="zuul"`` posts a Zuul v3 comment linking build pages;
-        ``style="jenkins"`` an old ``Build failed.`` comment linking log directories.
+        ``style="zuul"`` posts a Zuul v3 comment linking build pages and the
+        buildset (zuul/zuul ``zuul/reporter/__init__.py``); ``links="relative"``
+        writes ``build/<uuid>`` links (a Zuul without a web root). Pipelines
+        that cast no vote on OpenDev (``experimental``, ``check-arm64``...) post
+        no Verified vote, with the header project-config gives them.
+        ``style="jenkins"`` posts an old ``Build failed.`` comment linking log
+        directories. ``truncate_at`` cuts the message like Zuul does past
+        Gerrit's limit (``... (truncated)``).
         """
         jobs = list(jobs)
         change = self._changes[number]
         failed = any(j.result not in ("SUCCESS", "SKIPPED") for j in jobs)
+        buildset_uuid = _uuid.uuid4().hex
         lines = []
+        builds = []
         for job in jobs:
             short = f"{number % 100:02d}/{number}/{patchset}/{pipeline}/{job.name}/{job.uuid[:7]}"
             log_dir = f"{self.logs_url}/{short}/"
             self._register_logs(job, short)
-            build = {
-                "uuid": job.uuid,
-                "job_name": job.name,
-                "result": job.result,
-                "voting": job.voting,
-                "log_url": log_dir if job.has_logs else None,
-                "pipeline": pipeline,
-                "start_time": self._clock.isoformat(),
-                "end_time": (self._clock + _dt.timedelta(minutes=12)).isoformat(),
-                "error_detail": job.error_detail,
-                "artifacts": (
-                    [{"name": "Test results (subunit)", "url": f"{log_dir}testrepository.subunit"}] if job.subunit else []
-                ),
-                "ref": {"project": change.project, "change": number, "patchset": str(patchset), "branch": change.branch},
+            for _attempt in range(job.retried):
+                retry = self._build_json(job, change, number, patchset, pipeline, buildset_uuid, None)
+                retry.update(uuid=_uuid.uuid4().hex, result="RETRY", final=False, error_detail="Host unreachable")
+                builds.append(retry)
+            builds.append(self._build_json(job, change, number, patchset, pipeline, buildset_uuid, log_dir))
+            if style == "zuul":
+                url = f"build/{job.uuid}" if links == "relative" else self.build_url(job.uuid)
+            else:
+                url = log_dir.rstrip("/")
+            # zuul/reporter/__init__.py: "- %s%s : %s%s%s%s" (name, url, result, error, elapsed, voting)
+            error = f" {job.error_detail}" if job.error_detail else ""
+            elapsed = f" in {job.duration}" if job.result not in ("SKIPPED",) else ""
+            voting = "" if job.voting else " (non-voting)"
+            lines.append(f"- {job.name} {url} : {job.result}{error}{elapsed}{voting}")
+        with self._lock:
+            for build in builds:
+                self._builds[build["uuid"]] = build
+            self._buildsets[buildset_uuid] = {
+                "uuid": buildset_uuid, "pipeline": pipeline, "result": "FAILURE" if failed else "SUCCESS",
+                "message": None, "change": number, "patchset": patchset, "builds": [b["uuid"] for b in builds],
             }
-            with self._lock:
-                self._builds[job.uuid] = build
-            url = self.build_url(job.uuid) if style == "zuul" else log_dir.rstrip("/")
-            suffix = f" in {job.duration}" if job.result not in ("SKIPPED",) else ""
-            if job.result == "ERROR" and job.error_detail:
-                suffix = f" {job.error_detail}"
-            if not job.voting:
-                suffix += " (non-voting)"
-            lines.append(f"- {job.name} {url} : {job.result}{suffix}")
         verdict = "failed" if failed else "succeeded"
+        votes = pipeline not in NON_VOTING_PIPELINES
         if style == "zuul":
-            header = f"Build {verdict} ({pipeline} pipeline).  For information on how to proceed, see https://docs.opendev.org/opendev/infra-manual/latest/developers.html#automated-testing"
+            label = PIPELINE_HEADERS.get(pipeline, pipeline)
+            header = f"Build {verdict} ({label} pipeline)."
+            if votes:
+                header += "  For information on how to proceed, see https://docs.opendev.org/opendev/infra-manual/latest/developers.html#automated-testing"
+            header += "\n" + (f"buildset/{buildset_uuid}" if links == "relative" else f"{self.zuul_url}/t/{self.tenant}/buildset/{buildset_uuid}")
             author, tag = "zuul", f"autogenerated:zuul:{pipeline}"
         else:
             header = f"Build {verdict}.  For information on how to proceed, see https://wiki.openstack.org/wiki/GerritJenkinsGit#Test_Failures"
             author, tag = "jenkins", None
-        vote = "Verified-1" if failed else "Verified+1"
-        text = f"Patch Set {patchset}: {vote}\n\n{header}\n\n" + "\n".join(lines) + "\n"
+        vote = (": Verified-1" if failed else ": Verified+1") if votes or style != "zuul" else ":"
+        body = f"{header}\n\n" + "\n".join(lines) + "\n"
+        if truncate_at is not None and len(body) > truncate_at:
+            # zuul/driver/gerrit/gerritconnection.py: "%s... (truncated)" % message[:LIMIT - 20]
+            body = body[:truncate_at] + "... (truncated)"
+        text = f"Patch Set {patchset}{vote}\n\n{body}"
         with self._lock:
             self._append(change, text, patchset, author, tag)
         return jobs
+
+    def add_zuul_message(self, number: int, patchset: int, text: str, *, pipeline: str = "check") -> None:
+        """A message Zuul posts without jobs (merge failure, dependency, config error)."""
+        with self._lock:
+            self._append(self._changes[number], f"Patch Set {patchset}: Verified-1\n\n{text}", patchset, "zuul",
+                         f"autogenerated:zuul:{pipeline}")
+
+    def _build_json(
+        self, job: SimJob, change: _Change, number: int, patchset: int, pipeline: str, buildset: str, log_dir: str | None
+    ) -> dict[str, Any]:
+        artifacts = []
+        if log_dir and job.has_logs and job.manifest:
+            artifacts.append({"name": "Zuul Manifest", "url": f"{log_dir}zuul-manifest.json",
+                              "metadata": {"type": "zuul_manifest"}})
+        if log_dir and job.has_logs and job.subunit is not None:
+            artifacts.append({"name": "Unit Test Report", "url": f"{log_dir}testr_results.html",
+                              "metadata": {"type": "unit_test_report"}})
+        return {
+            "_id": len(self._builds) + 1,
+            "uuid": job.uuid,
+            "job_name": job.name,
+            "result": job.result,
+            "held": False,
+            "voting": job.voting,
+            "log_url": log_dir if job.has_logs else None,
+            "nodeset": "ubuntu-noble",
+            "pipeline": pipeline,
+            "start_time": self._clock.isoformat(),
+            "end_time": (self._clock + _dt.timedelta(minutes=12)).isoformat(),
+            "duration": 720.0,
+            "error_detail": job.error_detail,
+            "final": True,
+            "artifacts": artifacts,
+            "provides": [],
+            "buildset": {"uuid": buildset},
+            "ref": {"project": change.project, "change": number, "patchset": str(patchset), "branch": change.branch,
+                    "ref": f"refs/changes/{number % 100:02d}/{number}/{patchset}"},
+        }
 
     def add_log(self, path: str, log: SimLog) -> str:
         """Serve ``log`` at ``/logs/<path>``; returns its URL."""
@@ -327,27 +377,44 @@ class CISimulator:
 
     def load_gerrit_events(self, path: str | Path, *, logs: bytes | None = None) -> list[int]:
         """Add the changes and CI comments of a Gerrit stream-events fixture; see :func:`load_gerrit_events`."""
+        from recheck.testing.replay import load_gerrit_events
+
         return load_gerrit_events(self, path, logs=logs)
 
     def load_logstash_hits(self, path: str | Path, *, limit: int | None = None) -> list[int]:
         """Add the failed builds of an elastic-recheck logstash hits file; see :func:`load_logstash_hits`."""
+        from recheck.testing.replay import load_logstash_hits
+
         return load_logstash_hits(self, path, limit=limit)
 
     # -- internals ------------------------------------------------------
     def _register_logs(self, job: SimJob, short: str) -> None:
         if not job.has_logs:
             return
-        if job.log_file is not None:
-            name = "job-output.txt.gz" if job.log_file.encoding == "gz" else "job-output.txt"
-            self.add_log(f"{short}/{name}", job.log_file)
-        elif job.log is not None:
-            name = "job-output.txt.gz" if job.encoding == "gz" else "job-output.txt"
-            self.add_log(
-                f"{short}/{name}",
+        files: list[dict[str, Any]] = []
+
+        def publish(name: str, log: SimLog) -> None:
+            self.add_log(f"{short}/{name}", log)
+            files.append({"name": name, "mimetype": "text/plain", "encoding": None, "last_modified": 0,
+                          "size": len(log.data)})
+
+        if job.log_file is not None and job.text_log:
+            publish("job-output.txt.gz" if job.log_file.encoding == "gz" else "job-output.txt", job.log_file)
+        elif job.log is not None and job.text_log:
+            publish(
+                "job-output.txt.gz" if job.encoding == "gz" else "job-output.txt",
                 SimLog(job.log, encoding=job.encoding, expired=job.expired, rate=job.rate, truncate_at=job.truncate_at),
             )
+        if job.json_output is not None:
+            publish("job-output.json", SimLog(job.json_output, encoding="gzip", expired=job.expired))
         if job.subunit is not None:
-            self.add_log(f"{short}/testrepository.subunit", SimLog(job.subunit, expired=job.expired))
+            # roles/fetch-subunit-output: testrepository.subunit and testr_results.html at the log root.
+            publish("testrepository.subunit", SimLog(job.subunit, expired=job.expired))
+            publish("testr_results.html", SimLog(b"<html><body>subunit2html report</body></html>", encoding="gzip"))
+        if job.manifest:
+            tree = [*sorted(files, key=lambda f: f["name"]), {"name": "zuul-info", "mimetype": "application/directory", "encoding": None, "children": [{"name": "inventory.yaml", "mimetype": "text/plain", "encoding": None, "last_modified": 0, "size": 10}]}]
+            manifest = json.dumps({"tree": tree, "index_links": False}).encode()
+            self.add_log(f"{short}/zuul-manifest.json", SimLog(manifest, encoding="gzip", expired=job.expired))
 
     def _append(self, change: _Change, message: str, patchset: int, author: str, tag: str | None, posted: bool = False) -> None:
         self._clock += _dt.timedelta(minutes=5)
@@ -406,73 +473,20 @@ class CISimulator:
             matches = [c for c in matches if c.project == parts[0] and c.branch == parts[1]]
         return matches[0] if len(matches) == 1 else None
 
-    def _task_json(self, bug: SimBug, project: str) -> dict[str, Any]:
-        task = copy.deepcopy(self._task_template)
-        api = self.launchpad_url
-        task.update(
-            {
-                "title": f'Bug #{bug.number} in {project.title()}: "{bug.title}"',
-                "bug_link": f"{api}/bugs/{bug.number}",
-                "self_link": f"{api}/{project}/+bug/{bug.number}",
-                "target_link": f"{api}/{project}",
-                "web_link": f"https://bugs.launchpad.net/{project}/+bug/{bug.number}",
-                "status": bug.status,
-                "importance": bug.importance,
-                "bug_target_name": project,
-                "bug_target_display_name": project.title(),
-                "date_created": bug.date_created,
-                "is_complete": bug.status in _CLOSED,
-            }
-        )
-        return task
-
-    def _bug_json(self, bug: SimBug) -> dict[str, Any]:
-        api = self.launchpad_url
-        return {
-            "self_link": f"{api}/bugs/{bug.number}",
-            "web_link": f"https://bugs.launchpad.net/bugs/{bug.number}",
-            "resource_type_link": f"{api}/#bug",
-            "id": bug.number,
-            "title": bug.title,
-            "description": bug.description,
-            "tags": list(bug.tags),
-            "heat": bug.heat,
-            "date_created": bug.date_created,
-            "date_last_updated": bug.date_last_updated,
-            "duplicate_of_link": None,
-        }
-
-    def _search(self, target: str, text: str, statuses: list[str]) -> list[dict[str, Any]]:
-        words = re.findall(r"\w+", text.lower())
-        entries = []
-        with self._lock:
-            bugs = list(self._bugs.values())
-        for bug in sorted(bugs, key=lambda b: -b.number):
-            if statuses and bug.status not in statuses:
-                continue
-            if not statuses and bug.status in _CLOSED:
-                continue
-            haystack = set(re.findall(r"\w+", f"{bug.title}\n{bug.description}".lower()))
-            if not words or not all(word in haystack for word in words):
-                continue
-            projects = bug.projects if target == "openstack" else [p for p in bug.projects if p == target]
-            entries.extend(self._task_json(bug, project) for project in projects)
-        return entries
-
 
 class _Handler(BaseHTTPRequestHandler):
     sim: CISimulator
     protocol_version = "HTTP/1.1"
     server_version = "ostk-ci-simulator"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr logging
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # -- dispatch -------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
     def _dispatch(self, method: str) -> None:
@@ -600,7 +614,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self._fault("zuul"):
             return
         sim = self.sim
-        build = re.match(rf"^/api/tenant/{re.escape(sim.tenant)}/build/([0-9a-f]+)$", path)
+        # The tenant's API, or the whitelabeled form (/api/... at the root) for the same tenant.
+        api = re.match(rf"^/api(?:/tenant/{re.escape(sim.tenant)})?(/.*)$", path)
+        route = api.group(1) if api else None
+        build = re.match(r"^/build/([0-9a-f]+)$", route or "")
         if build:
             with sim._lock:
                 data = sim._builds.get(build.group(1))
@@ -609,19 +626,42 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self._json(self._build_shape(data))
             return
-        if path == f"/api/tenant/{sim.tenant}/builds":
+        buildset = re.match(r"^/buildset/([0-9a-f]+)$", route or "")
+        if buildset:
+            with sim._lock:
+                found = sim._buildsets.get(buildset.group(1))
+                builds = [sim._builds[u] for u in found["builds"]] if found else []
+            if found is None:
+                self._send(404, b"Buildset not found", "text/plain")
+                return
+            change = sim._changes[found["change"]]
+            ref = {"project": change.project, "branch": change.branch, "change": found["change"],
+                   "patchset": str(found["patchset"]), "ref": None, "oldrev": None, "newrev": None, "ref_url": None}
+            # zuul/web/__init__.py BuildsetConverter.toDict: builds nested without pipeline/buildset.
+            nested = [{k: v for k, v in b.items() if k not in ("pipeline", "buildset")} for b in builds]
+            self._json({"_id": 1, "uuid": found["uuid"], "result": found["result"], "message": found["message"],
+                        "pipeline": found["pipeline"], "event_id": None, "refs": [ref], "builds": nested})
+            return
+        if route == "/builds":
             with sim._lock:
                 builds = list(sim._builds.values())
-            wanted = {k: v[0] for k, v in query.items() if k in ("change", "patchset", "result", "job_name", "pipeline")}
+            wanted = {k: v[0] for k, v in query.items() if k in ("change", "patchset", "result", "job_name", "pipeline", "project")}
+            # zuul/web: without final= every attempt is returned, retried ones included.
+            final = query["final"][0] if query.get("final") else None
             out = []
-            for item in builds:
+            for item in reversed(builds):  # newest first
                 flat = {**item, **{k: str(v) for k, v in item["ref"].items()}}
-                if all(str(flat.get(k)) == v for k, v in wanted.items()):
-                    out.append(self._build_shape(item))
-            self._json(out)
+                if not all(str(flat.get(k)) == v for k, v in wanted.items()):
+                    continue
+                if final is not None and item["final"] != (final.lower() == "true"):
+                    continue
+                out.append(self._build_shape(item))
+            skip = int((query.get("skip") or ["0"])[0])
+            limit = int((query.get("limit") or ["50"])[0])
+            self._json(out[skip : skip + limit])
             return
-        if re.match(rf"^/t/{re.escape(sim.tenant)}/build/[0-9a-f]+/?$", path):
-            self._send(200, b"<html><body>Zuul build</body></html>", "text/html")
+        if re.match(rf"^(?:/t/{re.escape(sim.tenant)})?/(?:build|buildset)/[0-9a-f]+(?:/.*)?$", path):
+            self._send(200, b"<html><body>Zuul</body></html>", "text/html")
             return
         self._send(404, b"Not found")
 
@@ -687,7 +727,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(self.sim._bug_json(found))
             return
         target = path.strip("/")
-        if (query.get("ws.op") or [""])[0] == "searchTasks" and re.match(r"^[\w.+-]+$", target):
+        if (query.get("ws.op") or [""])[0] == "searchTasks" and not _LAUNCHPAD_NAME.match(target):
+            # Launchpad names match ^[a-z0-9][a-z0-9+.-]*$: no project "openstack-ansible-os_nova".
+            self._send(404, f"Object: <Launchpad>, name: '{target}'".encode())
+            return
+        if (query.get("ws.op") or [""])[0] == "searchTasks":
             text = (query.get("search_text") or [""])[0]
             entries = self.sim._search(target, text, query.get("status") or [])
             size = int((query.get("ws.size") or ["75"])[0])
@@ -701,110 +745,3 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         self._send(404, b"Not found")
-
-
-def load_gerrit_events(sim: CISimulator, path: str | Path, *, logs: bytes | None = None) -> list[int]:
-    """Add the changes and Jenkins comments of a Gerrit stream-events fixture.
-
-    Accepts a list of events or ``{"events": [...]}``. Each ``comment-added``
-    with a CI comment becomes a message on its change; log directory links
-    are rewritten to the simulator's log server (the originals expired long
-    ago), and ``logs`` (if given) is served as every job's ``console.html``.
-    Returns the change numbers added.
-    """
-    data = json.loads(Path(path).read_text("utf-8"))
-    events = data.get("events", []) if isinstance(data, dict) else data
-    numbers = []
-    for index, event in enumerate(events):
-        if event.get("type") != "comment-added" or not event.get("comment"):
-            continue
-        change = event.get("change") or {}
-        number = int(change.get("number") or 64831 + index)
-        patchset = int((event.get("patchSet") or {}).get("number") or 1)
-        comment = event["comment"]
-        urls = re.findall(r"https?://logs\.openstack\.org/(\S+)", comment)
-        comment = re.sub(r"https?://logs\.openstack\.org/", sim.logs_url + "/", comment)
-        if number not in sim._changes:
-            sim.add_change(
-                number,
-                project=change.get("project") or "openstack/requirements",
-                branch=change.get("branch") or "master",
-                change_id=change.get("id"),
-                patchsets=patchset,
-                subject=change.get("subject") or "",
-            )
-            numbers.append(number)
-        target = sim._changes[number]
-        while target.patchsets < patchset:
-            sim.add_patchset(number)
-        body = comment if comment.startswith("Patch Set") else f"Patch Set {patchset}:\n\n{comment}"
-        author = (event.get("author") or {}).get("username") or "jenkins"
-        with sim._lock:
-            sim._append(target, body, patchset, author, None)
-        if logs is not None:
-            for url in urls:
-                sim.add_log(url.rstrip("/") + "/console.html", SimLog(logs, encoding="gzip"))
-    return numbers
-
-
-def load_logstash_hits(sim: CISimulator, path: str | Path, *, limit: int | None = None) -> list[int]:
-    """Rebuild the failed builds behind real Elasticsearch hits (elastic-recheck's test data).
-
-    Each hit carries a real log line and its build (``build_change``,
-    ``build_patchset``, ``build_name``, ``build_queue``, ``build_status``,
-    ``log_url``, ``project``). Hits of one build become that job's
-    ``console.html`` (Jenkins format: ``<timestamp> | <line>``); the builds of
-    one patch set become one Jenkins ``Build failed.`` comment. Hits without
-    build metadata (the oldest shape) are skipped. Returns the change numbers
-    added, at most ``limit`` of them.
-    """
-    data = json.loads(Path(path).read_text("utf-8"))
-    hits = data.get("hits", {}).get("hits", []) if isinstance(data, dict) else []
-    builds: dict[tuple[int, int], dict[tuple[str, str], dict[str, Any]]] = {}
-    projects: dict[int, str] = {}
-    for hit in hits:
-        source = hit.get("_source") or {}
-        fields = source.get("@fields") or source
-        change, patchset, name = fields.get("build_change"), fields.get("build_patchset"), fields.get("build_name")
-        if not (change and patchset and name):
-            continue
-        number, ps = int(change), int(patchset)
-        if (number, ps) not in builds and limit is not None and len(builds) >= limit:
-            continue
-        projects[number] = fields.get("project") or projects.get(number) or "openstack/nova"
-        key = (name, fields.get("build_short_uuid") or fields.get("build_uuid", "")[:7] or "0000000")
-        build = builds.setdefault((number, ps), {}).setdefault(
-            key,
-            {
-                "queue": fields.get("build_queue") or "check",
-                "status": fields.get("build_status") or "FAILURE",
-                "lines": [],
-            },
-        )
-        message = source.get("message") or source.get("@message") or ""
-        stamp = str(source.get("@timestamp", "")).replace("T", " ")[:23]
-        build["lines"].extend(f"{stamp} | {line}" for line in message.splitlines() or [""])
-    numbers = []
-    for (number, ps), jobs in sorted(builds.items()):
-        if number not in sim._changes:
-            sim.add_change(number, project=projects[number], patchsets=ps)
-            numbers.append(number)
-        while sim._changes[number].patchsets < ps:
-            sim.add_patchset(number)
-        # Jenkins posted one comment per pipeline (queue).
-        by_queue: dict[str, list[str]] = {}
-        for (name, short), build in jobs.items():
-            directory = f"{number % 100:02d}/{number}/{ps}/{build['queue']}/{name}/{short}"
-            html = "<html><body><pre>\n" + "\n".join(build["lines"]) + "\n</pre></body></html>\n"
-            sim.add_log(f"{directory}/console.html", SimLog(html.encode(), encoding="gzip"))
-            by_queue.setdefault(build["queue"], []).append(
-                f"- {name} {sim.logs_url}/{directory} : {build['status']} in 42m 00s"
-            )
-        for lines in by_queue.values():
-            text = (
-                f"Patch Set {ps}: Verified-1\n\nBuild failed.  For information on how to proceed, see "
-                "https://wiki.openstack.org/wiki/GerritJenkinsGit#Test_Failures\n\n" + "\n".join(lines) + "\n"
-            )
-            with sim._lock:
-                sim._append(sim._changes[number], text, ps, "jenkins", None)
-    return numbers

@@ -127,7 +127,7 @@ def test_get_json_rejects_non_json(server):
     server.on("/x", Reply(200, b"<html>"))
     with pytest.raises(Exception) as info:
         http.get_json(http.build_session(FAST), server.url + "/x", what="reading x")
-    assert "did not return JSON" in str(info.value)
+    assert "not valid JSON" in str(info.value)
 
 
 def test_redact_url_drops_credentials():

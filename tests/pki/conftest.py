@@ -209,3 +209,42 @@ def keystone(material):
     """A PKI-era keystone stand-in on 127.0.0.1, signing with ``material``."""
     with KeystoneStandIn(ca=material[0], signer=material[1]) as ks:
         yield ks
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port nothing listens on (bound once, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def memcached(free_port: int):
+    """A real memcached on 127.0.0.1 (Debian's package); yields "host:port"."""
+    import os
+    import shutil
+    import socket
+    import time
+
+    program = shutil.which("memcached") or "/usr/bin/memcached"
+    argv = [program, "-l", "127.0.0.1", "-p", str(free_port), "-U", "0", "-m", "16"]
+    if os.geteuid() == 0:
+        argv += ["-u", "root"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", free_port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("memcached did not start") from None
+                time.sleep(0.05)
+        yield f"127.0.0.1:{free_port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

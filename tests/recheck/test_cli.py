@@ -66,7 +66,7 @@ def test_signature_match_suggests_recheck_bug(tmp_path):
         b"<pre>Looks like the node went offline during the build. Check the slave log for the details."
         b"FATAL: /var/lib/jenkins/logs/slaves/devstack-trusty/slave.log (No such file or directory)</pre>\n"
     )
-    rc, out, _ = run(["recheck", str(log), "--json"], tmp_path)
+    _rc, out, _ = run(["recheck", str(log), "--json"], tmp_path)
     doc = json.loads(out)
     bugs = [b["number"] for b in doc["jobs"][0]["bugs"]]
     assert 1284371 in bugs
@@ -102,7 +102,7 @@ def test_truncated_gzip_json_keeps_warning_and_flag(tmp_path):
 
 
 def test_missing_path_exits_3(tmp_path):
-    rc, out, err = run(["recheck", str(tmp_path / "nope.txt")], tmp_path)
+    rc, _out, err = run(["recheck", str(tmp_path / "nope.txt")], tmp_path)
     assert rc == 3 and "no such log file" in err and "Traceback" not in err
 
 
@@ -155,7 +155,7 @@ def test_signatures_usage_errors_exit_2(tmp_path, argv):
 
 
 def test_extra_words_after_a_log_are_a_usage_error(tmp_path):
-    rc, _, err = run(["recheck", str(EXAMPLE), "surprise"], tmp_path)
+    rc, _, _err = run(["recheck", str(EXAMPLE), "surprise"], tmp_path)
     assert rc == 2
 
 
@@ -209,10 +209,10 @@ def test_log_directory_url_reads_the_job_output(serve, log_server, tmp_path):
 
 
 def test_review_targets_go_to_the_review_workflow_and_local_files_win(tmp_path, monkeypatch):
-    from ostk.cli import recheck_review
+    from ostk.cli import recheck as recheck_cli
 
     seen = []
-    monkeypatch.setattr(recheck_review, "run", lambda args, env: seen.append(args.target) or 0)
+    monkeypatch.setattr(recheck_cli, "_review", lambda args, env: seen.append(args.target) or 0)
     assert run(["recheck", "https://review.opendev.org/c/openstack/nova/+/12345"], tmp_path)[0] == 0
     assert seen == ["https://review.opendev.org/c/openstack/nova/+/12345"]
     # A local file named like a change number is a log.
@@ -222,10 +222,11 @@ def test_review_targets_go_to_the_review_workflow_and_local_files_win(tmp_path, 
     assert json.loads(out)["jobs"][0]["failures"][0]["id"] == "a.T.test_x"
 
 
-def test_signatures_check_every_line(tmp_path):
+def test_signatures_check_every_line_by_default(tmp_path):
     log = tmp_path / "console.txt"
     log.write_bytes(b"x\nE: Unable to lock the administration directory (/var/lib/dpkg/), is another process using it?\n")
-    rc, _, _ = run(["recheck", "signatures", "check", str(log)], tmp_path)
-    assert rc == 1
-    rc, out, _ = run(["recheck", "signatures", "check", str(log), "--every-line", "--json"], tmp_path)
+    rc, out, _ = run(["recheck", "signatures", "check", str(log), "--json"], tmp_path)
     assert rc == 0 and [m["number"] for m in json.loads(out)["matches"]] == [1097592]
+    # --every-line stays accepted (scripts pass it) and changes nothing.
+    rc, again, _ = run(["recheck", "signatures", "check", str(log), "--every-line", "--json"], tmp_path)
+    assert rc == 0 and json.loads(again) == json.loads(out)

@@ -330,3 +330,117 @@ def test_zuul_error_without_json_does_not_swallow_the_following_lines(wrap):
     a = scan(log)
     assert kinds_ids(a) == [(FailureKind.TEST, "tempest.a.T.test_b"), (FailureKind.TASK, "run tests/controller")]
     assert a.failures[1].message == "task failed on controller"
+
+
+# -- issue 10 items 8-10 ------------------------------------------------------------------
+
+
+def test_a_tempest_failure_message_is_the_exception_with_its_details_line(wrap):
+    # subunit-trace indents attachments four spaces (mtreinish/stestr stestr/subunit_trace.py);
+    # tempest adds "Details: …" under the exception (tempest/lib/exceptions.py).
+    body = "\n".join(
+        [
+            "{1} tempest.api.compute.admin.test_aggregates.AggregatesAdminTestJSON.test_x"
+            "[id-96be03c7-570d-409c-90f8-e4db3c646996] [0.12s] ... FAILED",
+            "",
+            "Captured traceback:",
+            "~~~~~~~~~~~~~~~~~~~",
+            "    Traceback (most recent call last):",
+            '      File "/opt/stack/tempest/tempest/lib/common/rest_client.py", line 829, in _error_checker',
+            "        message=message)",
+            "    tempest.lib.exceptions.ServerFault: Got server fault",
+            "    Details: An unexpected error prevented the server from fulfilling your request.",
+            "",
+            "{1} tempest.api.compute.admin.test_aggregates.AggregatesAdminTestJSON.test_y [0.1s] ... ok",
+        ]
+    )
+    (f,) = scan(wrap(body)).failures
+    assert f.id == "tempest.api.compute.admin.test_aggregates.AggregatesAdminTestJSON.test_x"
+    assert f.message == (
+        "tempest.lib.exceptions.ServerFault: Got server fault "
+        "Details: An unexpected error prevented the server from fulfilling your request."
+    )
+
+
+def test_a_runner_traceback_inside_a_test_block_is_its_own_failure():
+    log = "\n".join(
+        [
+            "{0} nova.tests.unit.test_a.T.test_one [0.5s] ... FAILED",
+            "",
+            "Captured traceback:",
+            "~~~~~~~~~~~~~~~~~~~",
+            "    Traceback (most recent call last):",
+            '      File "nova/tests/unit/test_a.py", line 3, in test_one',
+            "    AssertionError: 1 != 2",
+            "",
+            "Traceback (most recent call last):",
+            '  File "/usr/lib/python3/site-packages/subunit/v2.py", line 232, in _write_packet',
+            '    raise ValueError("Length too long: %r" % base_length)',
+            "ValueError: Length too long: 4194500",
+            "{0} nova.tests.unit.test_a.T.test_two [0.1s] ... ok",
+        ]
+    )
+    a = scan(log)
+    assert kinds_ids(a) == [
+        (FailureKind.TEST, "nova.tests.unit.test_a.T.test_one"),
+        (FailureKind.TASK, "test runner"),
+    ]
+    test, crash = a.failures
+    assert test.message == "AssertionError: 1 != 2" and "Length too long" not in test.excerpt
+    assert crash.message == "the test runner crashed: ValueError: Length too long: 4194500"
+    assert "subunit/v2.py" in crash.excerpt and crash.line == 9
+
+
+def test_a_runner_crash_alone_is_not_a_pass():
+    a = scan("Ran: 12 tests in 3.0 sec.\nValueError: Length too long: 4194500\n - Worker 0 (12 tests) => N/A\n")
+    assert kinds_ids(a) == [(FailureKind.TASK, "test runner")]
+
+
+def test_err_trap_line_is_replaced_by_the_exit_trap_cause(wrap):
+    body = "\n".join(
+        [
+            "+lib/glance:upload_image:120    openstack image create cirros",
+            "Error finding address for http://10.0.0.1/image/v2/images: HTTPConnectionPool: Max retries exceeded",
+            "stack.sh failed: full log in /opt/stack/logs/stack.sh.log",
+            "+functions:upload_image:1   exit_trap",
+            "+./stack.sh:exit_trap:549   local r=1",
+            "Error on exit",
+            "+./stack.sh:exit_trap:584   exit 1",
+        ]
+    )
+    a = scan(wrap(body))
+    (f,) = a.failures
+    assert f.kind is FailureKind.SETUP and f.id == "devstack"
+    assert f.message.startswith("Error finding address for http://10.0.0.1/image/v2/images")
+    assert f.excerpt.splitlines()[0] == "stack.sh failed in functions:upload_image (exit 1)"
+
+
+def test_ignored_task_failures_are_taken_back():
+    log = (
+        "TASK [ensure-foo : Try]\n"
+        'fatal: [controller]: FAILED! => {"changed": true, "msg": "non-zero return code", "rc": 1}\n'
+        "...ignoring\n"
+    )
+    assert scan(log).failures == ()
+
+
+def test_a_playbook_result_other_than_normal_is_a_failed_job():
+    a = scan("2024-01-01 10:00:00 | RUN END RESULT_FAILURE: [untrusted : x/playbooks/run.yaml@master]\n")
+    (f,) = a.failures
+    assert f.id == "job" and "RUN END RESULT_FAILURE" in f.message
+
+
+def test_job_output_json_keeps_the_head_and_tail_of_a_huge_stdout():
+    import json as _json
+
+    from recheck import jobjson
+
+    stdout = "first line\n" + "middle\n" * 600_000 + "Failed 1 tests - output below:\n"
+    doc = [{"plays": [{"play": {"name": "p"}, "tasks": [{"task": {"name": "t"},
+            "hosts": {"h": {"failed": True, "stdout": stdout}}}]}]}]
+    (entry,) = list(jobjson.walk(_json.dumps(doc).encode()))
+    assert isinstance(entry, jobjson.HostResult)
+    kept = entry.result["stdout"]
+    assert isinstance(kept, str) and len(kept) <= jobjson.MAX_STRING
+    assert kept.startswith("first line\n") and kept.endswith("Failed 1 tests - output below:\n")
+    assert "bytes omitted" in kept

@@ -1,7 +1,6 @@
 """The library entry point for scripts: ``recheck.review.check_review``."""
 from __future__ import annotations
 
-
 import pytest
 
 from ostk.errors import NotFound, UsageError
@@ -82,15 +81,15 @@ def test_zuul_builds_api_fills_in_jobs_without_a_comment(sim):
 
 
 def test_big_logs_are_analysed_in_child_processes(sim, monkeypatch):
-    import recheck.review
+    from recheck.review import child
 
     def not_here(*args, **kwargs):
         raise AssertionError("analysed in-process")
 
-    monkeypatch.setattr(recheck.review, "_engine_analyze", not_here)
+    monkeypatch.setattr(child, "engine_analyze", not_here)
     # Whatever the CI machine has: two CPUs, so both logs get a child.
-    monkeypatch.setattr(recheck.review, "_usable_cpus", lambda: 2)
-    monkeypatch.setattr(recheck.review, "_CHILD_SLOTS", __import__("threading").BoundedSemaphore(2))
+    monkeypatch.setattr(child, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(child, "CHILD_SLOTS", __import__("threading").BoundedSemaphore(2))
     sim.add_change(302, project="openstack/nova")
     sim.add_buildset(
         302, 1,
@@ -158,3 +157,21 @@ def test_old_gerrit_url_form(sim):
     _setup(sim)
     report = check_review(f"{sim.url}/#/c/300/2", launchpad=sim.launchpad_url)
     assert (report.review.change, report.review.patchset) == (300, 2)
+
+
+def test_one_timeout_bounds_the_whole_review(sim):
+    import time
+
+    from ostk.errors import RequestTimeout
+
+    sim.add_change(304, project="openstack/nova")
+    sim.add_buildset(304, 1, jobs=[SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE + b"w" * 400000,
+                                          encoding="plain", rate=50000)])
+    started = time.monotonic()
+    report = check_review("304", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, timeout=2)
+    assert time.monotonic() - started < 5
+    [job] = report.jobs
+    assert job.truncated and any("cut short" in w for w in job.warnings)
+    # Out of time, Gerrit itself fails with the deadline's error.
+    with pytest.raises(RequestTimeout):
+        check_review("304", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, timeout=1e-9)

@@ -53,7 +53,7 @@ def test_bandwidth_cap_and_503_bursts(sim):
 def test_truncated_bodies_close_the_connection_early(sim):
     url = sim.add_log("cut.txt", SimLog(b"y" * 500_000, truncate_at=100_000))
     try:
-        requests.get(url, timeout=5).content
+        _ = requests.get(url, timeout=5).content
     except requests.exceptions.ChunkedEncodingError:
         pass
     else:

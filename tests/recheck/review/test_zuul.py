@@ -25,6 +25,10 @@ def test_client_reads_builds_from_the_simulator(sim):
     zuul = ZuulClient.from_url(f"{sim.zuul_url}/t/openstack")
     build = zuul.build(job.uuid)
     assert build.change == 10 and build.log_url.startswith(sim.logs_url)
-    assert build.artifacts[0].url.endswith("testrepository.subunit")
+    # What zuul-jobs publishes: the manifest and subunit2html's report, not the subunit stream.
+    assert [(a.name, a.type) for a in build.artifacts] == [
+        ("Zuul Manifest", "zuul_manifest"), ("Unit Test Report", "unit_test_report")
+    ]
+    assert build.artifacts[0].url == build.log_url + "zuul-manifest.json"
     failed = zuul.builds(10, 1, result="FAILURE")
     assert [b.job_name for b in failed] == ["tempest-full"]

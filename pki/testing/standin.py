@@ -39,23 +39,32 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import socketserver
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlsplit
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from typing_extensions import Self
 
 from ostk.files import atomic_write
 from pki import issuing
+from pki.testing import payloads
+from pki.testing.wsgi import (
+    Handler,
+    Reply,
+    Server,
+    allow,
+    error,
+    json_reply,
+    lying_length,
+    read_json,
+)
 
-__all__ = ["KeystoneStandIn", "StandInUser", "ADMIN_TOKEN"]
+__all__ = ["ADMIN_TOKEN", "KeystoneStandIn", "StandInUser"]
 
 #: The stand-in's bootstrap ``admin_token`` (keystone's old shared secret),
 #: accepted by the revocation list paths as an admin token.
@@ -77,7 +86,6 @@ _V2_PATHS = {
 REVOKED_PATHS = (_V3_PATHS["revoked"], _V2_PATHS["revoked"])
 #: The certificate paths of both APIs.
 CERT_PATHS = (_V3_PATHS["certificates"], _V3_PATHS["ca"], _V2_PATHS["certificates"], _V2_PATHS["ca"])
-_MAX_BODY = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,10 +97,12 @@ class StandInUser:
     project: str = "admin"
     roles: tuple[str, ...] = ("admin",)
     id: str = ""
+    #: the project's id (default: derived from its name)
+    project_id: str = ""
 
     @property
     def user_id(self) -> str:
-        return self.id or hashlib.md5(self.name.encode()).hexdigest()  # noqa: S324 - an id, not security
+        return self.id or hashlib.md5(self.name.encode()).hexdigest()
 
 
 @dataclass
@@ -100,10 +110,7 @@ class _Issued:
     user: StandInUser
     audit_id: str
     expires: _dt.datetime
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 def _pem(cert: Any) -> bytes:
@@ -135,9 +142,11 @@ class KeystoneStandIn:
         ca: issuing.KeyPair | None = None,
         signer: issuing.KeyPair | None = None,
         key_type: str = "rsa",
+        port: int = 0,
+        accept_token: Callable[[str], bool] | None = None,
     ) -> None:
-        if token_format not in ("pki", "pkiz"):
-            raise ValueError("token_format must be 'pki' or 'pkiz'")
+        if token_format not in ("pki", "pkiz", "uuid"):
+            raise ValueError("token_format must be 'pki', 'pkiz' or 'uuid'")
         self.token_format = token_format
         self.token_lifetime = float(token_lifetime)
         self.users = {
@@ -162,7 +171,11 @@ class KeystoneStandIn:
         self.key_type = key_type
         self.ca = ca or issuing.create_ca(key_type=key_type)
         self.signer = signer or issuing.create_signing_cert(self.ca, key_type=key_type)
-        self._server: _Server | None = None
+        self._port = port
+        #: Tokens of another keystone to take as admin tokens (a real keystone's
+        #: service token, when the stand-in only serves certificates and lists).
+        self.accept_token = accept_token
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # Lifecycle ------------------------------------------------------------
@@ -170,7 +183,7 @@ class KeystoneStandIn:
         """Serve on 127.0.0.1 on a free port, in a daemon thread."""
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = Server(("127.0.0.1", self._port), Handler)
         server.standin = self
         server.set_app(self.app)
         self._server = server
@@ -191,8 +204,9 @@ class KeystoneStandIn:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> KeystoneStandIn:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -247,21 +261,35 @@ class KeystoneStandIn:
         token_format: str | None = None,
         expires_in: float | None = None,
         project: str | None = None,
+        project_id: str | None = None,
     ) -> str:
-        """Issue a token directly (no HTTP), as ``POST .../tokens`` would."""
+        """Issue a token directly (no HTTP), as ``POST .../tokens`` would.
+
+        ``token_format`` ``"uuid"`` issues a non-PKI token that only
+        ``GET /v3/auth/tokens`` (online validation) can check.
+        """
         account = self.users[user]
         if project is not None:
             account = StandInUser(account.name, account.password, project, account.roles, account.id)
+        elif project_id is not None:
+            account = StandInUser(account.name, account.password, account.project, account.roles,
+                                  account.id, project_id)
         token, _ = self._issue(account, api=api, token_format=token_format, expires_in=expires_in)
         return token
 
+    def payload_of(self, token: str) -> dict[str, Any]:
+        """The data of a token the stand-in issued (KeyError for others)."""
+        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
+        with self._lock:
+            return json.loads(json.dumps(self._issued[token_id].payload))
+
     def revoke(self, token: str) -> str:
         """Put ``token`` on the revocation list (by md5 id and audit id); return the id."""
-        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
             issued = self._issued.get(token_id)
             expires = issued.expires if issued else _dt.datetime.now(_dt.timezone.utc)
-            entry = {"id": token_id, "expires": _iso(expires)}
+            entry = {"id": token_id, "expires": payloads.iso(expires)}
             if issued:
                 entry["audit_id"] = issued.audit_id
             self._revoked.append(entry)
@@ -269,7 +297,7 @@ class KeystoneStandIn:
 
     def revoke_id(self, token_id: str, *, audit_id: str | None = None, expires: str | None = None) -> None:
         """Add a raw entry to the revocation list (e.g. to make it long)."""
-        entry = {"id": token_id, "expires": expires or _iso(_dt.datetime.now(_dt.timezone.utc))}
+        entry = {"id": token_id, "expires": expires or payloads.iso(_dt.datetime.now(_dt.timezone.utc))}
         if audit_id:
             entry["audit_id"] = audit_id
         with self._lock:
@@ -357,102 +385,29 @@ class KeystoneStandIn:
         now = _dt.datetime.now(_dt.timezone.utc)
         expires = now + _dt.timedelta(seconds=self.token_lifetime if expires_in is None else expires_in)
         audit_id = uuid.uuid4().hex[:22]
-        payload = self._payload(user, api=api, now=now, expires=expires, audit_id=audit_id, methods=methods)
+        payload = payloads.payload(user, self._catalog_base(), api=api, now=now, expires=expires, audit_id=audit_id, methods=methods)
         with self._lock:
             signer = self.signer
         fmt = token_format or self.token_format
-        token = issuing.sign_token(payload, signer, pkiz=fmt == "pkiz")
-        token_id = hashlib.md5(token.encode("utf-8")).hexdigest()  # noqa: S324 - keystone's id
+        if fmt == "uuid":
+            token = uuid.uuid4().hex  # validated online only (GET /v3/auth/tokens)
+        else:
+            token = issuing.sign_token(payload, signer, pkiz=fmt == "pkiz")
+        token_id = hashlib.md5(token.encode("utf-8")).hexdigest()
         with self._lock:
-            self._issued[token_id] = _Issued(user, audit_id, expires)
+            self._issued[token_id] = _Issued(user, audit_id, expires, payload)
         return token, payload
 
-    def _catalog(self, api: str) -> list[dict[str, Any]]:
-        base = self.url if self._server is not None else "http://127.0.0.1"
-        if api == "v2.0":
-            return [
-                {
-                    "type": "identity",
-                    "name": "keystone",
-                    "endpoints": [
-                        {
-                            "region": "RegionOne",
-                            "publicURL": f"{base}/v2.0",
-                            "internalURL": f"{base}/v2.0",
-                            "adminURL": f"{base}/v2.0",
-                        }
-                    ],
-                    "endpoints_links": [],
-                }
-            ]
-        return [
-            {
-                "type": "identity",
-                "name": "keystone",
-                "id": "identity",
-                "endpoints": [
-                    {"id": f"identity-{iface}", "interface": iface, "region": "RegionOne",
-                     "region_id": "RegionOne", "url": f"{base}/v3"}
-                    for iface in ("public", "internal", "admin")
-                ],
-            }
-        ]
-
-    def _payload(
-        self,
-        user: StandInUser,
-        *,
-        api: str,
-        now: _dt.datetime,
-        expires: _dt.datetime,
-        audit_id: str,
-        methods: Sequence[str],
-    ) -> dict[str, Any]:
-        project_id = hashlib.md5(user.project.encode()).hexdigest()  # noqa: S324 - an id
-        roles = [{"id": hashlib.md5(r.encode()).hexdigest(), "name": r} for r in user.roles]  # noqa: S324
-        if api == "v2.0":
-            tenant = {"id": project_id, "name": user.project, "enabled": True, "description": None}
-            return {
-                "access": {
-                    "token": {
-                        "id": "placeholder",
-                        "expires": _iso(expires).replace(".000000", ""),
-                        "issued_at": _iso(now),
-                        "audit_ids": [audit_id],
-                        "tenant": tenant,
-                    },
-                    "serviceCatalog": self._catalog("v2.0"),
-                    "user": {
-                        "id": user.user_id,
-                        "name": user.name,
-                        "username": user.name,
-                        "roles": [{"name": r["name"]} for r in roles],
-                        "roles_links": [],
-                    },
-                    "metadata": {"is_admin": 0, "roles": [r["id"] for r in roles]},
-                }
-            }
-        domain = {"id": "default", "name": "Default"}
-        return {
-            "token": {
-                "methods": list(methods),
-                "user": {"id": user.user_id, "name": user.name, "domain": domain},
-                "project": {"id": project_id, "name": user.project, "domain": domain},
-                "roles": roles,
-                "catalog": self._catalog("v3"),
-                "expires_at": _iso(expires),
-                "issued_at": _iso(now),
-                "audit_ids": [audit_id],
-            }
-        }
+    def _catalog_base(self) -> str:
+        return self.url if self._server is not None else "http://127.0.0.1"
 
     def _token_user(self, token: str | None) -> StandInUser | None:
         """The user of a valid, unrevoked token we issued (None otherwise)."""
         if not token:
             return None
-        if token == ADMIN_TOKEN:
+        if token == ADMIN_TOKEN or (self.accept_token is not None and self.accept_token(token)):
             return StandInUser("admin-token", "", roles=("admin",))
-        token_id = hashlib.md5(token.strip().encode("utf-8", "replace")).hexdigest()  # noqa: S324
+        token_id = hashlib.md5(token.strip().encode("utf-8", "replace")).hexdigest()
         with self._lock:
             issued = self._issued.get(token_id)
             revoked = any(entry["id"] == token_id for entry in self._revoked)
@@ -474,18 +429,18 @@ class KeystoneStandIn:
                 if kind == "slow":
                     time.sleep(delay)
                 elif kind == "truncate":
-                    start_response = _lying_length(start_response)
+                    start_response = lying_length(start_response)
                 else:  # "503" ("close" is handled by the request handler)
-                    return _json(start_response, "503 Service Unavailable",
+                    return json_reply(start_response, "503 Service Unavailable",
                                  {"error": {"code": 503, "message": "stand-in outage",
                                             "title": "Service Unavailable"}})
         api = "v3" if path.startswith("/v3") else "v2.0" if path.startswith("/v2.0") else None
         if api in self.disabled_apis:
-            return _json(start_response, "404 Not Found", _error(404, "Not Found", "API disabled"))
+            return json_reply(start_response, "404 Not Found", error(404, "Not Found", "API disabled"))
         try:
             return self._route(method, path, api, environ, start_response)
-        except _Reply as reply:
-            return _json(start_response, reply.status, reply.body)
+        except Reply as reply:
+            return json_reply(start_response, reply.status, reply.body)
 
     def _route(self, method: str, path: str, api: str | None, environ: dict[str, Any],
                start_response: Callable[..., Any]) -> list[bytes]:
@@ -493,25 +448,27 @@ class KeystoneStandIn:
             return self._versions(path, start_response)
         paths = _V3_PATHS if api == "v3" else _V2_PATHS
         if path in (paths["certificates"], paths["ca"]):
-            _allow(method, "GET")
+            allow(method, "GET")
             body = self.signing_cert_pem if path == paths["certificates"] else self.ca_pem
             start_response("200 OK", [("Content-Type", "application/x-pem-file"),
                                       ("Content-Length", str(len(body)))])
             return [body]
         if path == paths["revoked"]:
-            _allow(method, "GET")
+            allow(method, "GET")
             user = self._token_user(environ.get("HTTP_X_AUTH_TOKEN"))
             if user is None:
-                raise _Reply("401 Unauthorized", _error(401, "Unauthorized", "a valid admin token is required"))
+                raise Reply("401 Unauthorized", error(401, "Unauthorized", "a valid admin token is required"))
             if "admin" not in user.roles:
-                raise _Reply("403 Forbidden", _error(403, "Forbidden", "admin role required"))
-            return _json(start_response, "200 OK", {"signed": self.signed_revocation_list()})
+                raise Reply("403 Forbidden", error(403, "Forbidden", "admin role required"))
+            return json_reply(start_response, "200 OK", {"signed": self.signed_revocation_list()})
+        if path == paths["tokens"] and method == "GET" and api == "v3":
+            return self._v3_validate(environ, start_response)
         if path == paths["tokens"] and method == "POST":
-            document = _read_json(environ)
+            document = read_json(environ)
             if api == "v3":
                 return self._v3_login(document, start_response)
             return self._v2_login(document, start_response)
-        raise _Reply("404 Not Found", _error(404, "Not Found", f"no route for {method} {path}"))
+        raise Reply("404 Not Found", error(404, "Not Found", f"no route for {method} {path}"))
 
     def _versions(self, path: str, start_response: Callable[..., Any]) -> list[bytes]:
         v3 = {
@@ -527,16 +484,16 @@ class KeystoneStandIn:
                              "type": "application/vnd.openstack.identity-v2.0+json"}],
         }
         if path == "/v3":
-            return _json(start_response, "200 OK", {"version": v3})
+            return json_reply(start_response, "200 OK", {"version": v3})
         if path == "/v2.0":
-            return _json(start_response, "200 OK", {"version": v2})
+            return json_reply(start_response, "200 OK", {"version": v2})
         values = [v for v, name in ((v3, "v3"), (v2, "v2.0")) if name not in self.disabled_apis]
-        return _json(start_response, "300 Multiple Choices", {"versions": {"values": values}})
+        return json_reply(start_response, "300 Multiple Choices", {"versions": {"values": values}})
 
     def _check_password(self, name: Any, password: Any) -> StandInUser:
         user = self.users.get(name) if isinstance(name, str) else None
         if user is None or password != user.password:
-            raise _Reply("401 Unauthorized", _error(401, "Unauthorized", "The request you have made requires authentication."))
+            raise Reply("401 Unauthorized", error(401, "Unauthorized", "The request you have made requires authentication."))
         return user
 
     def _v3_login(self, document: Any, start_response: Callable[..., Any]) -> list[bytes]:
@@ -544,16 +501,16 @@ class KeystoneStandIn:
             identity = document["auth"]["identity"]
             methods = list(identity["methods"])
         except (KeyError, TypeError) as exc:
-            raise _Reply("400 Bad Request", _error(400, "Bad Request", "malformed auth request")) from exc
+            raise Reply("400 Bad Request", error(400, "Bad Request", "malformed auth request")) from exc
         if "password" in methods:
             user_doc = (identity.get("password") or {}).get("user") or {}
             user = self._check_password(user_doc.get("name"), user_doc.get("password"))
         elif "token" in methods:
             user = self._token_user((identity.get("token") or {}).get("id"))
             if user is None:
-                raise _Reply("401 Unauthorized", _error(401, "Unauthorized", "invalid token"))
+                raise Reply("401 Unauthorized", error(401, "Unauthorized", "invalid token"))
         else:
-            raise _Reply("401 Unauthorized", _error(401, "Unauthorized", "unsupported method"))
+            raise Reply("401 Unauthorized", error(401, "Unauthorized", "unsupported method"))
         project = (((document.get("auth") or {}).get("scope") or {}).get("project") or {}).get("name")
         if project:
             user = StandInUser(user.name, user.password, project, user.roles, user.id)
@@ -563,118 +520,37 @@ class KeystoneStandIn:
                                        ("Content-Length", str(len(body)))])
         return [body]
 
+    def _v3_validate(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """``GET /v3/auth/tokens``: the subject token's data, to a valid token."""
+        if self._token_user(environ.get("HTTP_X_AUTH_TOKEN")) is None:
+            raise Reply("401 Unauthorized", error(401, "Unauthorized", "a valid token is required"))
+        subject = (environ.get("HTTP_X_SUBJECT_TOKEN") or "").strip()
+        if self._token_user(subject) is None:
+            raise Reply("404 Not Found", error(404, "Not Found", "token not found"))
+        token_id = hashlib.md5(subject.encode("utf-8", "replace")).hexdigest()
+        with self._lock:
+            payload = self._issued[token_id].payload
+        body = json.dumps(payload).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("X-Subject-Token", subject),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
     def _v2_login(self, document: Any, start_response: Callable[..., Any]) -> list[bytes]:
         try:
             auth = document["auth"]
         except (KeyError, TypeError) as exc:
-            raise _Reply("400 Bad Request", _error(400, "Bad Request", "malformed auth request")) from exc
+            raise Reply("400 Bad Request", error(400, "Bad Request", "malformed auth request")) from exc
         if "passwordCredentials" in auth:
             creds = auth["passwordCredentials"] or {}
             user = self._check_password(creds.get("username"), creds.get("password"))
         elif "token" in auth:
             user = self._token_user((auth.get("token") or {}).get("id"))
             if user is None:
-                raise _Reply("401 Unauthorized", _error(401, "Unauthorized", "invalid token"))
+                raise Reply("401 Unauthorized", error(401, "Unauthorized", "invalid token"))
         else:
-            raise _Reply("401 Unauthorized", _error(401, "Unauthorized", "unsupported credentials"))
+            raise Reply("401 Unauthorized", error(401, "Unauthorized", "unsupported credentials"))
         if auth.get("tenantName"):
             user = StandInUser(user.name, user.password, auth["tenantName"], user.roles, user.id)
         token, payload = self._issue(user, api="v2.0")
         payload["access"]["token"]["id"] = token
-        return _json(start_response, "200 OK", payload)
-
-
-class _Reply(Exception):
-    def __init__(self, status: str, body: Any) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-def _allow(method: str, allowed: str) -> None:
-    if method != allowed:
-        raise _Reply("405 Method Not Allowed", _error(405, "Method Not Allowed", f"use {allowed}"))
-
-
-def _error(code: int, title: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "title": title, "message": message}}
-
-
-def _json(start_response: Callable[..., Any], status: str, document: Any) -> list[bytes]:
-    body = json.dumps(document).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
-
-
-def _read_json(environ: dict[str, Any]) -> Any:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > _MAX_BODY:
-        raise _Reply("413 Request Entity Too Large", _error(413, "Request Entity Too Large", "body too large"))
-    raw = environ["wsgi.input"].read(length) if length else b""
-    try:
-        return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise _Reply("400 Bad Request", _error(400, "Bad Request", "body is not JSON")) from exc
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = False
-    standin: KeystoneStandIn
-
-
-class _Handler(WSGIRequestHandler):
-    """wsgiref's handler, quiet, able to drop a connection without answering."""
-
-    server: _Server
-
-    def handle(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536 or not self.parse_request():
-            return
-        path = urlsplit(self.path).path or "/"
-        if path != "/":
-            path = path.rstrip("/")
-        fault = self.server.standin._record(path)
-        if fault is not None and fault[0] == "close":
-            # Simulate a crashed or restarting server: no status line at all.
-            self.close_connection = True
-            return
-        environ = self.get_environ()
-        environ["ostk.counted"] = True
-        if fault is not None and fault[0] == "503":
-            environ["ostk.fault"] = "503"
-        handler = ServerHandler(self.rfile, self.wfile, self.get_stderr(), environ, multithread=True)
-        handler.request_handler = self  # type: ignore[attr-defined]
-        app = self.server.get_app()
-        if fault is not None:
-            app = _faulty(app, *fault)
-        handler.run(app)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass  # tests do not want an access log on stderr
-
-
-def _lying_length(start_response: Callable[..., Any]) -> Callable[..., Any]:
-    """Announce a longer body than is sent, so the client sees a cut download."""
-
-    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        changed = [(k, str(int(v) * 2 + 100) if k.lower() == "content-length" else v) for k, v in headers]
-        return start_response(status, changed, exc_info)
-
-    return wrapped
-
-
-def _faulty(app: Callable[..., Any], kind: str, delay: float) -> Callable[..., Any]:
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        if kind == "slow":
-            time.sleep(delay)
-            return app(environ, start_response)
-        if kind == "truncate":
-            return app(environ, _lying_length(start_response))
-        return _json(start_response, "503 Service Unavailable",
-                     {"error": {"code": 503, "message": "stand-in outage", "title": "Service Unavailable"}})
-    return wrapped
+        return json_reply(start_response, "200 OK", payload)
