@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import yaml
 
 from ostk import __version__
 from ostk.documents import load_yaml, validate
@@ -196,10 +197,13 @@ def write_clouds(path: Path, clouds: Mapping[str, Mapping[str, Any]]) -> None:
     Written atomically with mode 0600 (entries hold passwords); a file that
     is not a clouds.yaml mapping is refused (:class:`ConfigError`), not touched.
     """
-    document = _read_yaml(path) if path.exists() else {}
-    existing = document.get("clouds") or {}
-    if not isinstance(existing, dict):
-        raise ConfigError(f"{path}: 'clouds' is not a mapping; not touching it")
+    document: dict[str, Any] = {}
+    existing: dict[str, Any] = {}
+    if path.exists():
+        # Shape-checked like any clouds.yaml we read; other top-level keys are kept.
+        existing = dict(_read_clouds(path))
+        loaded = load_yaml(path.read_text(encoding="utf-8"), source=str(path), error=ConfigError, max_depth=32)
+        document = dict(loaded) if isinstance(loaded, dict) else {}
     document["clouds"] = {**existing, **{name: dict(entry) for name, entry in clouds.items()}}
     ensure_private_dir(path.parent)
     atomic_write(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)
