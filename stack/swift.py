@@ -168,9 +168,13 @@ def container_sync_realms(swift_port: int) -> str:
     )
 
 
-def container_sync_conf(layout: Layout, storage: Path, internal_client: Path) -> str:
+def container_sync_conf(layout: Layout, storage: Path, internal_client: Path, container_port: int) -> str:
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
+# The container server's address: the daemon syncs only containers the ring
+# places on a device it takes for its own (swift.container.sync, is_local_device).
+bind_ip = {HOST}
+bind_port = {container_port}
 mount_check = false
 devices = {storage}
 swift_dir = {layout.swift_dir}
@@ -462,7 +466,7 @@ def write_files(
     atomic_write(sdir / "container-sync-realms.conf", container_sync_realms(swift_port), mode=0o600)
     internal_client = sdir / "internal-client.conf"
     atomic_write(internal_client, internal_client_conf(layout, ports.get("memcached")), mode=0o600)
-    atomic_write(sdir / "container-sync.conf", container_sync_conf(layout, storage, internal_client), mode=0o600)
+    atomic_write(sdir / "container-sync.conf", container_sync_conf(layout, storage, internal_client, ports["container"]), mode=0o600)
     for kind in BACKENDS:
         atomic_write(sdir / f"{kind}-server.conf", backend_conf(kind, ports[kind], layout, storage), mode=0o600)
     atomic_write(
