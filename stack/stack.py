@@ -319,14 +319,17 @@ class Stack:
             futures: dict[str, Future[venvs.Venv]] = {
                 name: pool.submit(venvs.ensure_venv, name, self.venvs_dir) for name in needed
             }
-            ks_venv = futures["keystone"].result()
-            state = self._keystone_up(state, secrets, ks_venv, started, pending, note)
+            # Swift first: its servers (the proxy too: authtoken reaches keystone
+            # only per request) import while keystone bootstraps.
             if swift:
                 sw_venv = futures["swift"].result()
                 proxy_conf = self.layout.swift_dir / "proxy-server.conf"
                 before = proxy_conf.read_bytes() if proxy_conf.is_file() else b""
                 state = self._swift_backends_up(state, secrets, sw_venv, started, pending, note)
                 reconfigured = proxy_conf.read_bytes() != before
+                state = self._proxy_up(state, sw_venv, started, pending, note, reconfigured=reconfigured)
+            ks_venv = futures["keystone"].result()
+            state = self._keystone_up(state, secrets, ks_venv, started, pending, note)
         _wait_all(pending)
         if not state.demo_registered:
             note("creating devstack's demo and alt_demo users")
@@ -334,7 +337,16 @@ class Stack:
             state = replace(state, demo_registered=True)
             save_state(self.layout, state)
         if swift:
-            state = self._proxy_up(state, secrets, sw_venv, started, note, reconfigured=reconfigured)
+            if not state.swift_registered:
+                note("registering swift in keystone (service user, object-store endpoints)")
+                registry.register_swift(
+                    self.admin, keystone_v3=self.keystone_url, swift_port=self._swift_port,
+                    service_password=secrets.swift_service_password,
+                )
+                state = replace(state, swift_registered=True)
+                save_state(self.layout, state)
+            if "proxy" in started:
+                self._check_swift_auth(state)
         return state
 
     def _keystone_up(
@@ -472,22 +484,14 @@ class Stack:
     def _proxy_up(
         self,
         state: StackState,
-        secrets: Secrets,
         venv: venvs.Venv,
         started: list[str],
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]],
         note: Callable[[str], None],
         *,
         reconfigured: bool,
     ) -> StackState:
-        """Swift's keystone entries, then the proxy (needs keystone up to check auth)."""
-        if not state.swift_registered:
-            note("registering swift in keystone (service user, object-store endpoints)")
-            registry.register_swift(
-                self.admin, keystone_v3=self.keystone_url, swift_port=self._swift_port,
-                service_password=secrets.swift_service_password,
-            )
-            state = replace(state, swift_registered=True)
-            save_state(self.layout, state)
+        """The proxy (re)started; its auth is checked once keystone is up (:meth:`_check_swift_auth`)."""
         record = state.processes.get("proxy")
         if record is not None and processes.is_running(record) and not reconfigured:
             return state
@@ -497,17 +501,13 @@ class Stack:
             processes.stop(record)
         ports.require_free("proxy", self._swift_port)
         note(f"starting proxy on {self.swift_url}")
-        pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
-        state = self._spawn(
+        return self._spawn(
             state, started, pending, "proxy",
             swift.server_argv(venv.python, self.layout, "proxy", ostk_paths=state.pki),
             marker=str(self.layout.swift_dir / "proxy-server.conf"),
             environ=_swift_environ(self._child_environ),
             healthy=lambda: _http_ok(f"{self.swift_url}/healthcheck"),
         )
-        _wait_all(pending)
-        self._check_swift_auth(state)
-        return state
 
     def _check_swift_auth(self, state: StackState) -> None:
         """One authenticated request through authtoken + keystoneauth: /healthcheck skips both."""
