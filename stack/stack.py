@@ -372,7 +372,8 @@ class Stack:
         keystone.write_files(self.layout, self._keystone_port, connection)
         if not state.keystone_bootstrapped:
             note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
-            keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._child_environ)
+            keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._child_environ,
+                               sqlite=state.database == "sqlite")
             state = replace(state, keystone_bootstrapped=True, keystone_version=self.keystone_version)
             save_state(self.layout, state)
         note(f"starting keystone on {self.keystone_url}")

@@ -39,7 +39,10 @@ def test_tempest_identity_and_object_storage_pass(tmp_path: Path) -> None:
     workspace = tmp_path / "tempest"
     environ = {**os.environ, "PYTHON": str(venv.python), "PATH": f"{venv.path / 'bin'}:{os.environ['PATH']}"}
     environ = {k: v for k, v in environ.items() if not k.startswith("OS_")}
-    subprocess.run([str(venv.python), "-c", TEMPEST, "init", str(workspace)], env=environ, check=True,
+    # A registry of our own: tempest keeps one in ~/.tempest and refuses a
+    # workspace name already registered at another path (an earlier run's).
+    subprocess.run([str(venv.python), "-c", TEMPEST, "init", "--workspace-path", str(tmp_path / "workspaces.yaml"),
+                    "--name", f"ostk-{tmp_path.name}", str(workspace)], env=environ, check=True,
                    capture_output=True, timeout=300)
     with local_stack(swift=True, tempauth=True) as stack:
         (workspace / "etc" / "tempest.conf").write_text(tempest_conf(stack, workspace))
