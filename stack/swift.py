@@ -230,8 +230,18 @@ def swift_conf(secrets: Secrets) -> str:
     )
 
 
+#: Backend-to-backend timeouts. The object server updates the container
+#: listing inline, but gives up after ``container_update_timeout`` (Swift's
+#: default: 1 s) and queues the update for a replicator we do not run: on a
+#: loaded test machine a fresh object is then missing from its listing
+#: (openstacksdk's object tests saw it). Generous, as for the proxy's.
+BACKEND_TIMEOUTS = "conn_timeout = 5\nnode_timeout = 60\n"
+OBJECT_TIMEOUTS = "container_update_timeout = 60\n"
+
+
 def backend_conf(kind: str, port: int, layout: Layout, storage: Path) -> str:
     extra = "allow_versions = true\n" if kind == "container" else ""
+    extra += BACKEND_TIMEOUTS + (OBJECT_TIMEOUTS if kind == "object" else "")
     module = "object" if kind == "object" else kind
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
