@@ -17,6 +17,7 @@ from ostk import output
 from ostk.auth import clouds_yaml_paths, write_clouds
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, InputError, UsageError
+from ostk.http import use_deadline
 
 CLOUD_NAME = "ostk-local"
 DEVSTACK_CLOUDS = "devstack, devstack-admin, devstack-alt, devstack-system-admin"
@@ -119,8 +120,12 @@ def _stack(
 
 def _up(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env, keystone_port=args.keystone_port, swift_port=args.swift_port)
-    status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db, pki=args.pki,
-                      progress=lambda message: output.info(env, message))
+    # `up` builds venvs and waits for the servers it starts, each with its own
+    # bound (stack.stack.START_TIMEOUT): the commands' remote-call deadline
+    # (60 s by default) would cut a cold start short.
+    with use_deadline(None):
+        status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db,
+                          pki=args.pki, progress=lambda message: output.info(env, message))
     if args.json:
         output.print_json(env, _status_doc(status))
         return ExitStatus.OK

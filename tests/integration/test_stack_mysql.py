@@ -19,7 +19,7 @@ import pytest
 from ostk.auth import keystone_session
 from ostk.cli import main
 from ostk.environment import Environment
-from stack import Stack
+from stack import Stack, default_venvs_dir
 from stack.load import keystone_load
 from stack.ports import free_ports
 
@@ -27,9 +27,8 @@ pytestmark = pytest.mark.integration
 
 
 def _run(directory: Path, *argv: str) -> tuple[int, str, str]:
-    env = Environment.for_test({"HOME": str(directory.parent), **{
-        k: v for k, v in os.environ.items() if k in ("OSTK_VENVS_DIR", "XDG_DATA_HOME", "PATH")}},
-        cwd=directory.parent)
+    env = Environment.for_test({"HOME": str(directory.parent), "PATH": os.environ["PATH"],
+                                "OSTK_VENVS_DIR": str(default_venvs_dir(os.environ))}, cwd=directory.parent)
     rc = main(["stack", *argv, "--dir", str(directory)], env=env)
     return rc, env.stdout.getvalue(), env.stderr.getvalue()
 
