@@ -132,14 +132,6 @@ enabled = true
 # with "unassigned role"). Pickled copies behave like memcached's, as in devstack.
 backend = dogpile.cache.memory_pickle
 
-# Role assignments uncached: gunicorn's 4 threads share one region, and a
-# token's roles computed while another request changed assignments could be
-# stored after that change invalidated the region (tempest's application
-# credential tests, run 4 at once, then saw a token role keystone no longer
-# found). Computing them costs a few sqlite queries.
-[role]
-caching = false
-
 [security_compliance]
 lockout_failure_attempts = {LOCKOUT_FAILURE_ATTEMPTS}
 lockout_duration = {LOCKOUT_DURATION}
