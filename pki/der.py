@@ -82,7 +82,13 @@ _VERSION_1 = b"\x02\x01\x01"
 
 def _algorithm(buf: bytes, pos: int, end: int) -> tuple[bytes, bytes, int]:
     """AlgorithmIdentifier → (OID contents, parameters TLV or b"", next position)."""
-    start, stop = _tlv(buf, pos, end, 0x30)
+    if pos + 2 <= end and buf[pos] == 0x30 and buf[pos + 1] < 0x80:
+        # The usual short form, read here (three calls per token saved).
+        start, stop = pos + 2, pos + 2 + buf[pos + 1]
+        if stop > end:
+            raise _Malformed
+    else:
+        start, stop = _tlv(buf, pos, end, 0x30)
     whole = buf[pos:stop]
     known = _KNOWN_ALGORITHMS.get(whole)
     if known is not None:

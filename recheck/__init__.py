@@ -15,6 +15,11 @@ The review workflow (a bot looping over reviews)::
 
     report = recheck.check_review("https://review.opendev.org/c/openstack/nova/+/123456")
     print(report.suggestion)          # "recheck bug #NNN" or "recheck - <job>: <reason>"
+    print(report.verdict.kind.value)  # known-bug, flaky, infra, change (suggestion None), unknown
+                                      # (recheck.verdict.VerdictKind)
+    for job in report.jobs:
+        if job.verdict:
+            print(job.name, job.verdict.kind.value, job.verdict.evidence)
 
 The gate report (which bugs hit the gate this week)::
 
@@ -34,6 +39,7 @@ from recheck.review import RecheckRefused, RefusalReason, ReviewProgress, check_
 from recheck.signatures import SignatureSet, load_signatures
 from recheck.sources import analyze
 from recheck.suggestion import suggest
+from recheck.verdict import Verdict
 
 __all__ = [
     "BugMatch",
@@ -49,6 +55,7 @@ __all__ = [
     "ReviewProgress",
     "ReviewRef",
     "SignatureSet",
+    "Verdict",
     "analyze",
     "analyze_stream",
     "check_review",

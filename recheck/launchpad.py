@@ -7,8 +7,7 @@ bug someone already fixed elsewhere. Searching the ``openstack`` project
 group covers every OpenStack project; the change's own project is searched
 too so that its bugs rank first.
 
-Candidates are ranked on what a human would check: is the exact test id in
-the bug, is it the same project, is it recent and hot, is it still open.
+Candidates are ranked by :func:`recheck.ranking.rank`.
 
 Launchpad's search ANDs every word and indexes the title and only the first
 2,500 characters of a description, so the query is the few words that
@@ -23,7 +22,6 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
-import math
 import os
 import re
 import time
@@ -42,10 +40,15 @@ from ostk.http import HttpSettings, build_session, get_json
 from recheck.boundary import MalformedAnswer, validate
 from recheck.models import BugMatch, Failure, FailureKind
 
+# The scoring lives in recheck.ranking; these names stay importable from here (re-exported).
+from recheck.ranking import FIXED_STATUSES as FIXED_STATUSES
+from recheck.ranking import normalise_message as normalise_message
+from recheck.ranking import rank as rank
+from recheck.ranking import strip_tags as strip_tags
+
 DEFAULT_LAUNCHPAD = "https://api.launchpad.net/1.0"
 PROJECT_GROUP = "openstack"
 OPEN_STATUSES = ("New", "Incomplete", "Confirmed", "Triaged", "In Progress")
-FIXED_STATUSES = ("Fix Committed", "Fix Released")
 #: Seconds a search answer is reused: a rerun minutes later needs no new search.
 CACHE_TTL = 3600.0
 #: Searches in flight at once.
@@ -55,12 +58,6 @@ HTTP_SETTINGS = HttpSettings(retries=1, read_timeout=30.0)
 
 _BUG_NUMBER = re.compile(r"/bugs/(\d+)")
 _TASK_TITLE = re.compile(r'^Bug #(\d+) in [^:]+: "(.*)"$', re.S)
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
-_HEX = re.compile(r"\b(?:0x)?[0-9a-f]{7,}\b", re.I)
-_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
-_NUMBER = re.compile(r"\b\d+(?:\.\d+)?s?\b")
-_QUOTED_PATH = re.compile(r"(/[\w.-]+){2,}")
-_PUNCT = re.compile(r"[\"'`<>(){}\[\],;=]")
 #: https://launchpad.net/+help-registry/project-name (lowercase, digits, + . -).
 LAUNCHPAD_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
 #: Words per message query: Launchpad ANDs them, so more words find less.
@@ -245,76 +242,6 @@ def search_words(message: str, *, words: int = QUERY_WORDS) -> str:
         chosen.add(word)
     ordered = [w for w in dict.fromkeys(candidates) if w in chosen]
     return " ".join(ordered[:words])
-
-
-def strip_tags(test_id: str) -> str:
-    """``test_x[id-1234,smoke]`` → ``test_x`` (tempest's attribute suffix)."""
-    return re.sub(r"\[[^\]]*\]$", "", test_id.strip())
-
-
-def normalise_message(message: str, *, words: int = 10) -> str:
-    """The stable words of an error message: no ids, numbers, addresses or paths."""
-    text = _UUID.sub(" ", message)
-    text = _IP.sub(" ", text)
-    text = _HEX.sub(" ", text)
-    text = _QUOTED_PATH.sub(" ", text)
-    text = _NUMBER.sub(" ", text)
-    text = _PUNCT.sub(" ", text)
-    # Leftovers of removed values ("196 s" → "s") are noise to a full-text search.
-    return " ".join([w for w in text.split() if len(w) > 1][:words])
-
-
-def rank(
-    task: BugTask,
-    *,
-    failure: Failure,
-    project: str | None,
-    matched_by: str,
-    now: _dt.datetime | None = None,
-) -> BugMatch:
-    """Score one candidate for one failure, with the reasons."""
-    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    haystack = f"{task.title}\n{task.description}".lower()
-    score = 0.2
-    why = [f"Launchpad search for {matched_by!r}"]
-    test_id = strip_tags(failure.id) if failure.kind is FailureKind.TEST else ""
-    if test_id and test_id.lower() in haystack:
-        score += 0.4
-        why.append("the exact test id is in the bug")
-    elif test_id and test_id.rsplit(".", 1)[-1].lower() in haystack:
-        score += 0.15
-        why.append("the test name is in the bug")
-    message = normalise_message(failure.message).lower()
-    if message and message in " ".join(_PUNCT.sub(" ", haystack).split()):
-        score += 0.2
-        why.append("the error message is in the bug")
-    short_project = (project or "").rsplit("/", 1)[-1].lower()
-    if short_project and task.target.lower() == short_project:
-        score += 0.1
-        why.append(f"same project ({task.target})")
-    updated = task.date_last_updated or task.date_created
-    if updated:
-        age_days = max(0.0, (now - updated).total_seconds() / 86400)
-        recency = math.exp(-age_days / 365)
-        score += 0.1 * recency
-        if age_days < 90:
-            why.append(f"active {int(age_days)} days ago")
-    if task.heat:
-        score += min(0.1, 0.02 * math.log1p(task.heat))
-        if task.heat >= 10:
-            why.append(f"heat {task.heat}")
-    if task.status in FIXED_STATUSES:
-        score *= 0.8
-        why.append(f"already {task.status}")
-    return BugMatch(
-        number=task.number,
-        title=task.title,
-        status=task.status or None,
-        url=task.url,
-        score=min(score, 0.99),
-        source="launchpad",
-        why=tuple(why),
-    )
 
 
 class LaunchpadBugFinder:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # Only for annotations: recheck.verdict builds on these models.
+    from recheck.verdict import Verdict
 
 
 class FailureKind(str, enum.Enum):
@@ -110,6 +114,8 @@ class JobReport:
     truncated: bool = False
     #: False when the job ran in a pipeline that casts no vote (experimental, check-arm64).
     pipeline_votes: bool = True
+    #: Why it failed (known-bug, flaky, infra, change, unknown); only failed voting jobs have one.
+    verdict: Verdict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -123,6 +129,7 @@ class JobReport:
             "bugs": [b.to_json() for b in self.bugs],
             "warnings": list(self.warnings),
             "truncated": self.truncated,
+            "verdict": self.verdict.to_json() if self.verdict else None,
         }
 
 
@@ -150,10 +157,16 @@ class Report:
     #: True only when the comment was posted and Gerrit accepted it.
     posted: bool = False
     warnings: tuple[str, ...] = field(default=())
+    #: The verdict that decides the comment (None: no verdict was asked for, or nothing failed).
+    verdict: Verdict | None = None
+    #: What to look at when the verdict is ``change`` or ``unknown``: the failing test, the touched file.
+    advice: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "review": self.review.to_json() if self.review else None,
+            "verdict": self.verdict.to_json() if self.verdict else None,
+            "advice": self.advice,
             "jobs": [j.to_json() for j in self.jobs],
             "suggestion": self.suggestion,
             "posted": self.posted,

@@ -44,6 +44,7 @@ from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_r
 from recheck.logdir import with_service_logs
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
+from recheck.verdict import Verdict, VerdictKind
 
 if TYPE_CHECKING:
     import requests
@@ -119,6 +120,14 @@ def _add_review_arguments(parser: argparse.ArgumentParser) -> None:
         "a refusal exits 5",
     )
     group.add_argument("--yes", action="store_true", help="with --post: do not ask for confirmation")
+    group.add_argument(
+        "--force", action="store_true",
+        help="with --post: post even when the verdict is that the change caused the failure",
+    )
+    group.add_argument(
+        "--no-history", dest="history", action="store_false",
+        help="skip the look-ups on other changes (Zuul job history, their logs, the previous patch set)",
+    )
 
 
 def run(args: argparse.Namespace, env: Environment) -> int:
@@ -218,6 +227,8 @@ def render_report(env: Environment, report: Report, *, max_failures: int = 10) -
         out.print(f"[bold]Review {r.change},{r.patchset}[/] {escape(r.project)}  {escape(r.url)}")
     for warning in report.warnings:
         output.warn(env, warning)
+    if report.verdict is not None:
+        _render_verdict(env, "Verdict", report.verdict, indent="")
     voting = [job for job in report.jobs if job.pipeline_votes]
     apart = [job for job in report.jobs if not job.pipeline_votes]
     for job in voting:
@@ -228,12 +239,29 @@ def render_report(env: Environment, report: Report, *, max_failures: int = 10) -
         for job in apart:
             _render_job(env, job, max_failures)
     out.print()
+    if report.advice:
+        out.print(Text.assemble(("Advice: ", "bold"), report.advice))
     if report.suggestion:
         out.print(Text.assemble(("Suggested comment: ", "bold"), (report.suggestion, "bold green")))
         if report.posted:
             out.print("[green]posted[/]")
+    elif report.verdict is not None and report.verdict.kind is VerdictKind.CHANGE:
+        out.print("[dim]No recheck comment suggested: fix the change (--post --force posts one anyway).[/]")
     else:
         out.print("[dim]No recheck comment suggested: no failed voting job.[/]")
+
+
+_VERDICT_STYLE = {"known-bug": "green", "flaky": "yellow", "infra": "cyan", "change": "red", "unknown": "magenta"}
+
+
+def _render_verdict(env: Environment, label: str, verdict: Verdict, *, indent: str) -> None:
+    """One line for the verdict, then its evidence under it."""
+    style = _VERDICT_STYLE.get(verdict.kind.value, "bold")
+    env.out.print(
+        Text.assemble(indent, (f"{label}: ", "bold"), (verdict.kind.value, f"bold {style}"), (f" ({verdict.confidence:.2f})", "dim"))
+    )
+    for line in verdict.evidence:
+        env.out.print(Text(f"{indent}  - {line}"))
 
 
 def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
@@ -246,6 +274,8 @@ def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
     out.print(title)
     if job.log_url:
         out.print(Text(job.log_url, style="dim"))
+    if job.verdict is not None:
+        _render_verdict(env, "verdict", job.verdict, indent="  ")
     for warning in job.warnings:
         output.warn(env, f"{job.name}: {warning}")
     for failure in job.failures[:max_failures]:
@@ -316,6 +346,8 @@ def _review(args: argparse.Namespace, env: Environment) -> int:
             progress=progress,
             environ=environ,
             cwd=env.cwd,
+            history=bool(args.history),
+            force=bool(args.force),
         )
     if as_json:
         output.print_json(env, report.to_json())

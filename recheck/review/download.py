@@ -86,17 +86,21 @@ class LogAnalyser:
                 for future in done:
                     results[futures[future].key] = future.result()
         except BaseException:
-            self._cancel.set()
-            with self._open_lock:
-                for response in list(self._open):
-                    try:
-                        response.close()
-                    except Exception:
-                        pass
+            self.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
         return results
+
+    def cancel(self) -> None:
+        """Stop every download in progress (their readers raise :class:`Cancelled`)."""
+        self._cancel.set()
+        with self._open_lock:
+            for response in list(self._open):
+                try:
+                    response.close()
+                except Exception:
+                    pass  # closing only to unblock a reader
 
     def analyse_job(self, entry: JobEntry) -> JobOutcome:
         """One failed job's outcome; never raises OstkError except for malformed answers."""

@@ -25,6 +25,7 @@ from recheck.comments import CIComment, ci_comments, latest_per_pipeline, rechec
 from recheck.gerrit import Change, GerritClient
 from recheck.models import Report
 from recheck.suggestion import is_failed_voting
+from recheck.verdict import VerdictKind
 
 
 class RefusalReason(str, enum.Enum):
@@ -42,6 +43,8 @@ class RefusalReason(str, enum.Enum):
     NO_SUGGESTION = "no-suggestion"
     #: ``--post`` without ``--yes`` and no terminal to confirm on.
     NOT_CONFIRMABLE = "not-confirmable"
+    #: The verdict is that the change itself broke the job: fix it (``--force`` posts anyway).
+    CAUSED_BY_CHANGE = "caused-by-change"
 
 
 class RecheckRefused(OstkError):
@@ -101,6 +104,12 @@ class PostPolicy:
         if not counted or not failed:
             raise RecheckRefused(
                 RefusalReason.NOTHING_FAILED, f"nothing failed on patch set {patchset} of change {change.number}"
+            )
+        if not report.suggestion and report.verdict is not None and report.verdict.kind is VerdictKind.CHANGE:
+            # The workflow hands a forced comment in as the suggestion (--force).
+            raise RecheckRefused(
+                RefusalReason.CAUSED_BY_CHANGE,
+                f"the failure is most likely caused by this change ({report.advice}); fix it, or post anyway with --force",
             )
         if not report.suggestion:
             raise RecheckRefused(RefusalReason.NO_SUGGESTION, "no suggestion")

@@ -19,6 +19,7 @@ from ostk.errors import NotFound, UsageError
 from ostk.http import Deadline, build_session, current_deadline
 from recheck.comments import CIComment, ci_comments, latest_per_pipeline
 from recheck.gerrit import Change, GerritClient, GerritCredentials, ambiguous
+from recheck.history import Judging
 from recheck.launchpad import DEFAULT_LAUNCHPAD, LaunchpadClient
 from recheck.launchpad import HTTP_SETTINGS as LAUNCHPAD_SETTINGS
 from recheck.logcache import LogCache
@@ -31,6 +32,7 @@ from recheck.review.locate import LogLocator
 from recheck.review.pipelines import PipelineRules
 from recheck.review.policy import PostPolicy
 from recheck.review.types import JobEntry, JobOutcome, NoProgress, ReviewProgress
+from recheck.review.verdict import VerdictStep
 from recheck.reviewref import DEFAULT_TENANT, ReviewTarget, gerrit_base, parse_review
 from recheck.suggestion import suggest
 from recheck.zuul import ZuulClient, parse_build_page
@@ -72,6 +74,8 @@ def check_review(
     workers: int = DEFAULT_WORKERS,
     now: _dt.datetime | None = None,
     process_threshold: int | None = child.PROCESS_THRESHOLD,
+    history: bool = True,
+    force: bool = False,
     timeout: float | None = None,
 ) -> Report:
     """Analyse the failed CI jobs of a review; suggest (and with ``post=True`` post) a recheck.
@@ -92,6 +96,12 @@ def check_review(
     when there is more than one CPU (None: never). ``timeout`` bounds every
     remote call of the review together (an :class:`ostk.http.Deadline`; the
     CLI's ``--timeout`` sets one for the whole command).
+
+    Every failed voting job gets a verdict (``recheck.verdict``; evidence from
+    ``recheck.history``): ``history=False`` skips the look-ups on other changes.
+    With ``post=True`` a ``change`` verdict refuses to post
+    (``RefusalReason.CAUSED_BY_CHANGE``) unless ``force=True``, which posts
+    ``recheck - <job>: <failure>``.
     """
     environ = dict(environ if environ is not None else os.environ)
     deadline = Deadline(timeout, "the review's remote calls") if timeout else current_deadline()
@@ -100,6 +110,13 @@ def check_review(
     zuul_clients = ZuulClients(_zuul_client(zuul, tenant, session), session)
     rules = pipelines or PipelineRules()
     gerrit_client = _gerrit_client(gerrit, target, environ, cwd, session)
+    options = AnalyserOptions(
+        signatures=signatures,
+        every_line=every_line,
+        workers=workers,
+        process_threshold=process_threshold if child.usable_cpus() > 1 else None,
+        cache=cache,
+    )
     workflow = _Workflow(
         target=target,
         gerrit=gerrit_client,
@@ -119,15 +136,21 @@ def check_review(
             session=session,
             locate=LogLocator(zuul_clients, session).locate,
             progress=progress or NoProgress(),
-            options=AnalyserOptions(
-                signatures=signatures,
-                every_line=every_line,
-                workers=workers,
-                process_threshold=process_threshold if child.usable_cpus() > 1 else None,
-                cache=cache,
-            ),
+            options=options,
         ),
         policy=PostPolicy(gerrit_client, lock_dir=cache.directory.parent / "locks" if cache is not None else None),
+        verdict=VerdictStep(
+            cache=cache,
+            history=history,
+            force=force,
+            # Other changes' logs: the same locator, options and cache, no progress bars.
+            analyser=LogAnalyser(
+                session=session,
+                locate=LogLocator(zuul_clients, session).locate,
+                progress=NoProgress(),
+                options=options,
+            ),
+        ),
     )
     return workflow.run(patchset=patchset, pipeline=pipeline, include_all=include_all, post=post, confirm=confirm)
 
@@ -162,6 +185,7 @@ class _Workflow:
     bugs: LaunchpadSearch
     analyser: LogAnalyser
     policy: PostPolicy
+    verdict: VerdictStep
 
     def run(
         self,
@@ -189,11 +213,17 @@ class _Workflow:
         selected = [e for e in found.jobs if include_all or e.failed]
         asked = pipeline is not None
         analyse = [e for e in selected if e.failed and ((e.voting and (e.pipeline_votes or asked)) or include_all)]
-        outcomes = self.analyser.analyse_all(analyse)
-        report = self._assemble(change, chosen, selected, outcomes, found.problems, warnings, pipeline)
+        judging = self.verdict.start(change, chosen, selected, self.gerrit, self.zuul)
+        try:
+            outcomes = self.analyser.analyse_all(analyse)
+            report = self._assemble(change, chosen, selected, outcomes, found.problems, warnings, pipeline, judging)
+        except BaseException:
+            judging.cancel()
+            raise
         if post:
-            if self.policy.post(report, change, chosen, pipeline=pipeline, confirm=confirm):
-                report = replace(report, posted=True)
+            to_post = self.verdict.to_post(report)
+            if self.policy.post(to_post, change, chosen, pipeline=pipeline, confirm=confirm):
+                report = replace(report, posted=True, warnings=to_post.warnings)
             else:
                 report = replace(report, warnings=(*report.warnings, "not posted: not confirmed"))
         return report
@@ -237,6 +267,7 @@ class _Workflow:
         problems: Sequence[CIComment],
         warnings: list[str],
         pipeline: str | None,
+        judging: Judging,
     ) -> Report:
         """Job reports → bugs → suggestion: the one place a report is put together.
 
@@ -251,7 +282,12 @@ class _Workflow:
             warnings.append(f"{problem.pipeline}: {problem.problem_text} — {_PROBLEM_NOTES[problem.problem or 'config']}")
         suggestion = self._suggest(jobs, pipeline)
         review = ReviewRef(change=change.number, patchset=patchset, project=change.project, url=f"{change.url}/{patchset}")
-        return Report(review=review, jobs=jobs, suggestion=suggestion, posted=False, warnings=tuple(warnings))
+        report = Report(review=review, jobs=jobs, suggestion=suggestion, posted=False, warnings=tuple(warnings))
+        if pipeline is not None and not self.rules.votes(pipeline):
+            # A pipeline without a vote gets its trigger, not a verdict.
+            judging.cancel()
+            return report
+        return self.verdict.apply(report, judging)
 
     def _suggest(self, jobs: Sequence[JobReport], pipeline: str | None) -> str | None:
         if pipeline is not None and not self.rules.votes(pipeline):

@@ -26,10 +26,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from recheck.testing.launchpad import LaunchpadData, SimBug
+
+if TYPE_CHECKING:
+    from recheck.testing.history import SimHistory
 
 __all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes"]
 
@@ -145,6 +148,7 @@ class CISimulator(LaunchpadData):
         self._failures: dict[str, list[int]] = {}
         self._clock = _dt.datetime(2026, 11, 20, 8, 0, 0)
         self.requests: list[tuple[str, str]] = []
+        self._history: SimHistory | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         template = resources.files("recheck.testing").joinpath("data/launchpad_bug_task.json").read_text("utf-8")
@@ -209,6 +213,15 @@ class CISimulator(LaunchpadData):
     def netrc_text(self) -> str:
         """A ``.netrc`` entry with the simulator's Gerrit credentials."""
         return f"machine 127.0.0.1 login {self.username} password {self.password}\n"
+
+    @property
+    def history(self) -> SimHistory:
+        """Builds of jobs across other changes and each revision's files (``recheck.testing.history``)."""
+        if self._history is None:
+            from recheck.testing.history import SimHistory
+
+            self._history = SimHistory(self)
+        return self._history
 
     # -- data -----------------------------------------------------------
     def add_change(
@@ -500,6 +513,8 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
         try:
+            if self.sim._history is not None and self.sim._history.handle(self, method, path, query):
+                return
             if path.startswith("/logs/"):
                 self._logs(path[len("/logs/"):])
             elif path.startswith("/zuul/"):
