@@ -16,7 +16,8 @@ The formats, and where they come from:
 - pytest: ``FAILED path::test - msg``. tox 4: ``py3: FAIL code 1``; tox 3:
   ``ERROR:   py3: commands failed``.
 - Zuul's job-output.txt (zuul/zuul ``zuul/ansible/*/callback/zuul_stream.py``):
-  ``<host> | ERROR`` + indented JSON, ``fatal: [host]: FAILED! => {…}``,
+  ``<host> | ERROR`` + indented JSON, ``fatal: [host]: FAILED! => {…}`` (or, with
+  ansible's ``yaml`` stdout callback, ``FAILED! =>`` and the result indented below),
   ``PLAY RECAP`` lines ``host | ok: 3 changed: 1 unreachable: 0 failed: 1``, and
   ``RUN END RESULT_NORMAL: [playbook]`` banners (NORMAL even when a task failed).
 - devstack (openstack/devstack ``stack.sh``, ``functions-common``): ``die`` prints
@@ -93,7 +94,7 @@ RULES: dict[str, re.Pattern[str]] = {
     "tox4": re.compile(r"^([\w.-]+): FAIL code (\d+)"),
     "tox3": re.compile(r"^ERROR:\s+([\w.-]+): (commands failed|InvocationError.*)"),
     "ansible-fatal": re.compile(
-        r"^(fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?: (FAILED|UNREACHABLE)! => (.*)$"
+        r"^(fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?: (FAILED|UNREACHABLE)! =>(?: (.*))?$"
     ),
     "devstack-error": re.compile(r"^(?:\+ )?(?:[\w.-]+:\w+:\d+ +: +echo +')?\[ERROR\] (\S+?:\d+) (.*?)'?$"),
     "stack-failed": re.compile(r"stack\.sh failed"),
