@@ -327,3 +327,17 @@ def test_a_real_zuul_log_of_a_nested_ansible_yaml_failure_names_the_host_and_mes
     assert failure["message"] == "Unexpected failure during module execution."
     assert failure["line"] == 2
     assert failure["excerpt"].splitlines() == ["  msg: Unexpected failure during module execution.", "  stdout: ''"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # openstack/rally's tutorial: a real passing tempest console, Totals "- Failed: 0" included.
+        "tempest-rally-passing-totals.log",
+        # openstack/stackviz's fixture: a real tempest subunit stream of one passing test.
+        "stackviz-tempest-one-pass.subunit",
+    ],
+)
+def test_a_real_passing_tempest_run_has_no_failures(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    job = recheck_json(REAL / name, capsys)
+    assert job["failures"] == [] and job["warnings"] == []
