@@ -341,3 +341,19 @@ def test_a_real_zuul_log_of_a_nested_ansible_yaml_failure_names_the_host_and_mes
 def test_a_real_passing_tempest_run_has_no_failures(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     job = recheck_json(REAL / name, capsys)
     assert job["failures"] == [] and job["warnings"] == []
+
+
+def test_the_real_tempest_console_reads_the_same_behind_zuul_prefixes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same real console as Zuul's job-output.txt would carry it: "<time> | <host> | <line>",
+    # the line's own indentation kept (zuul/zuul zuul_stream.py). The captured traceback stays
+    # indented after the prefix, so it is still the test's and not a runner crash.
+    lines = (REAL / "tempest-rally-aggregates-conflict.log").read_text(encoding="utf-8").splitlines()
+    log = tmp_path / "job-output.txt"
+    log.write_text("".join(f"2016-05-09 15:32:40.000000 | controller | {ln[4:]}\n" for ln in lines), encoding="utf-8")
+    direct = recheck_json(REAL / "tempest-rally-aggregates-conflict.log", capsys)["failures"]
+    prefixed = recheck_json(log, capsys)["failures"]
+    assert [(f["kind"], f["id"], f["message"], f["line"]) for f in prefixed] == [
+        (f["kind"], f["id"], f["message"], f["line"]) for f in direct
+    ]
