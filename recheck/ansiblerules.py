@@ -32,8 +32,10 @@ class AnsibleRules(Records):
     _json_line = 0
     _json_depth = 0
     _json_chars = 0
-    #: Index and line of the last ansible task failure ("...ignoring" may take it back).
-    _last_ansible: tuple[int, int] | None = None
+    #: The run of ansible failures that one "...ignoring" takes back: (index, line, host).
+    #: A loop task prints one "failed: [host] (item=…) => {…}" per failed item, then a
+    #: single "...ignoring" for them all (ansible/ansible plugins/callback/default.py).
+    _ignorable: tuple[tuple[int, int, str], ...] = ()
 
     def _start_ansible_json(self, host: str, number: int) -> None:
         self._json: list[str] = []
@@ -113,12 +115,11 @@ class AnsibleRules(Records):
         return FailureKind.TASK
 
     def _take_back_ignored(self, number: int) -> None:
-        # ansible prints "...ignoring" right after a failure of a task with ignore_errors.
-        last = self._last_ansible
+        # ansible prints "...ignoring" right after the failure(s) of a task with ignore_errors.
+        run, self._ignorable = self._ignorable, ()
         failures = self.found.failures
-        if last is not None and last[0] == len(failures) - 1 and number - last[1] <= MAX_JSON_LINES:
-            failures.pop()
-        self._last_ansible = None
+        if run and run[-1][0] == len(failures) - 1 and number - run[-1][1] <= MAX_JSON_LINES:
+            del failures[run[0][0] :]
 
     def _start_ansible_yaml(self, kind: FailureKind, host: str, number: int) -> None:
         """``fatal: [host]: FAILED! =>`` with nothing after it: ansible's ``yaml`` stdout
@@ -185,7 +186,11 @@ class AnsibleRules(Records):
         if "timed out" in message.lower() or "timeout" in message.lower():
             kind = FailureKind.TIMEOUT if kind is not FailureKind.INFRA else kind
         self._add(kind, task_id, message or f"task failed on {host}", number, excerpt_text)
-        self._last_ansible = (len(self.found.failures) - 1, number)
+        index = len(self.found.failures) - 1
+        run = self._ignorable
+        if not run or run[-1][2] != host or run[-1][0] != index - 1:
+            run = ()
+        self._ignorable = (*run, (index, number, host))
         if self._matcher is not None:
             self._matcher.feed(message + "\n" + excerpt_text, number)
 

@@ -357,3 +357,32 @@ def test_the_real_tempest_console_reads_the_same_behind_zuul_prefixes(
     assert [(f["kind"], f["id"], f["message"], f["line"]) for f in prefixed] == [
         (f["kind"], f["id"], f["message"], f["line"]) for f in direct
     ]
+
+
+def test_real_plain_ansible_failures_on_two_hosts_name_task_host_and_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job = recheck_json(REAL / "ansible-two-hosts-shell-fatal.log", capsys)
+    got = [(f["kind"], f["id"], f["message"], f["line"]) for f in job["failures"]]
+    assert got == [
+        ("task", "Execute Shell/appadmin@172.18.1.3", "non-zero return code; rc=1", 8),
+        ("task", "Execute Shell/appadmin@172.18.1.4", "non-zero return code; rc=1", 9),
+    ]
+
+
+def test_real_loop_item_failures_are_failures_unless_ansible_ignored_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The whole excerpt: three "failed: [localhost] (item=…)" lines, one "...ignoring", and a
+    # recap with failed=0 ignored=2: the run passed.
+    name = "ansible-loop-failures-ignored.log"
+    assert recheck_json(REAL / name, capsys)["failures"] == []
+    # The same real text cut before "...ignoring" (a log that stops there): the loop failed.
+    lines = (REAL / name).read_text(encoding="utf-8").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("TASK [setup-wg-spoke : Execute Port Knocking]"))
+    cut = tmp_path / "cut.log"
+    cut.write_text("\n".join(lines[start : start + 4]) + "\n", encoding="utf-8")
+    (failure,) = recheck_json(cut, capsys)["failures"]
+    assert failure["id"] == "setup-wg-spoke : Execute Port Knocking/localhost"
+    assert failure["message"] == "non-zero return code; rc=1"
+    assert "nc -t -w 1 35.212.186.167 1110" in failure["excerpt"]
