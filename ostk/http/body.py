@@ -100,6 +100,15 @@ def read_body(
                 pending, pending_size = [], 0
         if pending:
             yield b"".join(pending)
+    except (RequestTimeout, TruncatedDownload, ConnectionFailed):
+        # What arrived before the server stalled or hung up is real text (the
+        # first part of a log): hand it over before the error, so a reader gets
+        # a partial log instead of nothing.
+        response.close()
+        if pending:
+            data, pending = b"".join(pending), []
+            yield data
+        raise
     except BaseException:
         response.close()
         raise
