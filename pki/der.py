@@ -83,21 +83,21 @@ def _read(buf: bytes) -> KeystoneSignedData:
     if buf[0] != 0x30:
         raise _Malformed
     pos, stop = _length(buf, 1)
-    if stop != end or buf[pos : pos + 12] != _SIGNED_DATA_THEN_EXPLICIT:
+    if stop != end or not buf.startswith(_SIGNED_DATA_THEN_EXPLICIT, pos):
         raise _Malformed
     pos, stop = _length(buf, pos + 12)
     if stop != end or buf[pos] != 0x30:
         raise _Malformed
     # SignedData ::= SEQUENCE { version 1, digestAlgorithms SET, encapContentInfo, signerInfos SET }
     pos, stop = _length(buf, pos + 1)
-    if stop != end or buf[pos : pos + 4] != _V1_THEN_SET:
+    if stop != end or not buf.startswith(_V1_THEN_SET, pos):
         raise _Malformed
     digests_start, digests_end = _length(buf, pos + 4)
     # EncapsulatedContentInfo ::= SEQUENCE { id-data, [0] EXPLICIT OCTET STRING (primitive) }
     if digests_end >= end or buf[digests_end] != 0x30:
         raise _Malformed
     pos, eci_end = _length(buf, digests_end + 1)
-    if eci_end >= end or buf[pos : pos + 12] != _DATA_THEN_EXPLICIT:
+    if eci_end >= end or not buf.startswith(_DATA_THEN_EXPLICIT, pos):
         raise _Malformed
     pos, stop = _length(buf, pos + 12)
     if stop != eci_end or buf[pos] != 0x04:
@@ -115,7 +115,7 @@ def _read(buf: bytes) -> KeystoneSignedData:
     # SignerInfo ::= SEQUENCE { version 1, issuerAndSerialNumber, digestAlgorithm,
     #     signatureAlgorithm, signature OCTET STRING } (no signed or unsigned attributes)
     pos, stop = _length(buf, pos + 1)
-    if stop != end or buf[pos : pos + 4] != _V1_THEN_SEQUENCE:
+    if stop != end or not buf.startswith(_V1_THEN_SEQUENCE, pos):
         raise _Malformed
     ias_start, ias_end = _length(buf, pos + 4)
     if ias_end >= end or buf[ias_start] != 0x30:
