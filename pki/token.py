@@ -150,15 +150,15 @@ def is_pki_text(text: str) -> bool:
     return text.startswith(PKI_PREFIXES) or text.startswith("PKIZ_")
 
 
-def _canonical_tail(der: bytes, body: str, encode) -> bool:
-    """True when ``body`` is the one base64 text of ``der``.
+def _canonical_tail(data: bytes, body: bytes) -> bool:
+    """True when ``body`` (standard alphabet) is the one base64 text of ``data``.
 
     A decoder accepts any value in the unused low bits of the last character
     before the padding, so several texts decode to the same bytes; only the
     last 4-character group can differ from the canonical encoding.
     """
-    tail = len(der) % 3 or 3
-    return encode(der[-tail:]).decode("ascii") == body[-4:]
+    tail = len(data) % 3 or 3
+    return binascii.b2a_base64(data[-tail:], newline=False) == body[-4:]
 
 
 def _inflate_pkiz(body: str) -> bytes:
@@ -172,7 +172,7 @@ def _inflate_pkiz(body: str) -> bytes:
         compressed = base64.b64decode(standard, validate=True)
     except (binascii.Error, ValueError, UnicodeEncodeError):
         raise _malformed("PKIZ body is not valid urlsafe base64") from None
-    if not _canonical_tail(compressed, standard.decode("ascii"), base64.b64encode):
+    if not _canonical_tail(compressed, standard):
         raise _malformed("PKIZ body is not canonical base64")
     inflater = zlib.decompressobj()
     try:
@@ -201,14 +201,14 @@ def _cms_from_text(text: str) -> tuple[str, bytes]:
         if "/" in text:
             # keystone spells "/" as "-"; accepting both would give one DER two ids
             raise _malformed("PKI token contains '/' (keystone writes it as '-')")
-        body = text.replace("-", "/")
         try:
-            der = base64.b64decode(body.encode("ascii"), validate=True)
+            body = text.replace("-", "/").encode("ascii")
+            der = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError, UnicodeEncodeError):
             raise _malformed("PKI token is not valid base64") from None
         # Python < 3.13 tolerates padding in the middle; one DER must have one
         # token text, or a re-encoded revoked token would get a fresh id.
-        if not _canonical_tail(der, body, base64.b64encode):
+        if not _canonical_tail(der, body):
             raise _malformed("PKI token is not canonical base64")
         return "pki", der
     raise _malformed("not a PKI, PKIZ or CMS token")
@@ -307,6 +307,9 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+_UTC = datetime.timezone.utc
+
+
 def parse_time(value: Any, field: str) -> datetime.datetime | None:
     """Keystone timestamps (``2038-01-18T21:14:07Z``, with or without µs) → aware UTC."""
     if value is None:
@@ -317,8 +320,10 @@ def parse_time(value: Any, field: str) -> datetime.datetime | None:
         parsed = datetime.datetime.fromisoformat(value.strip())
     except ValueError:
         raise _malformed(f"token {field} is not a timestamp: {value[:40]!r}") from None
+    if parsed.tzinfo is _UTC:  # keystone's "Z": already what we return
+        return parsed
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+        parsed = parsed.replace(tzinfo=_UTC)
     try:
         return parsed.astimezone(datetime.timezone.utc)
     except OverflowError:
