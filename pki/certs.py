@@ -235,6 +235,8 @@ def _signature_check(issuer_key: Any, cert: x509.Certificate) -> bool:
     """True when ``issuer_key`` signed ``cert`` (any version, SHA-1 included)."""
     try:
         algorithm = cert.signature_hash_algorithm
+        if algorithm is None:  # Ed25519/Ed448: not a key we accept as a CA's
+            return False
         if isinstance(issuer_key, rsa.RSAPublicKey):
             pad = cert.signature_algorithm_parameters
             if not isinstance(pad, (padding.PKCS1v15, padding.PSS)):

@@ -153,7 +153,8 @@ def parse_signed_data(der: bytes) -> SignedMessage:
 
 
 def _oid_contents(dotted: str) -> bytes:
-    return asn1_core.ObjectIdentifier(dotted).contents
+    contents: bytes = asn1_core.ObjectIdentifier(dotted).contents
+    return contents
 
 
 _DIGEST_BY_OID_BYTES = {_oid_contents(oid): name for oid, (name, _cls) in _DIGESTS.items()}

@@ -5,7 +5,7 @@ import datetime
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from hashlib import md5
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pki.certs import TrustStore
 from pki.cms import verify_message
@@ -34,7 +34,7 @@ class VerifiedToken:
     expires: datetime.datetime
 
     @property
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         """The verified JSON payload."""
         return self.decoded.payload
 

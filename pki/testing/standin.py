@@ -114,7 +114,8 @@ class _Issued:
 
 
 def _pem(cert: Any) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
+    pem: bytes = cert.public_bytes(serialization.Encoding.PEM)
+    return pem
 
 
 class KeystoneStandIn:
@@ -281,7 +282,8 @@ class KeystoneStandIn:
         """The data of a token the stand-in issued (KeyError for others)."""
         token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
-            return json.loads(json.dumps(self._issued[token_id].payload))
+            payload: dict[str, Any] = json.loads(json.dumps(self._issued[token_id].payload))
+            return payload
 
     def revoke(self, token: str) -> str:
         """Put ``token`` on the revocation list (by md5 id and audit id); return the id."""
@@ -502,6 +504,7 @@ class KeystoneStandIn:
             methods = list(identity["methods"])
         except (KeyError, TypeError) as exc:
             raise Reply("400 Bad Request", error(400, "Bad Request", "malformed auth request")) from exc
+        user: StandInUser | None
         if "password" in methods:
             user_doc = (identity.get("password") or {}).get("user") or {}
             user = self._check_password(user_doc.get("name"), user_doc.get("password"))
@@ -540,6 +543,7 @@ class KeystoneStandIn:
             auth = document["auth"]
         except (KeyError, TypeError) as exc:
             raise Reply("400 Bad Request", error(400, "Bad Request", "malformed auth request")) from exc
+        user: StandInUser | None
         if "passwordCredentials" in auth:
             creds = auth["passwordCredentials"] or {}
             user = self._check_password(creds.get("username"), creds.get("password"))

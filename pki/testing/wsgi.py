@@ -5,7 +5,7 @@ import json
 import socketserver
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
@@ -77,9 +77,10 @@ class Handler(WSGIRequestHandler):
         environ["ostk.counted"] = True
         if fault is not None and fault[0] == "503":
             environ["ostk.fault"] = "503"
-        handler = ServerHandler(self.rfile, self.wfile, self.get_stderr(), environ, multithread=True)
+        handler = ServerHandler(cast("IO[bytes]", self.rfile), cast("IO[bytes]", self.wfile), self.get_stderr(), environ,
+                                multithread=True)
         handler.request_handler = self  # type: ignore[attr-defined]
-        app = self.server.get_app()
+        app: Any = self.server.get_app()
         if fault is not None:
             app = faulty(app, *fault)
         handler.run(app)
@@ -102,9 +103,11 @@ def faulty(app: Callable[..., Any], kind: str, delay: float) -> Callable[..., An
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if kind == "slow":
             time.sleep(delay)
-            return app(environ, start_response)
+            body: list[bytes] = app(environ, start_response)
+            return body
         if kind == "truncate":
-            return app(environ, lying_length(start_response))
+            body = app(environ, lying_length(start_response))
+            return body
         return json_reply(start_response, "503 Service Unavailable",
                      {"error": {"code": 503, "message": "stand-in outage", "title": "Service Unavailable"}})
     return wrapped
