@@ -19,6 +19,8 @@ which the caller runs once per distinct value.
 """
 from __future__ import annotations
 
+import struct
+
 # The DER (tag + length + value) of contentType id-signedData, then the tag of
 # the [0] EXPLICIT content that must follow it.
 _SIGNED_DATA_THEN_EXPLICIT = bytes.fromhex("06092a864886f70d010702") + b"\xa0"
@@ -69,12 +71,56 @@ def _length(buf: bytes, pos: int) -> tuple[int, int]:
     raise _Malformed  # indefinite (BER) or absurdly long
 
 
+# Every real token has the same header layout: the outer structures (up to
+# the encapsulated content, and the signerInfos down to issuerAndSerialNumber)
+# are 256 bytes to 64 KiB long, so they all use the two-byte length form, and
+# the digestAlgorithms SET is short. One struct read per group checks the tags,
+# the fixed OIDs and versions, and gives the lengths (which must nest exactly:
+# each is its parent's minus the headers between them). Anything else takes
+# the general walk in _read.
+_HEAD = struct.Struct(">HH11sHHHH4sB")  # ContentInfo .. digestAlgorithms length
+_ECI = struct.Struct(">HH11sHHHH")  # encapContentInfo .. eContent OCTET STRING header
+_SIGNERS = struct.Struct(">HHHH4s")  # signerInfos, SignerInfo, version, IAS tag
+_TWO_BYTE = 0x82
+_OID_SIGNED_DATA = _SIGNED_DATA_THEN_EXPLICIT[:-1]
+_OID_DATA = _DATA_THEN_EXPLICIT[:-1]
+
+
 def read_keystone_signed_data(der: bytes) -> KeystoneSignedData | None:
     """Slice keystone's CMS shape, or return None (then use the reference parser)."""
+    try:
+        return _read_usual(der)
+    except (_Malformed, IndexError, struct.error):
+        pass
     try:
         return _read(der)
     except (_Malformed, IndexError):
         return None
+
+
+def _read_usual(buf: bytes) -> KeystoneSignedData:
+    """The usual layout (see above) in three struct reads, else _Malformed."""
+    end = len(buf)
+    if _HEAD.unpack_from(buf) != (
+        0x3082, end - 4, _OID_SIGNED_DATA, 0xA082, end - 19, 0x3082, end - 23, _V1_THEN_SET, buf[27]
+    ) or end - 23 < 0x100 or buf[27] >= 0x80:
+        raise _Malformed
+    eci = 28 + buf[27]  # after the digestAlgorithms SET
+    eci_tag, eci_length, oid, wrap_tag, wrap_length, octets_tag, content_length = _ECI.unpack_from(buf, eci)
+    signers = eci + 4 + eci_length
+    if (
+        eci_tag != 0x3082 or oid != _OID_DATA or wrap_tag != 0xA082 or octets_tag != 0x0482
+        or content_length < 0x100 or wrap_length != content_length + 4 or eci_length != content_length + 19
+        or signers >= end
+    ):
+        raise _Malformed
+    set_tag, set_length, si_tag, si_length, v1_then_sequence = _SIGNERS.unpack_from(buf, signers)
+    if (
+        set_tag != 0x3182 or si_tag != 0x3082 or v1_then_sequence != _V1_THEN_SEQUENCE
+        or si_length < 0x100 or set_length != si_length + 4 or signers + 4 + set_length != end
+    ):
+        raise _Malformed
+    return _signer_info(buf, signers + 12, end, buf[28:eci], buf[eci + 23 : signers])
 
 
 def _read(buf: bytes) -> KeystoneSignedData:
@@ -117,7 +163,12 @@ def _read(buf: bytes) -> KeystoneSignedData:
     pos, stop = _length(buf, pos + 1)
     if stop != end or not buf.startswith(_V1_THEN_SEQUENCE, pos):
         raise _Malformed
-    ias_start, ias_end = _length(buf, pos + 4)
+    return _signer_info(buf, pos + 4, end, buf[digests_start:digests_end], buf[content_start:eci_end])
+
+
+def _signer_info(buf: bytes, pos: int, end: int, digests: bytes, content: bytes) -> KeystoneSignedData:
+    """From the issuerAndSerialNumber length at ``pos`` to the end of the SignerInfo."""
+    ias_start, ias_end = _length(buf, pos)
     if ias_end >= end or buf[ias_start] != 0x30:
         raise _Malformed
     _name_start, name_end = _length(buf, ias_start + 1)  # the issuer Name
@@ -145,8 +196,8 @@ def _read(buf: bytes) -> KeystoneSignedData:
     if stop != end:
         raise _Malformed  # unsigned attributes or trailing bytes
     return (
-        buf[content_start:eci_end],
-        buf[digests_start:digests_end],
+        content,
+        digests,
         buf[ias_start:name_end],
         int.from_bytes(buf[serial_start:ias_end], "big", signed=True),
         buf[ias_end:algorithms_end],
