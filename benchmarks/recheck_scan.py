@@ -40,7 +40,6 @@ from pathlib import Path
 
 from recheck.matcher import ENGINE_VARIABLE
 
-
 _SERVICES = ["nova", "neutron", "cinder", "glance", "keystone", "swift", "placement"]
 _TEMPEST = [
     "tempest.api.compute.servers.test_server_actions.ServerActionsTestJSON",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import yaml
 
 from ostk import __version__
 from ostk.documents import load_yaml, validate
@@ -197,9 +198,7 @@ def write_clouds(path: Path, clouds: Mapping[str, Mapping[str, Any]]) -> None:
     is not a clouds.yaml mapping is refused (:class:`ConfigError`), not touched.
     """
     document = _read_yaml(path) if path.exists() else {}
-    existing = document.get("clouds") or {}
-    if not isinstance(existing, dict):
-        raise ConfigError(f"{path}: 'clouds' is not a mapping; not touching it")
+    existing = validate(document, _CloudsFile, source=f"{path} (not touching it)", error=ConfigError).clouds or {}
     document["clouds"] = {**existing, **{name: dict(entry) for name, entry in clouds.items()}}
     ensure_private_dir(path.parent)
     atomic_write(path, yaml.safe_dump(document, sort_keys=False), mode=0o600)
@@ -340,6 +339,11 @@ def _short(exc: BaseException) -> str:
 
 def _read_clouds(path: Path) -> dict[str, dict[str, Any] | None]:
     """The ``clouds`` mapping of a clouds.yaml/secure.yaml, shape-checked (ConfigError, exit 3)."""
+    return validate(_read_yaml(path), _CloudsFile, source=str(path), error=ConfigError).clouds or {}
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A clouds.yaml-like file as a mapping (empty file: {}), bounded (ConfigError, exit 3)."""
     try:
         if path.stat().st_size > _MAX_CLOUDS_YAML:
             raise ConfigError(f"{path}: larger than {_MAX_CLOUDS_YAML // (1024 * 1024)} MiB, not a clouds.yaml")
@@ -347,10 +351,7 @@ def _read_clouds(path: Path) -> dict[str, dict[str, Any] | None]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     data = load_yaml(text, source=str(path), error=ConfigError, max_depth=32)
-    if data is None:
-        return {}
-    parsed = validate(data, _CloudsFile, source=str(path), error=ConfigError)
-    return parsed.clouds or {}
+    return {} if data is None else validate(data, dict[str, Any], source=str(path), error=ConfigError)
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

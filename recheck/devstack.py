@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from recheck.logtext import EXCEPTION_LINE
+from recheck.logtext import is_exception_line
 
 #: Output lines looked at, walking back from the trap entry.
 LOOKBACK_LINES = 300
@@ -90,7 +90,7 @@ def exit_trap_cause(lines: Sequence[str]) -> ExitTrap:
         seen += 1
         if seen > LOOKBACK_LINES:
             break
-        if (EXCEPTION_LINE.match(text) or _ERRORISH.search(text)) and not _NOT_CAUSE.match(text):
+        if (is_exception_line(text) or _ERRORISH.search(text)) and not _NOT_CAUSE.match(text):
             start = max(0, index - 8)
             return ExitTrap(where, text, code, tuple(lines[start : min(entry + 1, index + 4)]))
     cause = f"stack.sh exited through its exit trap in {where or 'an unknown step'}"

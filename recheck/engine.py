@@ -32,6 +32,8 @@ from recheck.structured import SUBUNIT_V2_SIGNATURE, read_job_output_json, read_
 SNIFF = 4096
 #: Structured documents are spooled to disk beyond this size.
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
+#: A subunit stream is read up to this size (real tempest streams are tens of MB).
+MAX_SUBUNIT = 512 * 1024 * 1024
 #: A job-output.json larger than this is not parsed: json needs it whole in memory
 #: (a few times its size); logs that big are read through job-output.txt instead.
 MAX_JSON = 128 * 1024 * 1024
@@ -82,6 +84,8 @@ class LogScanner:
         self._format: str | None = None
         self._text: TextScanner | None = None
         self._spool: tempfile.SpooledTemporaryFile[bytes] | None = None
+        #: A structured document reached its size cap: the rest is not read.
+        self._spool_full = False
         self._bytes = 0
         self._warnings: list[str] = []
         self._finished: LogAnalysis | None = None
@@ -166,7 +170,7 @@ class LogScanner:
                 if isinstance(item, BaseException):
                     raise item
                 self._plain(item)
-                if self._text is not None and self._text.found.stopped is not None:
+                if self._spool_full or (self._text is not None and self._text.found.stopped is not None):
                     break  # the scan gave up on a pathological log: reading on is wasted
         finally:
             stop.set()
@@ -208,6 +212,9 @@ class LogScanner:
                     f"{self._text.found.long_lines} very long line(s) cut to {MAX_LINE // 1024} KiB"
                 )
         elif self._format in (SUBUNIT, JOB_JSON):
+            if self._spool_full and self._format == SUBUNIT:
+                truncated = True
+                self._warnings.append(f"subunit stream larger than {MAX_SUBUNIT >> 20} MiB: only that much was read")
             failures = self._structured(truncated)
         if self._bytes == 0:
             self._warnings.append("log is empty")
@@ -288,7 +295,8 @@ class LogScanner:
         if self._text is not None:
             self._text.feed(block)
         elif self._spool is not None:
-            if self._format == JOB_JSON and self._spool.tell() + len(block) > MAX_JSON:
+            if self._spool.tell() + len(block) > (MAX_JSON if self._format == JOB_JSON else MAX_SUBUNIT):
+                self._spool_full = True
                 return
             self._spool.write(block)
 

@@ -41,7 +41,7 @@ def log_path(log_name: str) -> str:
 
 def stem(name: str) -> str:
     """``controller/logs/screen-n-cpu.txt.gz`` → ``n-cpu``: what names a file across eras."""
-    base = PurePosixPath(name.lower()).name
+    base = name.lower().rstrip("/").rsplit("/", 1)[-1]
     for suffix in _SUFFIXES:
         if base.endswith(suffix):
             base = base[: -len(suffix)]
@@ -50,7 +50,7 @@ def stem(name: str) -> str:
 
 def is_console(path: str) -> bool:
     """True for the job's console log (and for a log of unknown name)."""
-    base = PurePosixPath(path).name if path else ""
+    base = path.rstrip("/").rsplit("/", 1)[-1] if path else ""
     if not base or base in CONSOLE_TAGS:
         return True
     return not _SERVICE_LOG.search(path)
@@ -65,7 +65,7 @@ def file_matches(pattern: str, path: str) -> bool:
         return True
     if not path:
         return False
-    base = PurePosixPath(path).name
+    base = path.rstrip("/").rsplit("/", 1)[-1]
     globs = TAG_GLOBS.get(pattern)
     if globs is not None:
         return any(fnmatch.fnmatchcase(base, g) or fnmatch.fnmatchcase(path, g) for g in globs)

@@ -25,10 +25,13 @@ MAX_STRING = 2 * 1024 * 1024
 STRING_HEAD = 64 * 1024
 
 _WS = re.compile(rb"[ \t\r\n]*")
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
 _SCALAR = re.compile(rb"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null")
-#: What skipping a container can jump over in one step: anything but brackets and strings.
-_FLAT = re.compile(rb'[^"\[\]{}]+')
+#: What skipping a container can jump over in one step: strings, and anything but brackets
+#: (a list of a million strings is one regex match, not a million Python steps).
+#: Possessive quantifiers (Python 3.11): the regex engine keeps no backtracking state per
+#: repetition, so a match over millions of strings costs no memory.
+_FLAT = re.compile(rb'(?:[^"\[\]{}]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")++', re.DOTALL)
 
 
 #: What the reader reads: bytes, or a memory-mapped file.
@@ -223,6 +226,8 @@ class HostStats:
     playbook: str
     host: str
     unreachable: bool
+    #: Failed tasks on the host (ansible's stats "failures").
+    failures: int = 0
 
 
 def walk(data: Buffer) -> Iterator[HostResult | HostStats]:
@@ -254,8 +259,16 @@ def walk(data: Buffer) -> Iterator[HostResult | HostStats]:
             elif key == "stats" and r.peek() == b"{":
                 for host in r.items(3):
                     stats = r.value(3)
-                    if isinstance(stats, dict) and stats.get("unreachable"):
-                        pending_stats.append(HostStats(playbook["phase"], playbook["playbook"], host, True))
+                    if not isinstance(stats, dict):
+                        continue
+                    failures = stats.get("failures")
+                    failures = failures if isinstance(failures, int) and not isinstance(failures, bool) else 0
+                    if stats.get("unreachable") or failures > 0:
+                        pending_stats.append(
+                            HostStats(
+                                playbook["phase"], playbook["playbook"], host, bool(stats.get("unreachable")), failures
+                            )
+                        )
             else:
                 r.skip(2)
         yield from pending_stats

@@ -38,8 +38,13 @@ __all__ = ["MAX_FAILURES", "MAX_LINE", "Found", "TextScanner"]
 
 #: Longest line we keep; the rest of a longer line is skipped (counted, not stored).
 MAX_LINE = 64 * 1024
-#: Marker lines handled in Python per log (each costs a few microseconds).
+#: Lines handled in Python per log (marker lines and the blocks that follow them; each
+#: costs a few microseconds), and their
+#: total size (a rule costs a pass over its line: 64 KiB lines cost 1000 times more).
 MAX_MARKER_LINES = 1_000_000
+MAX_MARKER_BYTES = 256 * 1024 * 1024
+#: Characters of a marker line the rules look at (ansible's one-line JSON results excepted).
+RULE_CHARS = 4096
 #: Bytes kept from earlier blocks, to read what led to devstack's exit trap.
 LOOKBACK_BYTES = 128 * 1024
 #: Exit traps read per log (each reads up to LOOKBACK_BYTES back).
@@ -72,6 +77,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
         self._triggers: frozenset[str] = frozenset()
         self._markers = needles(html_input=html_input)
         self._marker_lines = 0
+        self._marker_bytes = 0
         self._exit_traps = 0
         #: The end of the text scanned before the current block (for look-backs).
         self._history = b""
@@ -204,6 +210,8 @@ class TextScanner(TestOutputRules, AnsibleRules):
 
 
     def _block_line(self, raw: bytes, number: int) -> None:
+        if self._over_budget(raw, number):
+            return
         text, host = self._decode(raw)
         assert self._block is not None
         starts = self._block != self._ansible_json and R["starts"].match(text.lstrip())
@@ -215,10 +223,21 @@ class TextScanner(TestOutputRules, AnsibleRules):
                 self._matcher.feed(text, number)
             self._handle(text, host, number)
 
-    def _marker_line(self, raw: bytes, number: int) -> None:
+    def _over_budget(self, raw: bytes, number: int) -> bool:
+        """Count a line handled in Python (marker lines and the blocks after them); past
+        the budget the scan stops: a pathological log costs seconds, not hours."""
         self._marker_lines += 1
-        if self._marker_lines > MAX_MARKER_LINES:
-            self._stop(f"more than {MAX_MARKER_LINES:,} marker lines: failures after line {number} not read")
+        self._marker_bytes += len(raw)
+        if self._marker_lines > MAX_MARKER_LINES or self._marker_bytes > MAX_MARKER_BYTES:
+            self._stop(
+                f"more than {MAX_MARKER_LINES:,} lines or {MAX_MARKER_BYTES >> 20} MiB of lines that "
+                f"look like failures: failures after line {number} not read"
+            )
+            return True
+        return False
+
+    def _marker_line(self, raw: bytes, number: int) -> None:
+        if self._over_budget(raw, number):
             return
         text, host = self._decode(raw)
         if self._matcher is not None:
@@ -230,6 +249,10 @@ class TextScanner(TestOutputRules, AnsibleRules):
         stripped = text.strip()
         if not stripped:
             return
+        if len(stripped) > RULE_CHARS and not stripped.startswith(("fatal: ", "failed: ")):
+            # Every rule reads a line's start (an ansible result's JSON excepted): the
+            # work per line stays bounded whatever its length.
+            stripped = stripped[:RULE_CHARS]
         m = R["subunit-trace-failed"].match(stripped)
         if m:
             self._want(AFTER_TEST_FAILURE)

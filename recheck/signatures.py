@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 
 from ostk.dirs import cache_dir, config_dir
-from ostk.documents import load_yaml, parse_json, validate
+from ostk.documents import load_yaml, validate
 from ostk.errors import InputError
 from recheck.filenames import files_ok, log_path, restricted
 from recheck.lucene import Alternative, QueryError, parse_query
@@ -272,6 +272,8 @@ class SignatureMatcher:
         self._index: dict[str, list[tuple[_Indexed, float, str]]] = {}
         self._hits: dict[int, _Hit] = {}
         self._sigset = sigset
+        #: Set once a block hook checks every line (see :meth:`block_hook`).
+        self._lines_checked = False
         self._where = "" if not only_named else f" in {log_name.split('?', 1)[0].rstrip('/')}"
         #: The alternatives checked on every line, as matcher rules (same order).
         self._entries: list[tuple[_Indexed, float, str]] = []
@@ -304,6 +306,7 @@ class SignatureMatcher:
         clone = object.__new__(SignatureMatcher)
         clone.__dict__.update(self.__dict__)
         clone._hits = {}
+        clone._lines_checked = False
         return clone
 
     def block_hook(self, markers: tuple[bytes, ...] = (), *, engine: str | None = None) -> BlockHook:
@@ -315,6 +318,8 @@ class SignatureMatcher:
         """
         scanner = build_engine(self._rules, markers, cache=self._sigset.cache, kind=engine).scanner()
         entries = self._entries
+        # Every line goes through the hook: single-line events need no second look.
+        self._lines_checked = True
 
         def hook(block: bytes, pos: int, size: int, first_line: int, wanted: Sequence[bytes]) -> list[int]:
             result = scanner.scan(block, pos, size, first_line, wanted)
@@ -327,7 +332,7 @@ class SignatureMatcher:
 
     def feed(self, text: str, line: int | None = None) -> bool:
         """Check one event (a line, a traceback); return True if some signature matched it."""
-        if not self._index:
+        if not self._index or (self._lines_checked and "\n" not in text):
             return False
         norm = normalize(text)
         found = False
@@ -416,6 +421,12 @@ def _rule(alt: Alternative) -> Rule | None:
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
 
 
+def one_line(text: str) -> str:
+    """An error detail fit for one line: blanks collapsed, controls dropped, bounded."""
+    text = " ".join(clean_text(text).split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 def clean_text(text: str) -> str:
     """A log line fit to print: no colour codes or control characters."""
     return _CONTROL.sub("", text).strip()
@@ -462,11 +473,17 @@ def read_signature_file(path: Path, origin: str | None = None) -> list[Signature
             return [signature_from_query(int(query.bug or path.stem), fields, origin)]
         except (ValueError, QueryError) as exc:
             raise InputError(f"{path}: cannot use this query: {exc}") from exc
-    data = parse_json(text, source=source, error=InputError)
-    shaped = validate(data if isinstance(data, dict) else {"signatures": data}, _SignatureFile,
-                      source=source, error=InputError)
     try:
-        return [signature_from_json(entry, origin) for entry in shaped.signatures]
+        # Decoded straight into the model: a wrong shape or nesting stops at its first
+        # byte, and the shipped file loads without a generic pass over its tree.
+        shaped = msgspec.json.decode(text, type=_SignatureFile | list[_SignatureDoc])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(f"{path}: not a signature file ({one_line(str(exc))})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not a signature file (nested too deeply)") from None
+    entries = shaped.signatures if isinstance(shaped, _SignatureFile) else shaped
+    try:
+        return [signature_from_json(entry, origin) for entry in entries]
     except ValueError as exc:
         raise InputError(f"{path}: not a signature file ({exc})") from exc
 

@@ -26,6 +26,7 @@ from recheck.logtext import (
 )
 from recheck.models import Failure, FailureKind
 from recheck.scanner import MAX_FAILURES, TextScanner
+from recheck.subunitpackets import Packets, PacketStream
 
 __all__ = ["SUBUNIT_V2_SIGNATURE", "read_job_output_json", "read_subunit"]
 
@@ -45,7 +46,7 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
     subunit's "Length too long") are failures of their own: the tests that
     failed before keep their own tracebacks.
     """
-    import subunit  # type: ignore[import-untyped]
+    import subunit
     import testtools
 
     failures: list[Failure] = []
@@ -56,9 +57,13 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
     damage: list[tuple[int, str]] = []
     unfinished: list[str] = []
 
+    packets = Packets(stream)
+
     def keep(failure: Failure) -> None:
         if len(failures) >= MAX_FAILURES:
             dropped[0] += 1
+            # A runaway stream: stop feeding python-subunit (the rest costs time, adds nothing).
+            packets.stopped = f"more than {MAX_FAILURES} failed tests: not read further"
             return
         failures.append(failure)
 
@@ -71,7 +76,7 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
             for content in (test.get("details") or {}).values():
                 try:
                     detail = one_line(content.as_text())[:200]
-                except Exception:  # noqa: BLE001, S112 - binary packet data: the text detail says why
+                except Exception:
                     continue
                 if detail and (not damage or damage[-1] != (seen, detail)):
                     damage.append((seen, detail))
@@ -87,17 +92,21 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
             keep(_test_failure(tid, str(status), test.get("details") or {}))
 
     result = testtools.StreamToDict(on_test)  # type: ignore[arg-type]
-    case = subunit.ByteStreamToStreamResult(stream, non_subunit_name="stdout")
+    case = subunit.ByteStreamToStreamResult(io.BufferedReader(PacketStream(packets)), non_subunit_name="stdout")
     result.startTestRun()
     try:
         case.run(result)
-    except Exception as exc:  # noqa: BLE001 - python-subunit raises assorted errors on bad packets
+    except Exception as exc:
         damage.append((seen, type(exc).__name__))
     finally:
         try:
             result.stopTestRun()
-        except Exception:  # noqa: BLE001 - in-progress tests of a cut stream
+        except Exception:
             warnings.append("subunit stream ended inside a test")
+    if packets.stopped:
+        warnings.append(f"subunit stream: {packets.stopped}")
+    elif packets.count == 0 and packets.skipped:
+        warnings.append("no subunit v2 packets found: not a subunit stream")
     cut = bool(damage) and damage[-1][0] == seen
     for at, detail in damage:
         warnings.append(f"subunit stream damaged: {detail}")
@@ -124,7 +133,7 @@ def _test_failure(tid: str, status: str, details: dict[str, Any]) -> Failure:
     for name, content in details.items():
         try:
             text = content.as_text()
-        except Exception:  # noqa: BLE001, S112 - a binary attachment: skip it, keep the rest
+        except Exception:
             continue
         if not text.strip():
             continue
@@ -151,6 +160,8 @@ def read_job_output_json(
     """
     failures: list[Failure] = []
     warnings: list[str] = []
+    #: The stats say a task failed: the job failed even when no failed result was readable.
+    failed_sign: str | None = None
     with _mapped(stream) as data:
         try:
             for entry in walk(data):
@@ -158,13 +169,16 @@ def read_job_output_json(
                     warnings.append("more failed tasks not read")
                     break
                 if isinstance(entry, HostStats):
-                    failures.append(
-                        Failure(
-                            FailureKind.INFRA,
-                            f"{entry.playbook}/{entry.host}",
-                            f"host {entry.host} unreachable during {entry.phase}",
+                    if entry.unreachable:
+                        failures.append(
+                            Failure(
+                                FailureKind.INFRA,
+                                f"{entry.playbook}/{entry.host}",
+                                f"host {entry.host} unreachable during {entry.phase}",
+                            )
                         )
-                    )
+                    elif failed_sign is None:
+                        failed_sign = f"{entry.host}: failures={entry.failures} in {entry.playbook}"
                     continue
                 failure = _task_failure(entry)
                 if failure is None:
@@ -176,6 +190,10 @@ def read_job_output_json(
                     nested.close()
                     failures.extend(f for f in nested.found.failures if f.kind is FailureKind.TEST)
                 failures.append(failure)
+            if failed_sign is not None and not failures:
+                failures.append(
+                    Failure(FailureKind.TASK, "job", f"the job failed ({failed_sign}) but no specific failure was found")
+                )
         except TooDeep as exc:
             raise JobJsonError(f"job-output.json refused: {exc}") from None
         except JobJsonError as exc:

@@ -10,7 +10,7 @@ python-subunit's "Length too long"), and becomes a failure of its own.
 """
 from __future__ import annotations
 
-from recheck.logtext import EXCEPTION_LINE, test_id
+from recheck.logtext import is_exception_line, test_id
 from recheck.markers import RULES as R
 from recheck.models import FailureKind
 from recheck.scanrecords import Records, zuul_end
@@ -106,4 +106,4 @@ def _runner_output(text: str) -> bool:
 
 
 def _exception_at_col0(text: str) -> bool:
-    return EXCEPTION_LINE.match(text) is not None
+    return is_exception_line(text)

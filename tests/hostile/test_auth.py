@@ -84,3 +84,20 @@ def test_hostile_clouds_yaml_in_a_child_is_bounded(tmp_path, name):
     (tmp_path / "clouds.yaml").write_text(CASES[name])
     run = run_cli(["swift-functest-setup", "--os-cloud", "c", "--conf", str(tmp_path / "t.conf")], cwd=tmp_path)
     assert_refused(run, 3, within=5, max_rss_mb=120, mentions=["clouds.yaml"])
+
+
+def test_write_clouds_keeps_other_clouds_and_refuses_a_malformed_file(tmp_path):
+    from ostk.auth import write_clouds
+    from ostk.errors import ConfigError
+
+    path = tmp_path / "clouds.yaml"
+    path.write_text("clouds:\n  mine: {auth: {auth_url: 'http://k/v3'}}\nother: 1\n")
+    write_clouds(path, {"devstack": {"auth": {"auth_url": "http://127.0.0.1:5000/v3"}}})
+    text = path.read_text()
+    assert "mine:" in text and "devstack:" in text and "other: 1" in text
+    assert path.stat().st_mode & 0o777 == 0o600
+    for bad in ("clouds: x\n", "- a list\n", LAUGHS):
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match="clouds.yaml"):
+            write_clouds(path, {"devstack": {}})
+        assert path.read_text() == bad

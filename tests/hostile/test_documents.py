@@ -1,6 +1,7 @@
 """ostk.documents: hostile JSON and YAML are refused in one line, fast, in bounded memory."""
 from __future__ import annotations
 
+import json
 import resource
 import time
 
@@ -48,6 +49,47 @@ def test_bad_json_is_refused_with_the_callers_error(data, needle):
     assert str(info.value).startswith("reading the Zuul build: ")
     assert needle in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("unit", "needle"),
+    [(b"{},", "objects and arrays"), (b'{"k":"v"},', "objects and arrays"), (b"0,", "values"),
+     (b'"a\\"b[",', "values"), (b"[" * 64 + b"]" * 64 + b",", "objects and arrays")],
+)
+def test_32_mib_of_tiny_values_is_refused_before_it_is_built(unit, needle):
+    # Decoded, 32 MiB of '{},' is 11 million dicts: 1.5 GB and 4 s.
+    data = b"[" + unit * ((32 * 1024 * 1024) // len(unit)) + b"0]"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(ServiceError, match=needle):
+        parse_json(data, source="answer", error=ServiceError)
+    assert time.monotonic() - started < 3
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KB
+
+
+def test_a_realistic_large_document_is_accepted():
+    # A keystone revocation list of 100,000 tokens (~12 MB).
+    entry = b'{"id": "%032x", "expires": "2038-01-18T21:14:07Z", "audit_id": "SLIXlXQUQZWUi9VJrqdXqA"}'
+    data = b'{"revoked": [' + b", ".join(entry % i for i in range(100_000)) + b"]}"
+    assert len(parse_json(data, source="x", error=ServiceError)["revoked"]) == 100_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'["' + b"[" * 100 + b'"]', b'{"' + b"{" * 100 + b'": 1}', b'["\\\\", "' + b"[" * 100 + b'\\"' + b"[" * 100 + b'"]'],
+)
+def test_brackets_inside_strings_do_not_count(text):
+    assert parse_json(text, source="x", error=ServiceError)
+
+
+def test_structure_scan_is_exact_across_chunks(monkeypatch):
+    import ostk.documents as documents
+
+    monkeypatch.setattr(documents, "_CHUNK", 3)
+    text = b'["[[[[[", "]]]]", {"{{{{": ["x"]}, "\\\"[["]'
+    assert parse_json(text, source="x", error=ServiceError, max_depth=3) == json.loads(text)
+    with pytest.raises(ServiceError, match="deeper than 2"):
+        parse_json(text, source="x", error=ServiceError, max_depth=2)
 
 
 def test_json_at_the_depth_limit_is_accepted():

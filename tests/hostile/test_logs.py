@@ -120,6 +120,58 @@ def test_a_200_mb_gzip_of_failure_lines_is_read_within_bounds(tmp_path: Path, li
     assert len(job["failures"]) <= 5000
 
 
+def test_a_gzip_of_64_kib_failure_lines_bounds_the_work_per_line(tmp_path: Path) -> None:
+    bomb = tmp_path / "job-output.txt.gz"
+    _gzip_of_repeats(bomb, b"FAILED tests/test_x.py::test_y - " + b"x" * (64 * 1024) + b"\n", 50)
+    run = recheck(bomb)
+    assert_contract(run, within=60, peak_mb=400)
+    assert len(run.report()["failures"]) <= 5000
+
+
+def test_a_gzip_bomb_named_like_a_subunit_stream_is_bounded(tmp_path: Path) -> None:
+    bomb = tmp_path / "testrepository.subunit.gz"
+    _gzip_of_repeats(bomb, b"FAIL\n", 50)
+    run = recheck(bomb)
+    assert_contract(run, within=60, peak_mb=400)
+
+
+def test_a_gzip_of_a_real_subunit_stream_repeated_is_bounded(tmp_path: Path, shared_fixtures: Path) -> None:
+    # mmtreinish/stestr's sample stream (63 tests, one failure), over and over.
+    stream = (shared_fixtures / "recheck" / "subunit" / "stestr_failure.subunit").read_bytes()
+    bomb = tmp_path / "testrepository.subunit.gz"
+    _gzip_of_repeats(bomb, stream, 100)
+    run = recheck(bomb)
+    assert_contract(run, within=120, peak_mb=400)
+    job = run.report()
+    assert 0 < len(job["failures"]) <= 5000
+    assert any("not read further" in w or "only that much was read" in w for w in job["warnings"])
+
+
+def test_tracebacks_of_pathological_lines_cost_linear_time(tmp_path: Path) -> None:
+    # A lazy "name + Error suffix" regex took 15 ms on each of these lines: 100 s per 130 failures.
+    line = b"    " + b"ErrorErrorError" * 66 + b"!\n"
+    block = b"{0} t.T.test_x [1.0s] ... FAILED\n\nCaptured traceback:\n~~~~~~~~~~~~~~~~~~~\n" + line * 60
+    log = tmp_path / "job-output.txt"
+    log.write_bytes(block * 2000)
+    run = recheck(log)
+    assert_contract(run, within=60, peak_mb=400)
+    assert run.report()["failures"]
+
+
+def test_one_failed_test_followed_by_endless_output_is_bounded(tmp_path: Path) -> None:
+    bomb = tmp_path / "job-output.txt.gz"
+    head = gzip.compress(b"{0} t.T.test_x [1.0s] ... FAILED\n\nCaptured traceback:\n~~~~~~~~~~~~~~~~~~~\n")
+    with bomb.open("wb") as f:
+        f.write(head)
+    _gzip_of_repeats(tmp_path / "body.gz", b"    AssertionError: still failing\n", 100)
+    with bomb.open("ab") as f, (tmp_path / "body.gz").open("rb") as body:
+        f.write(body.read())
+    run = recheck(bomb)
+    assert_contract(run, within=120, peak_mb=400)
+    (failure,) = run.report()["failures"]
+    assert failure["id"] == "t.T.test_x" and failure["message"] == "AssertionError: still failing"
+
+
 def test_a_log_of_endless_exit_traps_stays_cheap(tmp_path: Path) -> None:
     log = tmp_path / "devstacklog.txt"
     trap = b"+lib/keystone:create_keystone_accounts:1   exit_trap\n+./stack.sh:exit_trap:549   local r=1\nError on exit\n"
@@ -164,12 +216,13 @@ _FAILED_TASK = {
         [_playbook(plays=[{"play": {"name": "x"}, "tasks": "not a list"}])],
         [_playbook(plays=[{"play": "x", "tasks": [{"task": {"name": "t"}, "hosts": ["controller"]}]}])],
         [_playbook(stats=["controller"])],
+        [_playbook(stats={"controller": {"failures": "many"}, "h2": {"failures": True}})],
         [_playbook(plays=[{"play": {"name": 5}, "tasks": [{"task": 7, "hosts": {"h": 3}}]}])],
         [3, "x", None, [], _playbook(phase=["run"], playbook={"a": 1})],
         {"plays": []},
         [],
     ],
-    ids=["plays-int", "tasks-string", "hosts-list", "stats-list", "names-wrong", "junk-playbooks", "object", "empty"],
+    ids=["plays-int", "tasks-string", "hosts-list", "stats-list", "stats-failures-wrong", "names-wrong", "junk-playbooks", "object", "empty"],
 )
 def test_job_output_json_of_the_wrong_shape_is_read_as_far_as_it_makes_sense(tmp_path: Path, doc: object) -> None:
     path = tmp_path / "job-output.json"
@@ -226,6 +279,20 @@ def test_a_100_mb_job_output_json_is_read_within_a_fixed_memory_budget(tmp_path:
     assert path.stat().st_size > 100 * 1024 * 1024
     run = recheck(path)
     # json.load needed ~1.3 GB for this; the bounded reader maps the file instead.
+    assert_contract(run, within=90, peak_mb=350)
+    (failure,) = run.report()["failures"]
+    assert failure["id"] == "tempest/Run tempest/controller"
+
+
+def test_a_job_output_json_of_millions_of_small_values_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    # 17 million strings in a list that is not needed: json.load takes ~1.4 GB for this one.
+    path = tmp_path / "job-output.json"
+    with path.open("w") as f:
+        f.write('[{"phase": "run", "plays": [{"play": {"name": "tempest"}, "tasks": [{"task": {"name": "noisy"}, ')
+        f.write('"hosts": {"controller": {"rc": 0, "stdout_lines": [')
+        f.write(", ".join(['"ok"'] * (100 * 1024 * 1024 // 6)))
+        f.write("]}}}, " + json.dumps(_FAILED_TASK) + "]}]}]")
+    run = recheck(path)
     assert_contract(run, within=90, peak_mb=350)
     (failure,) = run.report()["failures"]
     assert failure["id"] == "tempest/Run tempest/controller"

@@ -1,6 +1,8 @@
 """Each failure format the text scan knows (see DESIGN.md, "Job output")."""
 from __future__ import annotations
 
+import json
+
 import recheck
 from recheck import FailureKind
 
@@ -203,7 +205,7 @@ def test_test_attributes_are_dropped_from_ids_like_subunit_trace_does():
 
 
 def test_line_numbers_count_every_line_of_a_big_block():
-    lines = ["{0} tempest.x.T.test_%d [1.0s] ... ok" % i for i in range(50_000)]
+    lines = [f"{{0}} tempest.x.T.test_{i} [1.0s] ... ok" for i in range(50_000)]
     lines[41_234] = "{0} tempest.x.T.test_bad [1.0s] ... FAILED"
     a = scan("\n".join(lines) + "\n")
     assert a.failures[0].line == 41_235
@@ -444,3 +446,12 @@ def test_job_output_json_keeps_the_head_and_tail_of_a_huge_stdout():
     assert isinstance(kept, str) and len(kept) <= jobjson.MAX_STRING
     assert kept.startswith("first line\n") and kept.endswith("Failed 1 tests - output below:\n")
     assert "bytes omitted" in kept
+
+
+def test_job_output_json_whose_stats_say_a_task_failed_is_never_a_pass():
+    # zuul/zuul zuul_json.py: each playbook ends with ansible's per-host stats.
+    doc = [{"phase": "run", "playbook": "playbooks/run.yaml", "plays": [{"play": {"name": "p"}, "tasks": []}],
+            "stats": {"controller": {"ok": 3, "failures": 1, "unreachable": 0}}}]
+    a = recheck.analyze_stream([json.dumps(doc).encode()], name="job-output.json")
+    (f,) = a.failures
+    assert f.id == "job" and "controller: failures=1" in f.message

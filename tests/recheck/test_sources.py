@@ -10,11 +10,11 @@ from ostk.errors import ConnectionFailed, NotFound
 from ostk.http import HttpSettings, build_session
 
 LOG = (
-    "2024-05-14 09:12:01.000002 | controller | {1} tempest.api.compute.T.test_b [1.0s] ... FAILED\n"
-    "2024-05-14 09:12:01.000006 | controller |     Traceback (most recent call last):\n"
-    "2024-05-14 09:12:01.000007 | controller |     ValueError: nope\n"
-    "2024-05-14 09:12:02 | controller | {0} tempest.api.compute.T.test_c [1.0s] ... ok\n"
-).encode() + "".join(
+    b"2024-05-14 09:12:01.000002 | controller | {1} tempest.api.compute.T.test_b [1.0s] ... FAILED\n"
+    b"2024-05-14 09:12:01.000006 | controller |     Traceback (most recent call last):\n"
+    b"2024-05-14 09:12:01.000007 | controller |     ValueError: nope\n"
+    b"2024-05-14 09:12:02 | controller | {0} tempest.api.compute.T.test_c [1.0s] ... ok\n"
+) + "".join(
     # Varied names so that gzip cannot squeeze the log to nothing (cuts must land mid-body).
     f"2024-05-14 09:12:02.{i:06d} | controller | {{0}} tempest.x.T.test_{i * 7919 % 100003:x} [{i % 97}.{i % 13}s] ... ok\n"
     for i in range(20000)

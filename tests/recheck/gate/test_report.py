@@ -203,3 +203,27 @@ def test_zuul_down_exits_4_and_keeps_the_store_usable(gate: Gate) -> None:
     assert env.stderr.getvalue().count("\n") == 1  # type: ignore[attr-defined]
     with GateStore.open(gate.store) as store:
         assert store.check() == []
+
+
+def test_each_build_has_its_own_download_budget(gate: Gate) -> None:
+    import datetime as dt
+
+    from ostk.http import build_session
+    from recheck.gate import GateWindow
+    from recheck.gate.builds import list_builds
+    from recheck.gate.classify import analyse_build
+    from recheck.gate.models import AnalysisSettings, BuildTask
+    from recheck.testing.gate import filler
+
+    # ~30 KB on the wire at 4 KB/s: several seconds, against a 1 s budget.
+    gate.sim.add_build(
+        job_name="slow-job", result="FAILURE", end_time=UNTIL - dt.timedelta(hours=2), change=100600,
+        project="openstack/glance", log=filler(300_000, seed="slow"), rate=4096,
+    )
+    window = GateWindow(UNTIL - dt.timedelta(days=7), UNTIL)
+    (build,) = list_builds(build_session(FAST_HTTP), gate.sim.zuul_url, "openstack", window, projects=["openstack/glance"])
+
+    analysis = analyse_build(BuildTask(build, AnalysisSettings(http=FAST_HTTP, build_timeout=1.0)))
+
+    assert not analysis.complete
+    assert any("deadline" in w or "cut short" in w for w in analysis.warnings), analysis.warnings
