@@ -190,6 +190,9 @@ def _judge_algorithms(digests: bytes, algorithms: bytes) -> tuple[str, str] | No
     return digest, signature_algorithm
 
 
+_new_tuple = tuple.__new__
+
+
 def _parse_keystone_shape(der: bytes) -> SignedMessage | None:
     """The fast path (see :mod:`pki.der`); None when the reference parser must decide."""
     shape = read_keystone_signed_data(der)
@@ -205,9 +208,10 @@ def _parse_keystone_shape(der: bytes) -> SignedMessage | None:
             _KNOWN_ALGORITHMS[key] = known
     if known is None:
         return None
-    return SignedMessage(
+    # tuple.__new__ directly: the NamedTuple's generated __new__ only adds a Python frame
+    return _new_tuple(SignedMessage, (
         content, known[0], issuer_der, serial, None, known[1], signature, None, None, None
-    )
+    ))
 
 
 def _parse(der: bytes) -> SignedMessage:
