@@ -174,7 +174,12 @@ def _signer_info(buf: bytes, pos: int, end: int, digests: bytes, content: bytes)
     _name_start, name_end = _length(buf, ias_start + 1)  # the issuer Name
     if name_end >= ias_end or buf[name_end] != 0x02:
         raise _Malformed
-    serial_start, stop = _length(buf, name_end + 1)
+    # (short lengths, the usual case for the serial and the algorithms, read inline)
+    length = buf[name_end + 1]
+    if length < 0x80:
+        serial_start, stop = name_end + 2, name_end + 2 + length
+    else:
+        serial_start, stop = _length(buf, name_end + 1)
     if stop != ias_end or stop == serial_start:
         raise _Malformed
     if stop - serial_start > 1 and (
@@ -185,10 +190,12 @@ def _signer_info(buf: bytes, pos: int, end: int, digests: bytes, content: bytes)
     # digestAlgorithm, signatureAlgorithm: two SEQUENCEs, read by read_algorithms
     if buf[ias_end] != 0x30:
         raise _Malformed
-    _start, pos = _length(buf, ias_end + 1)
+    length = buf[ias_end + 1]
+    pos = ias_end + 2 + length if length < 0x80 else _length(buf, ias_end + 1)[1]
     if pos >= end or buf[pos] != 0x30:
         raise _Malformed
-    _start, algorithms_end = _length(buf, pos + 1)
+    length = buf[pos + 1]
+    algorithms_end = pos + 2 + length if length < 0x80 else _length(buf, pos + 1)[1]
     # a [0] of signed attributes would put 0xA0 here: not this shape
     if algorithms_end >= end or buf[algorithms_end] != 0x04:
         raise _Malformed
