@@ -12,7 +12,6 @@ import dataclasses
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.panel import Panel
@@ -21,8 +20,8 @@ from rich.text import Text
 from ostk import output
 from ostk.cli.parser import check_url_variables, url_arg, url_or_word_arg
 from ostk.environment import Environment
-from ostk.errors import NotFound, UsageError
-from ostk.http import build_session, redact_url
+from ostk.errors import UsageError
+from ostk.http import build_session
 from recheck import (
     JobReport,
     LogAnalysis,
@@ -35,19 +34,11 @@ from recheck import (
     suggest,
 )
 from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
-from recheck.review.locate import (
-    is_log_directory,
-    job_name_from_url,
-    log_directory_candidates,
-)
+from recheck.review.locate import analyze_log_url, job_name_from_url
 from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
-from recheck.logdir import with_service_logs
 from recheck.sources import is_url
 from recheck.suggestion import CONFIDENT
 from recheck.verdict import Verdict, VerdictKind
-
-if TYPE_CHECKING:
-    import requests
 
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
@@ -162,7 +153,9 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     job_name = args.build_name or (job_name_from_url(target) if url else None)
     if url:
         session = build_session()
-        target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
+        target, analysis = analyze_log_url(
+            target, session=session, signatures=sigs, job_name=job_name, every_line=args.every_line
+        )
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
         analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)  # type: ignore[arg-type]
@@ -179,24 +172,6 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     else:
         render_report(env, report)
     return 0
-
-
-def _analyze_url(
-    url: str, session: requests.Session, sigs: SignatureSet, job_name: str | None, every_line: bool
-) -> tuple[str, LogAnalysis]:
-    """Analyse a log URL; a log directory URL (ending in /) means its job output."""
-    options = {"signatures": sigs, "session": session, "job_name": job_name, "every_line": every_line}
-    if not is_log_directory(url):
-        return url, analyze(url, **options)  # type: ignore[arg-type]
-    candidates = log_directory_candidates(url)
-    for candidate in candidates:
-        try:
-            found = analyze(candidate, **options)  # type: ignore[arg-type]
-        except NotFound:
-            continue
-        return candidate, with_service_logs(url, found, sigs, session=session, job_name=job_name)
-    names = ", ".join(c.rsplit("/", 1)[-1] for c in candidates)
-    raise NotFound(f"no {names} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url))
 
 
 def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **fields: object) -> JobReport:
