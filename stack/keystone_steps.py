@@ -17,13 +17,8 @@ def keystone_up(
     if state.database == "mysql":
         state = mariadb_up(launch, state, secrets)
         connection = mariadb.connection_url(state.internal_ports["mariadb"], secrets.database_password)
-    record = state.processes.get("keystone")
-    if record is not None and processes.is_running(record):
+    if not _make_way("keystone", state, port):
         return state
-    if record is not None:
-        # Also ends the workers of a master that was killed with -9.
-        processes.stop(record)
-    ports.require_free("keystone", port, wait=2 if record else 0)
     keystone.write_files(launch.layout, port, connection)
     if not state.keystone_bootstrapped:
         launch.note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
@@ -50,12 +45,8 @@ def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackStat
         state = replace(state, internal_ports=internal)
         save_state(launch.layout, state)
     port = internal["mariadb"]
-    record = state.processes.get("mariadb")
-    if record is not None and processes.is_running(record):
+    if not _make_way("mariadb", state, port):
         return state
-    if record is not None:
-        processes.stop(record)
-    ports.require_free("mariadb", port, wait=2 if record else 0)
     mariadb.install(launch.layout, launch.environ)
     launch.note(f"starting mariadb on 127.0.0.1:{port}")
     pending: Pending = []
@@ -68,3 +59,15 @@ def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackStat
     if not state.keystone_bootstrapped:
         mariadb.create_database(launch.layout, secrets.database_password, launch.environ)
     return state
+
+
+def _make_way(name: str, state: StackState, port: int) -> bool:
+    """False if ``name`` runs; else stop its recorded dead process and require its port free."""
+    record = state.processes.get(name)
+    if record is not None and processes.is_running(record):
+        return False
+    if record is not None:
+        # Also ends the workers of a master that was killed with -9.
+        processes.stop(record)
+    ports.require_free(name, port, wait=2 if record else 0)
+    return True
