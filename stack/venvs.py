@@ -71,6 +71,16 @@ def requirement_texts(name: str) -> list[tuple[str, bytes]]:
     return [(file, (folder / file).read_bytes()) for file in REQUIREMENTS[name]]
 
 
+def pinned_version(venv: str, package: str) -> str:
+    """The version ``package`` is pinned to in venv ``venv``'s requirements."""
+    for _file, content in requirement_texts(venv):
+        for line in content.decode().splitlines():
+            name, _, version = line.partition("==")
+            if name.strip().lower() == package:
+                return version.strip()
+    return "unknown"
+
+
 def venv_key(name: str) -> str:
     """Short hash of the pinned requirements and the interpreter version."""
     digest = hashlib.sha256(f"{sys.version_info[:3]}".encode())

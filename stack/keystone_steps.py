@@ -1,0 +1,73 @@
+"""The steps of ``up`` that bring keystone and its MariaDB database up."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stack import keystone, mariadb, ports, processes
+from stack.launch import Launch, Pending, http_ok, spawn, wait_all
+from stack.state import Secrets, StackState, save_state
+from stack.venvs import Venv, pinned_version
+
+
+def keystone_up(
+    launch: Launch, state: StackState, secrets: Secrets, venv: Venv, pending: Pending, *, port: int
+) -> StackState:
+    """Keystone (and MariaDB for a mysql stack) running or spawned; bootstrapped once."""
+    connection = None
+    if state.database == "mysql":
+        state = mariadb_up(launch, state, secrets)
+        connection = mariadb.connection_url(state.internal_ports["mariadb"], secrets.database_password)
+    if not _make_way("keystone", state, port):
+        return state
+    keystone.write_files(launch.layout, port, connection)
+    if not state.keystone_bootstrapped:
+        launch.note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
+        keystone.bootstrap(venv.python, launch.layout, secrets, port, launch.environ,
+                           sqlite=state.database == "sqlite")
+        state = replace(state, keystone_bootstrapped=True, keystone_version=pinned_version("keystone", "keystone"))
+        save_state(launch.layout, state)
+    url = keystone.v3_url(port)
+    launch.note(f"starting keystone on {url}")
+    return spawn(
+        launch, state, pending, "keystone",
+        keystone.server_argv(venv.python, launch.layout, port),
+        marker=str(launch.layout.keystone_dir),
+        environ=keystone.environ(launch.layout, launch.environ),
+        healthy=lambda: http_ok(url),
+    )
+
+
+def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackState:
+    """MariaDB running and healthy, with keystone's database (before keystone-manage needs it)."""
+    internal = dict(state.internal_ports)
+    if "mariadb" not in internal:
+        internal["mariadb"] = ports.free_ports(1)[0]
+        state = replace(state, internal_ports=internal)
+        save_state(launch.layout, state)
+    port = internal["mariadb"]
+    if not _make_way("mariadb", state, port):
+        return state
+    mariadb.install(launch.layout, launch.environ)
+    launch.note(f"starting mariadb on 127.0.0.1:{port}")
+    pending: Pending = []
+    state = spawn(
+        launch, state, pending, "mariadb", mariadb.server_argv(launch.layout, port),
+        marker=f"--datadir={mariadb.data_dir(launch.layout)}", environ=launch.environ,
+        healthy=lambda: ports.is_listening(port),
+    )
+    wait_all(pending)
+    if not state.keystone_bootstrapped:
+        mariadb.create_database(launch.layout, secrets.database_password, launch.environ)
+    return state
+
+
+def _make_way(name: str, state: StackState, port: int) -> bool:
+    """False if ``name`` runs; else stop its recorded dead process and require its port free."""
+    record = state.processes.get(name)
+    if record is not None and processes.is_running(record):
+        return False
+    if record is not None:
+        # Also ends the workers of a master that was killed with -9.
+        processes.stop(record)
+    ports.require_free(name, port, wait=2 if record else 0)
+    return True
