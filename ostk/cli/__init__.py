@@ -29,7 +29,6 @@ from ostk.cli.parser import (
 )
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, OstkError
-from ostk.http import Deadline, use_deadline
 from ostk.redact import RedactingFilter, escape_control, redact
 
 __all__ = ["build_parser", "main"]
@@ -89,10 +88,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         if args.handler is None:
             env.stderr.write(parser.format_help())
             return ExitStatus.USAGE
-        # One deadline for every remote call the command makes (sessions pick
-        # it up from the context); --timeout 0 means none.
-        deadline = Deadline(args.timeout, f"ostk {command}") if args.timeout else None
-        with use_deadline(deadline), _library_warnings(debug=args.debug):
+        with _deadline(args, env, command), _library_warnings(debug=args.debug):
             return int(args.handler(args, env))
     except ParserExit as exc:
         return exc.status
@@ -114,6 +110,19 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         return INTERNAL_ERROR
     finally:
         unbind(token)
+
+
+def _deadline(args: argparse.Namespace, env: Environment, command: str | None) -> contextlib.AbstractContextManager[object]:
+    """One deadline for every remote call the command makes (sessions pick it up
+    from the context); --timeout 0 means none. A command that says it makes no
+    remote call (``remote(args, env)`` false: ``ostk recheck LOCAL.LOG``) does not
+    import the HTTP stack for it: start-up counts in a whole-log scan (issue 14)."""
+    remote = getattr(args, "remote", None)
+    if not args.timeout or (remote is not None and not remote(args, env)):
+        return contextlib.nullcontext()
+    from ostk.http import Deadline, use_deadline
+
+    return use_deadline(Deadline(args.timeout, f"ostk {command}"))
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
