@@ -163,13 +163,18 @@ class _Compiled:
         #: Anchor words in a fixed order (their index is the pattern id) and their rules.
         self.anchors = tuple(anchors)
         self.users = tuple(tuple(anchors[a]) for a in self.anchors)
+        #: Per rule, once checked: the words a matching line must contain (see :meth:`check`).
+        self._needed: list[tuple[bytes, ...] | None] = [None] * len(self.rules)
 
     def check(self, rule: int, line: bytes, lower: bytes | None = None) -> bool:
         """Does ``line`` (one line, no newline; ``lower``: the same in lower case) satisfy ``rule``?"""
         low = line.lower() if lower is None else lower
+        needed = self._needed[rule]
+        if needed is None:
+            needed = self._needed[rule] = tuple(w[0] for w in self.candidates[rule] if len(w) == 1)
         # Every word as a substring first: a cheap test that rejects almost every candidate.
-        for word in self.candidates[rule]:
-            if len(word) == 1 and word[0] not in low:
+        for word in needed:
+            if word not in low:
                 return False
         regexes = self._checks.get(rule)
         if regexes is None:
