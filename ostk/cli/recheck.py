@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ostk import output
 from ostk.cli.parser import url_arg, url_or_word_arg
 from ostk.environment import Environment
-from ostk.errors import NotFound, UsageError
+from ostk.errors import UsageError
 from recheck.reviewref import DEFAULT_TENANT
 from recheck.sources import is_url
 
@@ -25,8 +25,6 @@ from recheck.sources import is_url
 # engine, not the review workflow, the HTTP stack or the renderer (start-up is
 # a measurable part of a whole-log scan, issue 14).
 if TYPE_CHECKING:
-    import requests
-
     from recheck import JobReport, LogAnalysis, Report, SignatureSet
     from recheck.verdict import Verdict
 
@@ -160,11 +158,13 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     job_name = args.build_name
     if url:
         from ostk.http import build_session
-        from recheck.review.locate import job_name_from_url
+        from recheck.review.locate import analyze_log_url, job_name_from_url
 
         job_name = job_name or job_name_from_url(target)
         session = build_session()
-        target, analysis = _analyze_url(target, session, sigs, job_name, args.every_line)
+        target, analysis = analyze_log_url(
+            target, session=session, signatures=sigs, job_name=job_name, every_line=args.every_line
+        )
     elif target == "-":
         # e.g. `zcat job-output.txt.gz | ostk recheck -`
         analysis = analyze(env.stdin, signatures=sigs, job_name=job_name, every_line=args.every_line)  # type: ignore[arg-type]
@@ -181,29 +181,6 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
     else:
         render_report(env, report)
     return 0
-
-
-def _analyze_url(
-    url: str, session: requests.Session, sigs: SignatureSet, job_name: str | None, every_line: bool
-) -> tuple[str, LogAnalysis]:
-    """Analyse a log URL; a log directory URL (ending in /) means its job output."""
-    from ostk.http import redact_url
-    from recheck.logdir import with_service_logs
-    from recheck.review.locate import is_log_directory, log_directory_candidates
-    from recheck.sources import analyze
-
-    options = {"signatures": sigs, "session": session, "job_name": job_name, "every_line": every_line}
-    if not is_log_directory(url):
-        return url, analyze(url, **options)  # type: ignore[arg-type]
-    candidates = log_directory_candidates(url)
-    for candidate in candidates:
-        try:
-            found = analyze(candidate, **options)  # type: ignore[arg-type]
-        except NotFound:
-            continue
-        return candidate, with_service_logs(url, found, sigs, session=session, job_name=job_name)
-    names = ", ".join(c.rsplit("/", 1)[-1] for c in candidates)
-    raise NotFound(f"no {names} in {redact_url(url)} (old logs expire)", status=404, url=redact_url(url))
 
 
 def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **fields: object) -> JobReport:

@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import msgspec
 import requests
 
 from ostk.errors import NotFound, OstkError
-from ostk.http import get_json
+from ostk.http import get_json, redact_url
 from recheck.boundary import MalformedAnswer, validate
+from recheck.logdir import with_service_logs
+from recheck.models import LogAnalysis
 from recheck.review.builds import ZuulClients
 from recheck.review.types import JobEntry, LogPlan, LogSource
+from recheck.signatures import SignatureSet
+from recheck.sources import analyze
 from recheck.zuul import Artifact, Build, parse_build_page
 
 MANIFEST_TYPE = "zuul_manifest"
@@ -152,12 +157,35 @@ def job_name_from_url(url: str) -> str | None:
     return None
 
 
-def is_log_directory(url: str) -> bool:
-    return urlsplit(url).path.endswith("/")
+#: What to read in a build's log directory, best first.
+LOG_DIRECTORY_FILES = ("job-output.txt.gz", "job-output.txt", "console.html")
 
 
-def log_directory_candidates(url: str) -> list[str]:
-    """What to read in a log directory URL, best first."""
-    return [url + name for name in ("job-output.txt.gz", "job-output.txt", "console.html")]
+def analyze_log_url(
+    url: str,
+    *,
+    session: requests.Session,
+    signatures: SignatureSet | None = None,
+    job_name: str | None = None,
+    every_line: bool = False,
+) -> tuple[str, LogAnalysis]:
+    """Analyse a log URL; a log directory (ending in ``/``) means its job output.
+
+    Returns the URL actually read with its analysis; NotFound names the directory.
+    """
+    options: dict[str, Any] = {"signatures": signatures, "session": session, "job_name": job_name,
+                               "every_line": every_line}
+    if not urlsplit(url).path.endswith("/"):
+        return url, analyze(url, **options)
+    for name in LOG_DIRECTORY_FILES:
+        try:
+            found = analyze(url + name, **options)
+        except NotFound:
+            continue
+        # Signatures that name service logs (n-cpu, syslog...) are checked in the directory too.
+        sigs = signatures or SignatureSet(())
+        return url + name, with_service_logs(url, found, sigs, session=session, job_name=job_name)
+    where = redact_url(url)
+    raise NotFound(f"no {', '.join(LOG_DIRECTORY_FILES)} in {where} (old logs expire)", status=404, url=where)
 
 

@@ -17,15 +17,20 @@ import enum
 import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ostk.errors import ExitStatus, OstkError
+from ostk.errors import ExitStatus, OstkError, ServiceError
+from ostk.http import Deadline, current_deadline
 from recheck.comments import CIComment, ci_comments, latest_per_pipeline, recheck_after
 from recheck.gerrit import Change, GerritClient
 from recheck.models import Report
 from recheck.suggestion import is_failed_voting
 from recheck.verdict import VerdictKind
+
+#: Seconds to wait for another run's post on the same patch set, without a deadline.
+LOCK_WAIT = 60.0
 
 
 class RefusalReason(str, enum.Enum):
@@ -61,9 +66,10 @@ class RecheckRefused(OstkError):
 class PostPolicy:
     """Decides whether ``report.suggestion`` may be posted, and posts it once."""
 
-    def __init__(self, gerrit: GerritClient, *, lock_dir: Path | None) -> None:
+    def __init__(self, gerrit: GerritClient, *, lock_dir: Path | None, deadline: Deadline | None = None) -> None:
         self.gerrit = gerrit
         self.lock_dir = lock_dir
+        self.deadline = deadline
 
     def post(
         self,
@@ -135,8 +141,21 @@ class PostPolicy:
         path = self.lock_dir / f"{host}-{change}-{patchset}.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            # Blocking: the holder re-reads the change and posts within seconds.
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            # The holder re-reads the change and posts within seconds; a stuck one must
+            # not hold us past the command's deadline (or LOCK_WAIT without one).
+            deadline = self.deadline or current_deadline()
+            give_up = time.monotonic() + (deadline.remaining() if deadline is not None else LOCK_WAIT)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= give_up:
+                        raise ServiceError(
+                            f"another ostk recheck is posting on change {change} patch set {patchset}; "
+                            f"gave up waiting for it ({path})"
+                        ) from None
+                    time.sleep(0.05)
             yield
         finally:
             os.close(fd)

@@ -138,7 +138,9 @@ def check_review(
             progress=progress or NoProgress(),
             options=options,
         ),
-        policy=PostPolicy(gerrit_client, lock_dir=cache.directory.parent / "locks" if cache is not None else None),
+        policy=PostPolicy(
+            gerrit_client, lock_dir=cache.directory.parent / "locks" if cache is not None else None, deadline=deadline
+        ),
         verdict=VerdictStep(
             cache=cache,
             history=history,

@@ -53,6 +53,9 @@ def test_asking_about_a_non_voting_pipeline_suggests_its_trigger(sim, cli, home)
              OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password)
     assert rc == 0, cli.stderr
     assert sim.posted_messages(1002) == ["Patch Set 1:\n\ncheck experimental"]
+    rc = cli("1002", "--pipeline", "experimental", "--post", "--yes",
+             OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password)
+    assert rc == 5 and "(already-rechecked)" in cli.stderr and "check experimental" in cli.stderr
     # The list is data: a deployment where experimental votes says so in recheck.ini.
     (home / ".config" / "ostk").mkdir(parents=True)
     (home / ".config" / "ostk" / "recheck.ini").write_text("[non-voting-pipelines]\ncheck-arm64 = check arm64\n")
@@ -277,3 +280,28 @@ def test_no_argument_takes_the_change_id_of_head(sim, cli, home):
                    cwd=home, check=True, env=git)
     assert cli("--json") == 0, cli.stderr
     assert json.loads(cli.stdout)["review"]["change"] == 1016
+
+
+def test_a_stuck_poster_holds_the_others_only_until_the_deadline(sim, tmp_path):
+    import fcntl
+    import hashlib
+    import time
+
+    import pytest
+
+    from ostk.errors import ServiceError
+
+    sim.add_change(1018)
+    sim.add_buildset(1018, 1, jobs=[SimJob("tempest-full", "FAILURE", log=TEMPEST_FAILURE)])
+    cache = LogCache(tmp_path / "cache" / "analyses")
+    locks = tmp_path / "cache" / "locks"
+    locks.mkdir(parents=True)
+    name = hashlib.sha256(sim.gerrit_url.encode()).hexdigest()[:16]
+    with open(locks / f"{name}-1018-1.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        started = time.monotonic()
+        with pytest.raises(ServiceError, match="another ostk recheck is posting"):
+            check_review("1018", gerrit=sim.gerrit_url, launchpad=sim.launchpad_url, post=True, cache=cache,
+                         environ=dict(OSTK_GERRIT_USER=sim.username, OSTK_GERRIT_PASSWORD=sim.password), timeout=3)
+        assert time.monotonic() - started < 6
+    assert sim.posted_messages(1018) == []
