@@ -47,11 +47,12 @@ _GROUPS: dict[str, str | ModuleType] = {
 }
 
 
-def build_parser(command: str | None = None) -> OstkArgumentParser:
+def build_parser(command: str | None = None, *, all_groups: bool = True) -> OstkArgumentParser:
     """The argument parser; with a known ``command``, only that group is loaded.
 
     Without one (``ostk --help``, a typo) every group is loaded so that help
-    and "invalid choice" messages list them all.
+    and "invalid choice" messages list them all, unless ``all_groups`` is false
+    (``ostk --version`` needs none).
     """
     parser = OstkArgumentParser(
         prog="ostk",
@@ -66,7 +67,7 @@ def build_parser(command: str | None = None) -> OstkArgumentParser:
     parser.set_defaults(json=False, handler=None)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     common = common_options()
-    names = [command] if command in _GROUPS else list(_GROUPS)
+    names = [command] if command in _GROUPS else list(_GROUPS) if all_groups else []
     for name in names:
         group = _GROUPS[name]
         module = importlib.import_module(group) if isinstance(group, str) else group
@@ -82,7 +83,10 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         command = _command_of(argv)
-        parser = build_parser(command)
+        # `ostk --version` prints and exits before a command is parsed: loading every
+        # group for it cost a third of a second.
+        version_only = command is None and "--version" in argv and not {"-h", "--help"} & set(argv)
+        parser = build_parser(command, all_groups=not version_only)
         args = parser.parse_args(argv)
         _configure_logging(env, debug=args.debug)
         if args.handler is None:
