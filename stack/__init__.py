@@ -73,14 +73,14 @@ def local_stack(
 
 
 __all__ = [
+    "MissingProgram",
+    "PortInUse",
+    "ServiceFailed",
+    "ServiceStatus",
     "Stack",
     "StackStatus",
-    "ServiceStatus",
+    "VenvFailed",
     "default_dir",
     "default_venvs_dir",
     "local_stack",
-    "PortInUse",
-    "ServiceFailed",
-    "MissingProgram",
-    "VenvFailed",
 ]

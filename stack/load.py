@@ -77,8 +77,9 @@ def _client(base: str, admin_password: str, until: float, tally: _Tally) -> None
     session = build_session(HttpSettings(read_timeout=60.0, retries=0))
 
     def send(method: str, path: str, **kw: Any) -> requests.Response | None:
+        response: requests.Response | None
         try:
-            response = session.request(method, base + path, **kw)
+            response = session.request(method, base + path, **kw)  # type: ignore[no-untyped-call]
         except requests.RequestException:
             response = None
         tally.record(method, path, response)

@@ -98,8 +98,22 @@ def spawn(
         except OSError as exc:
             raise ServiceFailed(service, f"cannot run {argv[0]}: {exc.strerror}", log) from exc
     _CHILDREN[proc.pid] = proc
+    _wait_for_exec(proc)
     start = _start_time(proc.pid)
     return ProcessRecord(service=service, pid=proc.pid, start_time=start or 0, marker=marker, log=log)
+
+
+def _wait_for_exec(proc: subprocess.Popen[bytes], limit: float = 5.0) -> None:
+    """Wait until the kernel shows the new program's command line.
+
+    Popen returns once the child's close-on-exec pipe closes, which happens in
+    the middle of execve: for a moment /proc/PID/cmdline is still empty, and a
+    check for our marker then takes a healthy new server for a stranger (seen
+    on a loaded machine: 'sleeper failed to start: exited').
+    """
+    deadline = time.monotonic() + limit
+    while not _cmdline(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def is_running(record: ProcessRecord) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ostk.auth import AuthConfig, keystone_errors, keystone_session
+from ostk.catalog import OBJECT_STORE_NAME, OBJECT_STORE_TYPE, Endpoint, object_store_url, plan_endpoints
 
 #: Roles Swift's keystoneauth setup refers to (bootstrap makes admin/member/reader).
 ROLES = ("member", "service", "ResellerAdmin")
@@ -17,7 +18,9 @@ def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, serv
     """Create the ``swift`` service user and the ``object-store`` endpoints."""
     session = keystone_session(admin, timeout=60)
     with keystone_errors("registering swift in keystone"):
-        roles = {name: _ensure(session, keystone_v3, "roles", {"name": name}) for name in ROLES}
+        roles: dict[str, dict[str, Any] | None] = {
+            name: _ensure(session, keystone_v3, "roles", {"name": name}) for name in ROLES
+        }
         roles["admin"] = _find(session, keystone_v3, "roles", {"name": "admin"})
         project = _ensure(session, keystone_v3, "projects", {"name": "service", "domain_id": "default"})
         user = _find(session, keystone_v3, "users", {"name": "swift", "domain_id": "default"})
@@ -29,17 +32,18 @@ def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, serv
         else:
             session.patch(f"{keystone_v3}/users/{user['id']}", json={"user": {"password": service_password}})
         for role in ("admin", "service"):
-            if roles.get(role):
-                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]['id']}")
-        service = _ensure(session, keystone_v3, "services", {"type": "object-store", "name": "swift"})
-        url = f"http://127.0.0.1:{swift_port}/v1/AUTH_%(project_id)s"
-        existing = session.get(f"{keystone_v3}/endpoints", params={"service_id": service["id"]}).json()["endpoints"]
-        for interface in ("public", "internal", "admin"):
-            found = [e for e in existing if e["interface"] == interface]
-            if found and found[0]["url"] == url:
-                continue
-            for stale in found:
-                session.delete(f"{keystone_v3}/endpoints/{stale['id']}")
+            assigned = roles.get(role)
+            if assigned:
+                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{assigned['id']}")
+        service = _ensure(session, keystone_v3, "services", {"type": OBJECT_STORE_TYPE, "name": OBJECT_STORE_NAME})
+        url = object_store_url(f"http://127.0.0.1:{swift_port}")
+        listed = session.get(f"{keystone_v3}/endpoints", params={"service_id": service["id"]}).json()["endpoints"]
+        existing = [Endpoint(e["id"], e["interface"], e["url"], e.get("region_id")) for e in listed]
+        # The stack owns its keystone: an endpoint with another URL is stale.
+        plan = plan_endpoints(existing, url, "RegionOne", replace_stale=True)
+        for stale in plan.delete:
+            session.delete(f"{keystone_v3}/endpoints/{stale.id}")
+        for interface in plan.create:
             _create(session, keystone_v3, "endpoints", {
                 "service_id": service["id"], "interface": interface, "url": url,
                 "region_id": "RegionOne", "enabled": True,
@@ -98,7 +102,8 @@ def _find(session: Any, base: str, collection: str, attrs: dict[str, str]) -> di
 
 def _create(session: Any, base: str, collection: str, body: dict[str, Any]) -> dict[str, Any]:
     singular = collection[:-1]
-    return session.post(f"{base}/{collection}", json={singular: body}).json()[singular]
+    created: dict[str, Any] = session.post(f"{base}/{collection}", json={singular: body}).json()[singular]
+    return created
 
 
 def _ensure(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any]:

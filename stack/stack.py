@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -10,13 +11,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import requests
 from filelock import FileLock, Timeout
 
 from ostk import dirs
 from ostk.auth import AuthConfig
 from ostk.errors import InputError, UsageError
 from ostk.files import ensure_private_dir, private_dir_warnings
+from ostk.http import HttpSettings, build_session
 from stack import keystone, mariadb, ports, processes, registry, swift, venvs
 from stack.processes import MissingProgram, ProcessRecord, ServiceFailed
 from stack.state import (
@@ -318,14 +319,17 @@ class Stack:
             futures: dict[str, Future[venvs.Venv]] = {
                 name: pool.submit(venvs.ensure_venv, name, self.venvs_dir) for name in needed
             }
-            ks_venv = futures["keystone"].result()
-            state = self._keystone_up(state, secrets, ks_venv, started, pending, note)
+            # Swift first: its servers (the proxy too: authtoken reaches keystone
+            # only per request) import while keystone bootstraps.
             if swift:
                 sw_venv = futures["swift"].result()
                 proxy_conf = self.layout.swift_dir / "proxy-server.conf"
                 before = proxy_conf.read_bytes() if proxy_conf.is_file() else b""
                 state = self._swift_backends_up(state, secrets, sw_venv, started, pending, note)
                 reconfigured = proxy_conf.read_bytes() != before
+                state = self._proxy_up(state, sw_venv, started, pending, note, reconfigured=reconfigured)
+            ks_venv = futures["keystone"].result()
+            state = self._keystone_up(state, secrets, ks_venv, started, pending, note)
         _wait_all(pending)
         if not state.demo_registered:
             note("creating devstack's demo and alt_demo users")
@@ -333,7 +337,16 @@ class Stack:
             state = replace(state, demo_registered=True)
             save_state(self.layout, state)
         if swift:
-            state = self._proxy_up(state, secrets, sw_venv, started, note, reconfigured=reconfigured)
+            if not state.swift_registered:
+                note("registering swift in keystone (service user, object-store endpoints)")
+                registry.register_swift(
+                    self.admin, keystone_v3=self.keystone_url, swift_port=self._swift_port,
+                    service_password=secrets.swift_service_password,
+                )
+                state = replace(state, swift_registered=True)
+                save_state(self.layout, state)
+            if "proxy" in started:
+                self._check_swift_auth(state)
         return state
 
     def _keystone_up(
@@ -359,7 +372,8 @@ class Stack:
         keystone.write_files(self.layout, self._keystone_port, connection)
         if not state.keystone_bootstrapped:
             note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
-            keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._child_environ)
+            keystone.bootstrap(venv.python, self.layout, secrets, self._keystone_port, self._child_environ,
+                               sqlite=state.database == "sqlite")
             state = replace(state, keystone_bootstrapped=True, keystone_version=self.keystone_version)
             save_state(self.layout, state)
         note(f"starting keystone on {self.keystone_url}")
@@ -415,7 +429,7 @@ class Stack:
         wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
         wanted += ["pki-keystone"] if state.pki else []
         missing = [name for name in wanted if name not in internal]
-        for name, port in zip(missing, ports.free_ports(len(missing))):
+        for name, port in zip(missing, ports.free_ports(len(missing)), strict=True):
             internal[name] = port
         storage = Path(state.storage_dir) if state.storage_dir else swift.default_storage_dir(self.directory)
         state = replace(
@@ -458,35 +472,27 @@ class Stack:
                 assert memcached is not None
                 state = self._spawn(
                     state, started, pending, name, swift.memcached_argv(memcached, port), marker=f"-p {port}",
-                    environ=env, healthy=lambda port=port: ports.is_listening(port),
+                    environ=env, healthy=functools.partial(ports.is_listening, port),
                 )
             else:
                 state = self._spawn(
                     state, started, pending, name, swift.server_argv(venv.python, self.layout, name),
                     marker=str(self.layout.swift_dir / f"{name}-server.conf"),
-                    environ=env, healthy=lambda port=port: _http_ok(f"http://127.0.0.1:{port}/healthcheck"),
+                    environ=env, healthy=functools.partial(_http_ok, f"http://127.0.0.1:{port}/healthcheck"),
                 )
         return state
 
     def _proxy_up(
         self,
         state: StackState,
-        secrets: Secrets,
         venv: venvs.Venv,
         started: list[str],
+        pending: list[tuple[ProcessRecord, Callable[[], bool]]],
         note: Callable[[str], None],
         *,
         reconfigured: bool,
     ) -> StackState:
-        """Swift's keystone entries, then the proxy (needs keystone up to check auth)."""
-        if not state.swift_registered:
-            note("registering swift in keystone (service user, object-store endpoints)")
-            registry.register_swift(
-                self.admin, keystone_v3=self.keystone_url, swift_port=self._swift_port,
-                service_password=secrets.swift_service_password,
-            )
-            state = replace(state, swift_registered=True)
-            save_state(self.layout, state)
+        """The proxy (re)started; its auth is checked once keystone is up (:meth:`_check_swift_auth`)."""
         record = state.processes.get("proxy")
         if record is not None and processes.is_running(record) and not reconfigured:
             return state
@@ -496,17 +502,13 @@ class Stack:
             processes.stop(record)
         ports.require_free("proxy", self._swift_port)
         note(f"starting proxy on {self.swift_url}")
-        pending: list[tuple[ProcessRecord, Callable[[], bool]]] = []
-        state = self._spawn(
+        return self._spawn(
             state, started, pending, "proxy",
             swift.server_argv(venv.python, self.layout, "proxy", ostk_paths=state.pki),
             marker=str(self.layout.swift_dir / "proxy-server.conf"),
             environ=_swift_environ(self._child_environ),
             healthy=lambda: _http_ok(f"{self.swift_url}/healthcheck"),
         )
-        _wait_all(pending)
-        self._check_swift_auth(state)
-        return state
 
     def _check_swift_auth(self, state: StackState) -> None:
         """One authenticated request through authtoken + keystoneauth: /healthcheck skips both."""
@@ -518,8 +520,8 @@ class Stack:
             project = session.get_project_id()
         url = f"{self.swift_url}/v1/AUTH_{project}"
         try:
-            answer = requests.head(url, headers={"X-Auth-Token": token}, timeout=60)
-        except requests.RequestException as exc:
+            answer = build_session(HttpSettings(read_timeout=60.0)).head(url, headers={"X-Auth-Token": token})
+        except OSError as exc:  # requests' errors are OSErrors
             raise ServiceFailed("proxy", f"HEAD of the admin account failed: {exc}", state.processes["proxy"].log) from exc
         if answer.status_code // 100 != 2:
             raise ServiceFailed(
@@ -703,10 +705,14 @@ def _swift_environ(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+#: Health probes: no retries (the caller polls), short timeouts.
+_PROBE = HttpSettings(connect_timeout=2.0, read_timeout=2.0, retries=0)
+
+
 def _http_ok(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
+        return build_session(_PROBE).get(url).status_code == 200
+    except OSError:  # requests' errors are OSErrors
         return False
 
 
@@ -728,4 +734,4 @@ def _wait_healthy(record: ProcessRecord, healthy: Callable[[], bool], timeout: f
     raise ServiceFailed(record.service, f"not healthy after {timeout:.0f} s", record.log)
 
 
-__all__ = ["Stack", "StackStatus", "ServiceStatus", "default_dir", "MissingProgram"]
+__all__ = ["MissingProgram", "ServiceStatus", "Stack", "StackStatus", "default_dir"]

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ostk.documents import parse_json
 from ostk.errors import InputError
 from ostk.files import atomic_write, ensure_private_dir
 from stack.processes import ProcessRecord
@@ -229,14 +230,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(f"{path} is larger than {MAX_FILE_BYTES} bytes: not a stack file")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
-    except RecursionError as exc:
-        raise InputError(f"{path} is nested too deeply") from exc
+    # The shared bounded parser: depth limit, 64-bit integers, one-line errors naming the file.
+    data = parse_json(raw, source=str(path), error=InputError, max_depth=8)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return data

@@ -86,11 +86,11 @@ for pair in sys.argv[2:]:
     name, port = pair.split("=")
     builder = RingBuilder(8, 1, 1)
     builder.add_dev({"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1",
-                     "port": int(port), "device": "%s", "weight": 1.0})
+                     "port": int(port), "device": "DEVICE", "weight": 1.0})
     builder.rebalance()
-    builder.save("%%s/%%s.builder" %% (swift_dir, name))
-    builder.get_ring().save("%%s/%%s.ring.gz" %% (swift_dir, name))
-""" % DEVICE
+    builder.save(f"{swift_dir}/{name}.builder")
+    builder.get_ring().save(f"{swift_dir}/{name}.ring.gz")
+""".replace("DEVICE", DEVICE)
 
 
 def default_storage_dir(root: Path) -> Path:
@@ -168,9 +168,13 @@ def container_sync_realms(swift_port: int) -> str:
     )
 
 
-def container_sync_conf(layout: Layout, storage: Path, internal_client: Path) -> str:
+def container_sync_conf(layout: Layout, storage: Path, internal_client: Path, container_port: int) -> str:
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
+# The container server's address: the daemon syncs only containers the ring
+# places on a device it takes for its own (swift.container.sync, is_local_device).
+bind_ip = {HOST}
+bind_port = {container_port}
 mount_check = false
 devices = {storage}
 swift_dir = {layout.swift_dir}
@@ -226,8 +230,18 @@ def swift_conf(secrets: Secrets) -> str:
     )
 
 
+#: Backend-to-backend timeouts. The object server updates the container
+#: listing inline, but gives up after ``container_update_timeout`` (Swift's
+#: default: 1 s) and queues the update for a replicator we do not run: on a
+#: loaded test machine a fresh object is then missing from its listing
+#: (openstacksdk's object tests saw it). Generous, as for the proxy's.
+BACKEND_TIMEOUTS = "conn_timeout = 5\nnode_timeout = 60\n"
+OBJECT_TIMEOUTS = "container_update_timeout = 60\n"
+
+
 def backend_conf(kind: str, port: int, layout: Layout, storage: Path) -> str:
     extra = "allow_versions = true\n" if kind == "container" else ""
+    extra += BACKEND_TIMEOUTS + (OBJECT_TIMEOUTS if kind == "object" else "")
     module = "object" if kind == "object" else kind
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
@@ -462,7 +476,7 @@ def write_files(
     atomic_write(sdir / "container-sync-realms.conf", container_sync_realms(swift_port), mode=0o600)
     internal_client = sdir / "internal-client.conf"
     atomic_write(internal_client, internal_client_conf(layout, ports.get("memcached")), mode=0o600)
-    atomic_write(sdir / "container-sync.conf", container_sync_conf(layout, storage, internal_client), mode=0o600)
+    atomic_write(sdir / "container-sync.conf", container_sync_conf(layout, storage, internal_client, ports["container"]), mode=0o600)
     for kind in BACKENDS:
         atomic_write(sdir / f"{kind}-server.conf", backend_conf(kind, ports[kind], layout, storage), mode=0o600)
     atomic_write(

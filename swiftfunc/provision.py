@@ -21,6 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ostk.auth import keystone_errors
+from ostk.catalog import (
+    ENDPOINT_INTERFACES,
+    OBJECT_STORE_NAME,
+    OBJECT_STORE_TYPE,
+    Endpoint,
+    object_store_url,
+    plan_endpoints,
+)
 from ostk.errors import HTTPError, InputError
 from swiftfunc.accounts import DEFAULT_DOMAIN, DESCRIPTION, Plan, TestAccount, is_ours
 
@@ -30,8 +38,6 @@ T = TypeVar("T")
 NEW = "(new)"
 #: Pauses before retrying a read that failed with a 5xx (then one last try).
 READ_RETRY_DELAYS = (0.5, 1.5)
-#: Interfaces the object-store endpoints are registered on.
-ENDPOINT_INTERFACES = ("public", "internal", "admin")
 
 
 class Outcome(str, enum.Enum):
@@ -414,14 +420,14 @@ class _Provisioner:
 
     # object-store service and endpoints ---------------------------------------
     def _object_store(self, services: list[Any], endpoints: list[Any], swift_url: str, region: str) -> None:
-        url = swift_url.rstrip("/") + "/v1/AUTH_%(project_id)s"
+        url = object_store_url(swift_url)
         service = services[0] if services else None
         if service is None:
             created = self.write(
                 "create object-store service",
                 self.c.services.create,
-                "swift",
-                "object-store",
+                OBJECT_STORE_NAME,
+                OBJECT_STORE_TYPE,
                 description=DESCRIPTION,
             )
             service_id = created.id if created else NEW
@@ -429,11 +435,16 @@ class _Provisioner:
         else:
             service_id = service.id
             self.note("service", f"{service.name} (object-store)", Outcome.UNCHANGED)
-        mine = [e for e in endpoints if e.service_id == service_id]
+        mine = [
+            Endpoint(e.id, e.interface, e.url, getattr(e, "region_id", None))
+            for e in endpoints if e.service_id == service_id
+        ]
+        # A shared cloud: an existing endpoint is kept even with another URL.
+        plan = plan_endpoints(mine, url, region, replace_stale=False)
         for interface in ENDPOINT_INTERFACES:
-            have = [e for e in mine if e.interface == interface and (getattr(e, "region_id", None) or region) == region]
-            if have:
-                detail = "" if have[0].url == url else f"kept existing {have[0].url}"
+            have = plan.kept.get(interface)
+            if have is not None:
+                detail = "" if have.url == url else f"kept existing {have.url}"
                 self.note("endpoint", f"object-store {interface}", Outcome.UNCHANGED, detail)
                 continue
             self.write(

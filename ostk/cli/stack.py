@@ -17,12 +17,13 @@ from ostk import output
 from ostk.auth import clouds_yaml_paths, write_clouds
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, InputError, UsageError
+from ostk.http import use_deadline
 
 CLOUD_NAME = "ostk-local"
 DEVSTACK_CLOUDS = "devstack, devstack-admin, devstack-alt, devstack-system-admin"
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = subparsers.add_parser("stack", help="run a real keystone (and swift) on 127.0.0.1")
     commands = group.add_subparsers(title="stack commands", metavar="COMMAND")
 
@@ -105,20 +106,26 @@ def _port(text: str) -> int:
     return value
 
 
-def _stack(args: argparse.Namespace, env: Environment, **ports: int | None) -> Any:
+def _stack(
+    args: argparse.Namespace, env: Environment, keystone_port: int | None = None, swift_port: int | None = None
+) -> Any:
     # Imported here: the rest of the CLI should not pay for it.
     from stack import Stack, default_dir
 
     directory = args.dir if args.dir is not None else default_dir(env.environ)
     if not directory.is_absolute():
         directory = env.cwd / directory
-    return Stack(directory, environ=env.environ, **ports)
+    return Stack(directory, environ=env.environ, keystone_port=keystone_port, swift_port=swift_port)
 
 
 def _up(args: argparse.Namespace, env: Environment) -> int:
     stack = _stack(args, env, keystone_port=args.keystone_port, swift_port=args.swift_port)
-    status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db, pki=args.pki,
-                      progress=lambda message: output.info(env, message))
+    # `up` builds venvs and waits for the servers it starts, each with its own
+    # bound (stack.stack.START_TIMEOUT): the commands' remote-call deadline
+    # (60 s by default) would cut a cold start short.
+    with use_deadline(None):
+        status = stack.up(swift=args.swift, s3api=args.s3api, tempauth=args.tempauth, database=args.db,
+                          pki=args.pki, progress=lambda message: output.info(env, message))
     if args.json:
         output.print_json(env, _status_doc(status))
         return ExitStatus.OK
@@ -211,7 +218,7 @@ def _dir_flag(args: argparse.Namespace) -> str:
 
 
 def _status_doc(status: Any) -> dict[str, Any]:
-    doc = output.to_jsonable(status)
+    doc: dict[str, Any] = output.to_jsonable(status)
     doc["running"] = status.running
     return doc
 

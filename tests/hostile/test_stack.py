@@ -61,7 +61,7 @@ def test_a_hostile_state_file_is_exit_3_naming_it(tmp_path: Path, content: bytes
     directory = _stack_dir(tmp_path)
     (directory / "state.json").write_bytes(content)
 
-    rc, out, err = _run(directory, tmp_path, *argv)
+    rc, _, err = _run(directory, tmp_path, *argv)
 
     assert rc == 3, err
     assert "state.json" in err

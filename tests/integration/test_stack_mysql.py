@@ -19,7 +19,7 @@ import pytest
 from ostk.auth import keystone_session
 from ostk.cli import main
 from ostk.environment import Environment
-from stack import Stack
+from stack import Stack, default_venvs_dir
 from stack.load import keystone_load
 from stack.ports import free_ports
 
@@ -27,9 +27,8 @@ pytestmark = pytest.mark.integration
 
 
 def _run(directory: Path, *argv: str) -> tuple[int, str, str]:
-    env = Environment.for_test({"HOME": str(directory.parent), **{
-        k: v for k, v in os.environ.items() if k in ("OSTK_VENVS_DIR", "XDG_DATA_HOME", "PATH")}},
-        cwd=directory.parent)
+    env = Environment.for_test({"HOME": str(directory.parent), "PATH": os.environ["PATH"],
+                                "OSTK_VENVS_DIR": str(default_venvs_dir(os.environ))}, cwd=directory.parent)
     rc = main(["stack", *argv, "--dir", str(directory)], env=env)
     return rc, env.stdout.getvalue(), env.stderr.getvalue()
 
@@ -56,7 +55,7 @@ def test_status_shows_mariadb_and_keystone_running_on_mysql(mysql_stack: Stack) 
     assert list(services) == ["mariadb", "keystone"]
     assert services["mariadb"]["port"] and services["mariadb"]["pid"]
     conf = (mysql_stack.layout.keystone_dir / "keystone.conf").read_text()
-    assert f"mysql+pymysql://keystone:" in conf and f"127.0.0.1:{services['mariadb']['port']}/keystone" in conf
+    assert "mysql+pymysql://keystone:" in conf and f"127.0.0.1:{services['mariadb']['port']}/keystone" in conf
     assert (mysql_stack.layout.mariadb_dir / "data" / "keystone").is_dir()
 
 
@@ -64,7 +63,7 @@ def test_mariadb_listens_on_loopback_only(mysql_stack: Stack) -> None:
     port = mysql_stack.status().services[0].port
     listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     ours = [fields[1] for fields in listening if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port]
-    assert ours == ["0100007F:%04X" % port]
+    assert ours == [f"0100007F:{port:04X}"]
 
 
 def test_logs_names_the_mariadb_log(mysql_stack: Stack) -> None:

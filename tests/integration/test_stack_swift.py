@@ -5,6 +5,7 @@ import json
 import socket
 import subprocess
 import uuid
+
 import pytest
 import requests
 import swiftclient

@@ -124,3 +124,15 @@ def test_a_missing_program_is_bad_local_input_naming_the_service(tmp_path: Path)
                         marker="x", cwd=tmp_path, environ=os.environ)
     assert str(caught.value).startswith("memcached: cannot run ")
     assert caught.value.exit_status == 3
+
+
+def test_a_just_spawned_server_is_recognised_at_once(tmp_path: Path) -> None:
+    # Popen returns mid-execve, while /proc/PID/cmdline is still empty; spawn
+    # must wait for the new program or the marker check calls it a stranger.
+    # One spawn in a few dozen hit that window before the fix, so try many.
+    for attempt in range(25):
+        record = _spawn(tmp_path, marker=f"ostk-test-marker-{attempt}")
+        try:
+            assert processes.is_running(record), attempt
+        finally:
+            processes.stop(record, timeout=2)

@@ -39,7 +39,7 @@ def test_a_corrupt_state_file_is_bad_local_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not valid JSON"):
         load_state(layout)
     layout.state_file.write_text(json.dumps({"keystone_port": 1, "bogus": 2}))
-    with pytest.raises(InputError, match="unknown key .bogus."):
+    with pytest.raises(InputError, match=r"unknown key .bogus."):
         load_state(layout)
 
 

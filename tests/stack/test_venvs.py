@@ -26,7 +26,7 @@ def test_the_shipped_pins_pin_every_package() -> None:
         for file, content in venvs.requirement_texts(name):
             if file == "swift-functest.txt":
                 continue  # the functional-test tool's own list
-            lines = [l for l in content.decode().splitlines() if l.strip() and not l.startswith("#")]
+            lines = [x for x in content.decode().splitlines() if x.strip() and not x.startswith("#")]
             assert lines and all("==" in line for line in lines), file
     assert "keystone==30.0.0" in venvs.requirement_texts("keystone")[0][1].decode()
     assert "swift==2.38.1" in venvs.requirement_texts("swift")[0][1].decode()
