@@ -199,8 +199,13 @@ def _candidates(rule: Rule) -> tuple[tuple[bytes, ...], ...]:
 
 @functools.lru_cache(maxsize=16384)
 def _pattern(key: tuple[bytes, ...]) -> bytes:
-    """A Hyperscan anchor: one word as a literal, or a phrase's words with any separators."""
-    return (rb"[^a-z0-9\n]+").join(_literal(t) for t in key)
+    """A Hyperscan anchor: one word as a literal, or a phrase's words with any separators.
+
+    The separators are those of :func:`phrase_regex` (colour codes included: an
+    anchor must let through every line its rules match); as fast to scan as
+    blanks alone.
+    """
+    return _BETWEEN.join(_literal(t) for t in key)
 
 
 @functools.lru_cache(maxsize=4096)
