@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from ostk import dirs
-from swiftfunc.accounts import Plan, default_plan
 from stack import local_stack
+from swiftfunc.accounts import Plan, default_plan
 
 #: The openstackclient the peer runs (pinned so runs compare).
 OSC_REQUIREMENT = "python-openstackclient==10.5.0"

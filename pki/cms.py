@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from pki.certs import TrustStore
-from pki.der import read_keystone_signed_data
+from pki.der import read_algorithms, read_keystone_signed_data
 from pki.errors import Reason, TokenInvalid
 
 #: digestAlgorithm OID → (hashlib name, cryptography hash class)
@@ -153,7 +153,8 @@ def parse_signed_data(der: bytes) -> SignedMessage:
 
 
 def _oid_contents(dotted: str) -> bytes:
-    return asn1_core.ObjectIdentifier(dotted).contents
+    contents: bytes = asn1_core.ObjectIdentifier(dotted).contents
+    return contents
 
 
 _DIGEST_BY_OID_BYTES = {_oid_contents(oid): name for oid, (name, _cls) in _DIGESTS.items()}
@@ -162,35 +163,55 @@ _SIGNATURE_BY_OID_BYTES = {
 }
 
 
-def _parse_keystone_shape(der: bytes) -> SignedMessage | None:
-    """The fast path (see :mod:`pki.der`); None when the reference parser must decide."""
-    shape = read_keystone_signed_data(der)
-    if shape is None:
+#: (digestAlgorithms contents, signer's AlgorithmIdentifiers) → (digest name,
+#: signature OID) or None: keystone signs every token with the same two or
+#: three values, so they are judged once rather than per token. Bounded, so
+#: hostile input cannot grow it.
+_KNOWN_ALGORITHMS: dict[tuple[bytes, bytes], tuple[str, str] | None] = {}
+
+
+def _judge_algorithms(digests: bytes, algorithms: bytes) -> tuple[str, str] | None:
+    read = read_algorithms(digests, algorithms)
+    if read is None:
         return None
-    digest = _DIGEST_BY_OID_BYTES.get(shape.digest_oid)
-    signature_algorithm = _SIGNATURE_BY_OID_BYTES.get(shape.signature_oid)
-    if digest is None or signature_algorithm is None or shape.digest_oid not in shape.digest_oids:
+    digest_oids, digest_oid, signature_oid, signature_params = read
+    digest = _DIGEST_BY_OID_BYTES.get(digest_oid)
+    signature_algorithm = _SIGNATURE_BY_OID_BYTES.get(signature_oid)
+    if digest is None or signature_algorithm is None or digest_oid not in digest_oids:
         return None
     if signature_algorithm in _RSA_SIGNATURES:
         implied = _RSA_SIGNATURES[signature_algorithm]
     else:
         implied = _EC_SIGNATURES[signature_algorithm]
-        if shape.signature_params:
+        if signature_params:
             return None
     if implied not in (None, digest):
         return None
-    return SignedMessage(
-        content=shape.content,
-        digest=digest,
-        issuer_der=shape.issuer_der,
-        serial=shape.serial,
-        key_id=None,
-        signature_algorithm=signature_algorithm,
-        signature=shape.signature,
-        signed_attrs=None,
-        message_digest=None,
-        attr_content_type=None,
-    )
+    return digest, signature_algorithm
+
+
+_new_tuple = tuple.__new__
+
+
+def _parse_keystone_shape(der: bytes) -> SignedMessage | None:
+    """The fast path (see :mod:`pki.der`); None when the reference parser must decide."""
+    shape = read_keystone_signed_data(der)
+    if shape is None:
+        return None
+    content, digests, issuer_der, serial, algorithms, signature = shape
+    key = (digests, algorithms)
+    try:
+        known = _KNOWN_ALGORITHMS[key]
+    except KeyError:
+        known = _judge_algorithms(digests, algorithms)
+        if len(_KNOWN_ALGORITHMS) < 64:
+            _KNOWN_ALGORITHMS[key] = known
+    if known is None:
+        return None
+    # tuple.__new__ directly: the NamedTuple's generated __new__ only adds a Python frame
+    return _new_tuple(SignedMessage, (
+        content, known[0], issuer_der, serial, None, known[1], signature, None, None, None
+    ))
 
 
 def _parse(der: bytes) -> SignedMessage:

@@ -82,15 +82,17 @@ class KeyPair:
 
     def cert_pem(self) -> bytes:
         """The certificate, PEM."""
-        return self.cert.public_bytes(serialization.Encoding.PEM)
+        pem: bytes = self.cert.public_bytes(serialization.Encoding.PEM)
+        return pem
 
     def key_pem(self) -> bytes:
         """The private key, unencrypted PKCS#8 PEM (test material only)."""
-        return self.key.private_bytes(
+        pem: bytes = self.key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+        return pem
 
 
 def _hash(digest: str) -> hashes.HashAlgorithm:
@@ -252,7 +254,7 @@ def _sign_certificate(
 ) -> x509.Certificate:
     _hash(digest)
     if digest != "sha1" and not version1:
-        return builder.sign(ca_key, _hash(digest))
+        return builder.sign(ca_key, _hash(digest))  # type: ignore[arg-type]  # SHA-1 is handled below
     # cryptography refuses SHA-1 and only builds v3: sign with SHA-256, then
     # re-sign the TBS ourselves (keystone's example certs are v1 + SHA-1).
     return _resign(builder.sign(ca_key, hashes.SHA256()), ca_key, digest, version1)
@@ -291,9 +293,12 @@ def _resign(cert: x509.Certificate, ca_key: Any, digest: str, version1: bool) ->
 
 
 def _raw_sign(key: Any, data: bytes, digest: str) -> bytes:
+    signature: bytes
     if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), _hash(digest))
-    return key.sign(data, ec.ECDSA(_hash(digest)))
+        signature = key.sign(data, padding.PKCS1v15(), _hash(digest))
+    else:
+        signature = key.sign(data, ec.ECDSA(_hash(digest)))
+    return signature
 
 
 def _issuer_and_serial(cert: x509.Certificate) -> asn1_cms.IssuerAndSerialNumber:
@@ -369,7 +374,8 @@ def sign_cms_der(
             "signer_infos": [asn1_cms.SignerInfo(signer_info)],
         }
     )
-    return asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+    der: bytes = asn1_cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump()
+    return der
 
 
 def sign_cms(

@@ -172,7 +172,8 @@ class KeystoneSource:
                 raise_exc=True,
                 headers={"Accept": "application/json, application/x-pem-file, */*"},
             )
-        return response.content
+        content: bytes = response.content
+        return content
 
 
 _SESSION: requests.Session | None = None

@@ -4,12 +4,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from hashlib import md5
+from typing import Any, Protocol, runtime_checkable
 
 from pki.certs import TrustStore
 from pki.cms import verify_message
 from pki.errors import Reason, TokenInvalid
-from pki.token import DecodedToken, decode
+from pki.token import DecodedToken, decode, frozen_instance
 from pki.token import token_ids as _token_ids
 
 
@@ -33,7 +34,7 @@ class VerifiedToken:
     expires: datetime.datetime
 
     @property
-    def payload(self) -> dict:
+    def payload(self) -> dict[str, Any]:
         """The verified JSON payload."""
         return self.decoded.payload
 
@@ -69,7 +70,10 @@ def verify_token(
     """
     when = _utcnow(now)
     decoded = token if isinstance(token, DecodedToken) else decode(token)
-    ids = _token_ids(decoded.text, hash_algorithms)
+    if hash_algorithms == ("md5",):  # the default, without the general loop
+        ids = {"md5": md5(decoded.text.encode()).hexdigest()}
+    else:
+        ids = _token_ids(decoded.text, hash_algorithms)
     verify_message(decoded.message, trust, when)
     expires = decoded.expires
     if expires is None:
@@ -80,4 +84,4 @@ def verify_token(
         tuple(ids.values()), decoded.audit_ids
     ):
         raise TokenInvalid(Reason.REVOKED, "token is on the revocation list")
-    return VerifiedToken(decoded=decoded, token_ids=ids, expires=expires)
+    return frozen_instance(VerifiedToken, {"decoded": decoded, "token_ids": ids, "expires": expires})

@@ -32,8 +32,10 @@ class AnsibleRules(Records):
     _json_line = 0
     _json_depth = 0
     _json_chars = 0
-    #: Index and line of the last ansible task failure ("...ignoring" may take it back).
-    _last_ansible: tuple[int, int] | None = None
+    #: The run of ansible failures that one "...ignoring" takes back: (index, line, host).
+    #: A loop task prints one "failed: [host] (item=…) => {…}" per failed item, then a
+    #: single "...ignoring" for them all (ansible/ansible plugins/callback/default.py).
+    _ignorable: tuple[tuple[int, int, str], ...] = ()
 
     def _start_ansible_json(self, host: str, number: int) -> None:
         self._json: list[str] = []
@@ -113,17 +115,53 @@ class AnsibleRules(Records):
         return FailureKind.TASK
 
     def _take_back_ignored(self, number: int) -> None:
-        # ansible prints "...ignoring" right after a failure of a task with ignore_errors.
-        last = self._last_ansible
+        # ansible prints "...ignoring" right after the failure(s) of a task with ignore_errors.
+        run, self._ignorable = self._ignorable, ()
         failures = self.found.failures
-        if last is not None and last[0] == len(failures) - 1 and number - last[1] <= MAX_JSON_LINES:
-            failures.pop()
-        self._last_ansible = None
+        if run and run[-1][0] == len(failures) - 1 and number - run[-1][1] <= MAX_JSON_LINES:
+            del failures[run[0][0] :]
 
-    def _ansible_failure(self, kind: FailureKind, host: str, body: str, number: int) -> None:
-        # The play is left out: finding every "PLAY [" banner would cost one more pass
-        # over the whole log, and Zuul's plays are mostly named after hosts anyway.
-        task_id = "/".join(x for x in (self._task, host) if x) or host
+    def _start_ansible_yaml(self, kind: FailureKind, host: str, number: int) -> None:
+        """``fatal: [host]: FAILED! =>`` with nothing after it: ansible's ``yaml`` stdout
+        callback prints the result on the following lines, indented (``  msg: …``)."""
+        self._yaml: list[str] = []
+        self._yaml_size = 0
+        self._yaml_kind = kind
+        self._yaml_target = host
+        self._yaml_line = number
+        self._yaml_prefix_host: str | None = None
+        self._block = self._ansible_yaml
+        self._block_end = self._finish_ansible_yaml
+
+    def _ansible_yaml(self, text: str, host: str | None, number: int) -> bool:
+        if not self._yaml:
+            self._yaml_prefix_host = host
+        body_line = text[:1] in (" ", "\t") and bool(text.strip())
+        if (
+            not body_line
+            or host != self._yaml_prefix_host
+            or len(self._yaml) >= MAX_JSON_LINES
+            or self._yaml_size > MAX_JSON_CHARS
+        ):
+            self._finish_ansible_yaml()
+            return False
+        self._yaml.append(text)
+        self._yaml_size += len(text)
+        return True
+
+    def _finish_ansible_yaml(self) -> None:
+        self._block_end = None
+        lines, self._yaml = self._yaml, []
+        message = _yaml_msg(lines)
+        excerpt = Excerpt()
+        for line in lines:
+            excerpt.add(line.strip("\n"))
+        self._record_ansible(self._yaml_kind, self._yaml_target, message, excerpt.text(), self._yaml_line)
+
+    def _ansible_failure(self, kind: FailureKind, host: str, body: str | None, number: int) -> None:
+        if not body or not body.strip():
+            self._start_ansible_yaml(kind, host, number)
+            return
         doc = None
         if len(body) <= MAX_JSON_CHARS:
             try:
@@ -139,12 +177,43 @@ class AnsibleRules(Records):
                 excerpt.add(line)
             excerpt_text = excerpt.text()
             message = body.split("\n", 1)[0][:MAX_MESSAGE] if body.strip() else ""
+        self._record_ansible(kind, host, message, excerpt_text, number)
+
+    def _record_ansible(self, kind: FailureKind, host: str, message: str, excerpt_text: str, number: int) -> None:
+        # The play is left out: finding every "PLAY [" banner would cost one more pass
+        # over the whole log, and Zuul's plays are mostly named after hosts anyway.
+        task_id = "/".join(x for x in (self._task, host) if x) or host
         if "timed out" in message.lower() or "timeout" in message.lower():
             kind = FailureKind.TIMEOUT if kind is not FailureKind.INFRA else kind
         self._add(kind, task_id, message or f"task failed on {host}", number, excerpt_text)
-        self._last_ansible = (len(self.found.failures) - 1, number)
+        index = len(self.found.failures) - 1
+        run = self._ignorable
+        if not run or run[-1][2] != host or run[-1][0] != index - 1:
+            run = ()
+        self._ignorable = (*run, (index, number, host))
         if self._matcher is not None:
             self._matcher.feed(message + "\n" + excerpt_text, number)
+
+
+def _yaml_msg(lines: list[str]) -> str:
+    """The ``msg:`` of a result printed by the yaml callback (plain, quoted or a ``|`` block)."""
+    for index, line in enumerate(lines):
+        key, sep, value = line.strip().partition(":")
+        if key != "msg" or not sep:
+            continue
+        value = value.strip()
+        if value[:1] in ("|", ">"):
+            indent = len(line) - len(line.lstrip())
+            block = []
+            for more in lines[index + 1 :]:
+                if len(more) - len(more.lstrip()) <= indent:
+                    break
+                block.append(more.strip())
+            value = " ".join(x for x in block if x)
+        elif len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        return value[:MAX_MESSAGE]
+    return ""
 
 
 def _playbook(banner: str) -> str:

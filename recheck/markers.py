@@ -16,7 +16,9 @@ The formats, and where they come from:
 - pytest: ``FAILED path::test - msg``. tox 4: ``py3: FAIL code 1``; tox 3:
   ``ERROR:   py3: commands failed``.
 - Zuul's job-output.txt (zuul/zuul ``zuul/ansible/*/callback/zuul_stream.py``):
-  ``<host> | ERROR`` + indented JSON, ``fatal: [host]: FAILED! => {…}``,
+  ``<host> | ERROR`` + indented JSON, ``fatal: [host]: FAILED! => {…}``, a loop item's
+  ``failed: [host] (item=…) => {…}`` (ansible's default callback), or, with
+  ansible's ``yaml`` stdout callback, ``FAILED! =>`` and the result indented below),
   ``PLAY RECAP`` lines ``host | ok: 3 changed: 1 unreachable: 0 failed: 1``, and
   ``RUN END RESULT_NORMAL: [playbook]`` banners (NORMAL even when a task failed).
 - devstack (openstack/devstack ``stack.sh``, ``functions-common``): ``die`` prints
@@ -53,6 +55,7 @@ MARKERS: tuple[Marker, ...] = (
     Marker("devstack-exit-trap", b"Error on exit"),
     Marker("play-recap", b" unreachable: "),  # Zuul's recap: "failed: 1" is the job's verdict
     Marker("ignoring", b"...ignoring"),  # the failure just above was ignored_errors
+    Marker("ansible-item", b"failed: ["),  # a loop item's failure: "failed: [host] (item=…) => {…}"
     Marker("failed-section", b"Failed ", AFTER_TEST_FAILURE),
     Marker("runner-crash", b"Length too long"),  # python-subunit: a worker died reporting a test
     Marker("stack-failed", b"stack.sh failed", AFTER_DEVSTACK_ERROR),
@@ -93,7 +96,7 @@ RULES: dict[str, re.Pattern[str]] = {
     "tox4": re.compile(r"^([\w.-]+): FAIL code (\d+)"),
     "tox3": re.compile(r"^ERROR:\s+([\w.-]+): (commands failed|InvocationError.*)"),
     "ansible-fatal": re.compile(
-        r"^(fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?: (FAILED|UNREACHABLE)! => (.*)$"
+        r"^(fatal|failed): \[([^\]]+)\](?: \(item=.*?\))?(?:: (FAILED|UNREACHABLE)!)? =>(?: (.*))?$"
     ),
     "devstack-error": re.compile(r"^(?:\+ )?(?:[\w.-]+:\w+:\d+ +: +echo +')?\[ERROR\] (\S+?:\d+) (.*?)'?$"),
     "stack-failed": re.compile(r"stack\.sh failed"),

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    # Only for annotations: recheck.verdict builds on these models.
-    from recheck.verdict import Verdict
+from typing import Any
 
 
 class FailureKind(str, enum.Enum):
@@ -29,6 +25,39 @@ class FailureKind(str, enum.Enum):
     #: The CI system itself: node failure, unreachable host, retry limit.
     INFRA = "infra"
 
+
+
+class VerdictKind(str, enum.Enum):
+    """What most likely made a job fail; the values are the JSON spelling."""
+
+    #: A known bug explains it: ``recheck bug #N``.
+    KNOWN_BUG = "known-bug"
+    #: The same failure happens on other, unrelated changes right now.
+    FLAKY = "flaky"
+    #: The CI itself failed: node, network, mirrors.
+    INFRA = "infra"
+    #: Most likely caused by this change: fix it, do not recheck.
+    CHANGE = "change"
+    #: Not enough evidence: look before rechecking.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judgement and why.
+
+    >>> Verdict(VerdictKind.FLAKY, 0.8, ("test_x also failed on 3 other changes",)).to_json()["kind"]
+    'flaky'
+    """
+
+    kind: VerdictKind
+    #: 0.0-1.0: how sure the heuristics are.
+    confidence: float
+    #: One human-readable line per piece of evidence, the deciding one first.
+    evidence: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "confidence": round(self.confidence, 2), "evidence": list(self.evidence)}
 
 @dataclass(frozen=True)
 class Failure:

@@ -19,12 +19,37 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from recheck.models import BugMatch, Failure, FailureKind
 
-if TYPE_CHECKING:
-    from recheck.launchpad import BugTask
+
+class BugCandidate(Protocol):
+    """What ranking reads of a bug candidate (:class:`recheck.launchpad.BugTask` has it).
+
+    A protocol, not an import: :mod:`recheck.launchpad` ranks with this module.
+    """
+
+    @property
+    def number(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def heat(self) -> int: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def date_created(self) -> _dt.datetime | None: ...
+    @property
+    def date_last_updated(self) -> _dt.datetime | None: ...
 
 #: A bug match at least this good is named in the comment (``recheck bug #N``).
 CONFIDENT = 0.8
@@ -84,7 +109,7 @@ def _names_test(text: str, test_id: str) -> str | None:
 
 
 def rank(
-    task: BugTask,
+    task: BugCandidate,
     *,
     failure: Failure,
     project: str | None,

@@ -128,8 +128,14 @@ def read_subunit(stream: IO[bytes]) -> tuple[list[Failure], list[str], int]:
 def _test_failure(tid: str, status: str, details: dict[str, Any]) -> Failure:
     excerpt = Excerpt()
     # stestr records a test its worker died in (subunit's "Length too long") as failed,
-    # with no details at all.
-    message = f"{tid} {status}" if details else f"{tid} failed with no traceback recorded (its worker may have died)"
+    # with no details at all. An unexpected success never has a traceback: the test was
+    # marked expectedFailure and passed, which fails the run (stestr exits 1).
+    if status == "uxsuccess":
+        message = f"{tid} passed unexpectedly (it is marked as an expected failure)"
+    elif details:
+        message = f"{tid} {status}"
+    else:
+        message = f"{tid} failed with no traceback recorded (its worker may have died)"
     for name, content in details.items():
         try:
             text = content.as_text()

@@ -44,13 +44,16 @@ its confidence.
 """
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from recheck.models import BugMatch, Failure, FailureKind, JobReport, Report
+
+# The verdict types live with the records that carry them (JobReport.verdict);
+# they stay importable from here, where they are decided.
+from recheck.models import Verdict as Verdict
+from recheck.models import VerdictKind as VerdictKind
 from recheck.ranking import CONFIDENT, explains, normalise_message, strip_tags
 from recheck.suggestion import is_failed_voting, short_test_id
 
@@ -91,39 +94,6 @@ _INFRA_MESSAGE = re.compile(
 #: Job names whose failures are deterministic: the change made them fail.
 _LINT_JOB = re.compile(r"(?:^|[-_])(?:pep8|flake8|linters?|lint|docs|api-ref|releasenotes|bandit|mypy|pylint|hacking)(?:$|[-_])")
 _UNIT_JOB = re.compile(r"(?:^|[-_])(?:py3\d*|py2\d*|py|unit|functional|cover)(?:$|[-_])")
-
-
-class VerdictKind(str, enum.Enum):
-    """What most likely made a job fail; the values are the JSON spelling."""
-
-    #: A known bug explains it: ``recheck bug #N``.
-    KNOWN_BUG = "known-bug"
-    #: The same failure happens on other, unrelated changes right now.
-    FLAKY = "flaky"
-    #: The CI itself failed: node, network, mirrors.
-    INFRA = "infra"
-    #: Most likely caused by this change: fix it, do not recheck.
-    CHANGE = "change"
-    #: Not enough evidence: look before rechecking.
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A judgement and why.
-
-    >>> Verdict(VerdictKind.FLAKY, 0.8, ("test_x also failed on 3 other changes",)).to_json()["kind"]
-    'flaky'
-    """
-
-    kind: VerdictKind
-    #: 0.0-1.0: how sure the heuristics are.
-    confidence: float
-    #: One human-readable line per piece of evidence, the deciding one first.
-    evidence: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "confidence": round(self.confidence, 2), "evidence": list(self.evidence)}
 
 
 @dataclass(frozen=True)

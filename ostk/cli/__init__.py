@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not our failure.
         return ExitStatus.OK
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:  # the last line of defence
         if args is not None and args.debug:
             env.stderr.write(redact(traceback.format_exc()))
         output.error(env, f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ostk import output
-from ostk.cli.parser import DEFAULT_TIMEOUT
+from ostk.cli.parser import DEFAULT_TIMEOUT, positive_int_arg
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, InputError, UsageError
 from ostk.http import Deadline, current_deadline, use_deadline
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], co
     )
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page to FILE")
     report.add_argument(
-        "--workers", type=_positive, metavar="N",
+        "--workers", type=positive_int_arg, metavar="N",
         help="local processes analysing logs concurrently (default: the CPUs this process may use)",
     )
     report.add_argument(
@@ -81,15 +81,6 @@ def _since(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _report(args: argparse.Namespace, env: Environment) -> int:

@@ -113,6 +113,17 @@ def url_or_word_arg(text: str) -> str:
     return url_arg(text) if "://" in text else text
 
 
+def positive_int_arg(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count of workers, a patch set)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def seconds_arg(text: str) -> float:
     """argparse ``type=`` for a duration in seconds: a finite number, 0 or more."""
     try:

@@ -46,7 +46,7 @@ HTTP_SETTINGS = http.HttpSettings(connect_timeout=10.0, read_timeout=30.0)
 TOKEN_HELP = "the token text, '-' to read it from stdin, or @FILE to read it from a file"
 
 
-def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     group = subparsers.add_parser(
         "pki",
         help="decode and verify Keystone PKI/PKIZ tokens",
@@ -164,7 +164,7 @@ class _Warnings:
 
 
 # decode -------------------------------------------------------------------------
-def _register_decode(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _register_decode(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = commands.add_parser(
         "decode", parents=[common], help="show a token's payload (UNVERIFIED)",
         description="Decode a PKI, PKIZ, CMS PEM or DER token and show its payload WITHOUT "
@@ -200,7 +200,7 @@ def _decode(args: argparse.Namespace, env: Environment) -> int:
 
 
 # verify -------------------------------------------------------------------------
-def _register_verify(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _register_verify(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = commands.add_parser(
         "verify", parents=[common], help="verify a token's signature, expiry and revocation",
         description="Verify a PKI/PKIZ token: CMS signature by a signing certificate issued by "
@@ -366,7 +366,7 @@ class _WarnIfStale:
 
 
 # hash ---------------------------------------------------------------------------
-def _register_hash(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _register_hash(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = commands.add_parser(
         "hash", parents=[common], help="token ids as keystone hashes them",
         description="Print the token's ids: the hex digest of the token text exactly as sent "
@@ -389,7 +389,7 @@ def _hash(args: argparse.Namespace, env: Environment) -> int:
 
 
 # revoked ------------------------------------------------------------------------
-def _register_revoked(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _register_revoked(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = commands.add_parser(
         "revoked", parents=[common], help="show keystone's signed revocation list (verified)",
         description="Show a signed revocation list after verifying its signature: from "
@@ -431,7 +431,7 @@ def _revoked(args: argparse.Namespace, env: Environment) -> int:
 
 
 # setup / sign ---------------------------------------------------------------------
-def _register_setup(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _register_setup(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = commands.add_parser(
         "setup", parents=[common], help="create a CA and signing certificate (for tests)",
         description="Create a CA and a signing certificate like keystone's pki_setup: "
@@ -494,7 +494,7 @@ def _setup(args: argparse.Namespace, env: Environment) -> int:
     return ExitStatus.OK
 
 
-def _register_sign(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def _register_sign(commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     sub = commands.add_parser(
         "sign", parents=[common], help="sign a payload into a PKI/PKIZ token (for tests)",
         description="Sign a JSON payload ({\"access\": ...} or {\"token\": ...}) into a token "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ostk import output
-from ostk.cli.parser import url_arg, url_or_word_arg
+from ostk.cli.parser import positive_int_arg, url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import UsageError
 from recheck.reviewref import DEFAULT_TENANT
@@ -84,7 +84,7 @@ def _add_review_arguments(parser: argparse.ArgumentParser) -> None:
         "--launchpad", metavar="URL", type=url_arg,
         help="Launchpad API root (default: $OSTK_LAUNCHPAD_URL, else https://api.launchpad.net/1.0)",
     )
-    group.add_argument("--patchset", metavar="N", type=_positive, help="the patch set to look at (default: the latest)")
+    group.add_argument("--patchset", metavar="N", type=positive_int_arg, help="the patch set to look at (default: the latest)")
     group.add_argument(
         "--pipeline", metavar="NAME",
         help="only this pipeline; for one without a vote (experimental, check-arm64) the comment is its trigger",
@@ -391,15 +391,6 @@ class _BarProgress:
         if task is not None:
             self.display.stop_task(task)  # type: ignore[arg-type]
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def _signatures(args: argparse.Namespace, env: Environment) -> int:

@@ -4,12 +4,27 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
-if TYPE_CHECKING:
-    from pki.testing.standin import StandInUser
+__all__ = ["StandInUser", "catalog", "iso", "payload"]
 
-__all__ = ["catalog", "iso", "payload"]
+
+@dataclass(frozen=True)
+class StandInUser:
+    """A user the stand-in knows, with the project and roles its tokens carry."""
+
+    name: str
+    password: str = field(repr=False)
+    project: str = "admin"
+    roles: tuple[str, ...] = ("admin",)
+    id: str = ""
+    #: the project's id (default: derived from its name)
+    project_id: str = ""
+
+    @property
+    def user_id(self) -> str:
+        return self.id or hashlib.md5(self.name.encode()).hexdigest()
 
 
 def iso(moment: _dt.datetime) -> str:

@@ -47,12 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from typing_extensions import Self
 
 from ostk.files import atomic_write
 from pki import issuing
 from pki.testing import payloads
+from pki.testing.payloads import StandInUser
 from pki.testing.wsgi import (
     Handler,
     Reply,
@@ -88,23 +90,6 @@ REVOKED_PATHS = (_V3_PATHS["revoked"], _V2_PATHS["revoked"])
 CERT_PATHS = (_V3_PATHS["certificates"], _V3_PATHS["ca"], _V2_PATHS["certificates"], _V2_PATHS["ca"])
 
 
-@dataclass(frozen=True)
-class StandInUser:
-    """A user the stand-in knows, with the project and roles its tokens carry."""
-
-    name: str
-    password: str = field(repr=False)
-    project: str = "admin"
-    roles: tuple[str, ...] = ("admin",)
-    id: str = ""
-    #: the project's id (default: derived from its name)
-    project_id: str = ""
-
-    @property
-    def user_id(self) -> str:
-        return self.id or hashlib.md5(self.name.encode()).hexdigest()
-
-
 @dataclass
 class _Issued:
     user: StandInUser
@@ -113,7 +98,7 @@ class _Issued:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def _pem(cert: Any) -> bytes:
+def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
@@ -281,7 +266,8 @@ class KeystoneStandIn:
         """The data of a token the stand-in issued (KeyError for others)."""
         token_id = hashlib.md5(token.strip().encode("utf-8")).hexdigest()
         with self._lock:
-            return json.loads(json.dumps(self._issued[token_id].payload))
+            copy: dict[str, Any] = json.loads(json.dumps(self._issued[token_id].payload))
+        return copy
 
     def revoke(self, token: str) -> str:
         """Put ``token`` on the revocation list (by md5 id and audit id); return the id."""
@@ -506,9 +492,10 @@ class KeystoneStandIn:
             user_doc = (identity.get("password") or {}).get("user") or {}
             user = self._check_password(user_doc.get("name"), user_doc.get("password"))
         elif "token" in methods:
-            user = self._token_user((identity.get("token") or {}).get("id"))
-            if user is None:
+            token_user = self._token_user((identity.get("token") or {}).get("id"))
+            if token_user is None:
                 raise Reply("401 Unauthorized", error(401, "Unauthorized", "invalid token"))
+            user = token_user
         else:
             raise Reply("401 Unauthorized", error(401, "Unauthorized", "unsupported method"))
         project = (((document.get("auth") or {}).get("scope") or {}).get("project") or {}).get("name")
@@ -544,9 +531,10 @@ class KeystoneStandIn:
             creds = auth["passwordCredentials"] or {}
             user = self._check_password(creds.get("username"), creds.get("password"))
         elif "token" in auth:
-            user = self._token_user((auth.get("token") or {}).get("id"))
-            if user is None:
+            token_user = self._token_user((auth.get("token") or {}).get("id"))
+            if token_user is None:
                 raise Reply("401 Unauthorized", error(401, "Unauthorized", "invalid token"))
+            user = token_user
         else:
             raise Reply("401 Unauthorized", error(401, "Unauthorized", "unsupported credentials"))
         if auth.get("tenantName"):

@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import socketserver
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication
 
 #: Request bodies larger than this are refused (413).
 MAX_BODY = 1024 * 1024
@@ -77,9 +80,13 @@ class Handler(WSGIRequestHandler):
         environ["ostk.counted"] = True
         if fault is not None and fault[0] == "503":
             environ["ostk.fault"] = "503"
-        handler = ServerHandler(self.rfile, self.wfile, self.get_stderr(), environ, multithread=True)
+        # socketserver types wfile as BufferedIOBase; it is the socket's binary file.
+        stdout = cast("IO[bytes]", self.wfile)
+        handler = ServerHandler(self.rfile, stdout, self.get_stderr(), environ, multithread=True)
         handler.request_handler = self  # type: ignore[attr-defined]
         app = self.server.get_app()
+        if app is None:
+            raise RuntimeError("the stand-in's server has no WSGI application")
         if fault is not None:
             app = faulty(app, *fault)
         handler.run(app)
@@ -98,8 +105,8 @@ def lying_length(start_response: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def faulty(app: Callable[..., Any], kind: str, delay: float) -> Callable[..., Any]:
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+def faulty(app: WSGIApplication, kind: str, delay: float) -> WSGIApplication:
+    def wrapped(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if kind == "slow":
             time.sleep(delay)
             return app(environ, start_response)

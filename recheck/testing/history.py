@@ -29,14 +29,50 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import re
+import threading
 import uuid as _uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from recheck.testing.simulator import SimJob, SimLog
+from recheck.testing.records import SimJob, SimLog
 
-if TYPE_CHECKING:
-    from recheck.testing.simulator import CISimulator, _Handler
+
+# SimHistory extends the simulator from the inside (its lock, its builds, its
+# request handler). The simulator builds it (``sim.history``) and so imports
+# this module; these protocols name what is used without importing it back.
+class _Change(Protocol):
+    number: int
+    patchsets: int
+
+
+class _Simulator(Protocol):
+    tenant: str
+    _lock: threading.Lock
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def logs_url(self) -> str: ...
+
+    @property
+    def _builds(self) -> dict[str, dict[str, Any]]: ...
+
+    def _register_logs(self, job: SimJob, short: str) -> None: ...
+
+    def _find_change(self, ident: str) -> _Change | None: ...
+
+
+class _Responder(Protocol):
+    def _send(
+        self, status: int, body: bytes, content_type: str = ..., headers: dict[str, str] | None = ...
+    ) -> None: ...
+
+    def _json(self, document: Any, *, xssi: bool = ...) -> None: ...
+
+    def _fault(self, service: str) -> bool: ...
+
+    def _build_shape(self, data: dict[str, Any]) -> dict[str, Any]: ...
 
 _RESULTS = {"S": "SUCCESS", "F": "FAILURE", "P": "POST_FAILURE", "N": "NODE_FAILURE", "T": "TIMED_OUT", "R": "RETRY"}
 
@@ -44,7 +80,7 @@ _RESULTS = {"S": "SUCCESS", "F": "FAILURE", "P": "POST_FAILURE", "N": "NODE_FAIL
 class SimHistory:
     """Histories of builds and changed files for one :class:`CISimulator` (use ``sim.history``)."""
 
-    def __init__(self, sim: CISimulator) -> None:
+    def __init__(self, sim: _Simulator) -> None:
         self.sim = sim
         #: History queries (builds listings with ``final=``) answer 503.
         self.down = False
@@ -155,7 +191,7 @@ class SimHistory:
             self._files[(change, patchset)] = files
 
     # -- the hook ---------------------------------------------------------
-    def handle(self, handler: _Handler, method: str, path: str, query: dict[str, list[str]]) -> bool:
+    def handle(self, handler: _Responder, method: str, path: str, query: dict[str, list[str]]) -> bool:
         """Answer the request if it is ours (history builds listing, revision files)."""
         sim = self.sim
         if method == "GET" and path == f"/zuul/api/tenant/{sim.tenant}/builds" and "final" in query:

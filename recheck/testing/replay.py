@@ -3,16 +3,47 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from recheck.testing.simulator import SimLog
-
-if TYPE_CHECKING:
-    from recheck.testing.simulator import CISimulator
+from recheck.testing.records import SimLog
 
 
-def load_gerrit_events(sim: CISimulator, path: str | Path, *, logs: bytes | None = None) -> list[int]:
+class ReplayTarget(Protocol):
+    """What replaying needs of the simulator it fills (a :class:`~recheck.testing.CISimulator`).
+
+    A protocol rather than an import: the simulator offers ``sim.load_gerrit_events``,
+    so it imports this module, and this module must not import it back.
+    """
+
+    _lock: threading.Lock
+
+    @property
+    def logs_url(self) -> str: ...
+
+    @property
+    def _changes(self) -> dict[int, Any]: ...
+
+    def add_change(
+        self,
+        number: int,
+        *,
+        project: str = ...,
+        branch: str = ...,
+        change_id: str | None = ...,
+        patchsets: int = ...,
+        subject: str = ...,
+    ) -> None: ...
+
+    def add_patchset(self, number: int) -> int: ...
+
+    def add_log(self, path: str, log: SimLog) -> str: ...
+
+    def _append(self, change: Any, message: str, patchset: int, author: str, tag: str | None) -> None: ...
+
+
+def load_gerrit_events(sim: ReplayTarget, path: str | Path, *, logs: bytes | None = None) -> list[int]:
     """Add the changes and Jenkins comments of a Gerrit stream-events fixture.
 
     Accepts a list of events or ``{"events": [...]}``. Each ``comment-added``
@@ -56,7 +87,7 @@ def load_gerrit_events(sim: CISimulator, path: str | Path, *, logs: bytes | None
     return numbers
 
 
-def load_logstash_hits(sim: CISimulator, path: str | Path, *, limit: int | None = None) -> list[int]:
+def load_logstash_hits(sim: ReplayTarget, path: str | Path, *, limit: int | None = None) -> list[int]:
     """Rebuild the failed builds behind real Elasticsearch hits (elastic-recheck's test data).
 
     Each hit carries a real log line and its build (``build_change``,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import gzip
 import hashlib
 import json
 import re
@@ -26,13 +25,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from recheck.testing.history import SimHistory
 from recheck.testing.launchpad import LaunchpadData, SimBug
-
-if TYPE_CHECKING:
-    from recheck.testing.history import SimHistory
+from recheck.testing.records import SimJob, SimLog, gzip_bytes
+from recheck.testing.replay import load_gerrit_events, load_logstash_hits
 
 __all__ = ["CISimulator", "SimBug", "SimJob", "SimLog", "gzip_bytes"]
 
@@ -42,71 +41,6 @@ NON_VOTING_PIPELINES = frozenset({"experimental", "check-arm64", "post-review", 
 #: The header text of pipelines whose failure-message does not name them ("ARM64 pipeline").
 PIPELINE_HEADERS = {"check-arm64": "ARM64"}
 _LAUNCHPAD_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]*$")
-
-
-def gzip_bytes(data: bytes, level: int = 6) -> bytes:
-    """``data`` gzip-compressed (what a log server stores)."""
-    return gzip.compress(data, compresslevel=level, mtime=0)
-
-
-@dataclass
-class SimLog:
-    """A file on the simulated log server.
-
-    ``encoding``: ``"plain"``; ``"gzip"`` (stored compressed, served with
-    ``Content-Encoding: gzip`` like logs.openstack.org); ``"gz"`` (a ``.gz``
-    file served as bytes). ``data`` is the plain content, or already
-    compressed bytes when ``compressed=True`` (cheap for huge logs).
-    """
-
-    data: bytes
-    encoding: str = "plain"
-    compressed: bool = False
-    #: 404 (old logs expire).
-    expired: bool = False
-    #: Bytes per second per connection (None: as fast as possible).
-    rate: float | None = None
-    #: Close the connection after this many body bytes (Content-Length stays the full size).
-    truncate_at: int | None = None
-
-    def body(self) -> bytes:
-        if self.encoding in ("gzip", "gz") and not self.compressed:
-            self.data = gzip_bytes(self.data)
-            self.compressed = True
-        return self.data
-
-
-@dataclass
-class SimJob:
-    """A job of a simulated buildset, with its logs.
-
-    ``log`` is the ``job-output.txt`` content (or give ``log_file`` for full
-    control); ``subunit`` adds a subunit artifact; ``has_logs=False`` is a
-    build that left none (NODE_FAILURE).
-    """
-
-    name: str
-    result: str = "FAILURE"
-    log: bytes | None = None
-    voting: bool = True
-    subunit: bytes | None = None
-    encoding: str = "gzip"
-    expired: bool = False
-    rate: float | None = None
-    truncate_at: int | None = None
-    has_logs: bool = True
-    log_file: SimLog | None = None
-    uuid: str = field(default_factory=lambda: _uuid.uuid4().hex)
-    duration: str = "12m 03s"
-    error_detail: str | None = None
-    #: ``job-output.json`` content (zuul-jobs writes it beside job-output.txt; listed in the manifest).
-    json_output: bytes | None = None
-    #: Publish the "Zuul Manifest" artifact (zuul-jobs' generate-zuul-manifest role).
-    manifest: bool = True
-    #: Attempts Zuul retried before this one (``result: RETRY``, ``final: false`` in the builds API).
-    retried: int = 0
-    #: The upload ran but job-output.txt is not among the logs (the job died before writing it).
-    text_log: bool = True
 
 
 @dataclass
@@ -218,8 +152,6 @@ class CISimulator(LaunchpadData):
     def history(self) -> SimHistory:
         """Builds of jobs across other changes and each revision's files (``recheck.testing.history``)."""
         if self._history is None:
-            from recheck.testing.history import SimHistory
-
             self._history = SimHistory(self)
         return self._history
 
@@ -390,14 +322,10 @@ class CISimulator(LaunchpadData):
 
     def load_gerrit_events(self, path: str | Path, *, logs: bytes | None = None) -> list[int]:
         """Add the changes and CI comments of a Gerrit stream-events fixture; see :func:`load_gerrit_events`."""
-        from recheck.testing.replay import load_gerrit_events
-
         return load_gerrit_events(self, path, logs=logs)
 
     def load_logstash_hits(self, path: str | Path, *, limit: int | None = None) -> list[int]:
         """Add the failed builds of an elastic-recheck logstash hits file; see :func:`load_logstash_hits`."""
-        from recheck.testing.replay import load_logstash_hits
-
         return load_logstash_hits(self, path, limit=limit)
 
     # -- internals ------------------------------------------------------

@@ -98,6 +98,6 @@ def test_write_clouds_keeps_other_clouds_and_refuses_a_malformed_file(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     for bad in ("clouds: x\n", "- a list\n", LAUGHS):
         path.write_text(bad)
-        with pytest.raises(ConfigError, match="clouds.yaml"):
+        with pytest.raises(ConfigError, match=r"clouds\.yaml"):
             write_clouds(path, {"devstack": {}})
         assert path.read_text() == bad

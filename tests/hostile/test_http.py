@@ -44,6 +44,15 @@ def test_a_body_that_goes_silent_is_a_timeout(hostile):
     assert time.monotonic() - started < 3
 
 
+def test_what_arrived_before_a_stall_is_handed_over_before_the_error(hostile):
+    hostile.route("/part", Reply.drip(interval=60, head=b"first part of the log\n"))
+    received = []
+    with pytest.raises(RequestTimeout, match="stopped sending"):
+        for chunk in http.iter_bytes(http.build_session(FAST), hostile.url + "/part", what="log"):
+            received.append(chunk)
+    assert b"".join(received).startswith(b"first part of the log\n")
+
+
 def test_headers_dripped_a_byte_at_a_time_are_a_timeout(hostile):
     # Each socket read gets a byte within its timeout; their sum must not.
     hostile.route("/slow", Reply.slow_headers(interval=0.1))

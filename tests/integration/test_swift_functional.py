@@ -88,7 +88,7 @@ def test_swifts_functional_suite_passes_with_the_accounts_we_set_up(swift_with_s
     assert [c["username"] for c in checked if c["passed"]] == ["tester", *(f"tester{i}" for i in range(2, 7))], checked
     # And run again: nothing left to do, test.conf untouched.
     again = Environment.for_test(environ)
-    assert main(argv[:-2] + ["--json"], env=again) == 0
+    assert main([*argv[:-2], "--json"], env=again) == 0
     doc = json.loads(again.stdout.getvalue())
     assert (doc["writes"], doc["changed"], doc["conf"]["outcome"]) == (0, False, "unchanged")
 

@@ -5,10 +5,10 @@ import dataclasses
 
 import pytest
 import yaml
+from scripted_server import free_port
 
 from ostk import auth
 from ostk.errors import AuthFailed, ConnectionFailed
-from scripted_server import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from scripted_server import Reply, ScriptedServer, free_port
 
 from ostk import http
 from ostk.errors import (
@@ -14,7 +15,6 @@ from ostk.errors import (
     RequestTimeout,
     TruncatedDownload,
 )
-from scripted_server import Reply, ScriptedServer, free_port
 
 FAST = http.HttpSettings(connect_timeout=2, read_timeout=2, retries=3, backoff=0.01, max_retry_after=2)
 

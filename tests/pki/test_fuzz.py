@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import struct
 import zlib
 
 import pytest
@@ -34,6 +35,12 @@ _PEM = sign_cms(
 _PEM_ATTRS = sign_cms(b'{"access": {"token": {"expires": "2038-01-18T21:14:07Z"}}}', _SIGNER,
                       signed_attributes=True)
 DER = pem_to_der(_PEM)
+# Real tokens are longer than 256 bytes (two-byte DER lengths): pki.der's usual-layout path
+DER_BIG = pem_to_der(sign_cms(
+    b'{"token": {"expires_at": "2038-01-18T21:14:07Z", "audit_ids": ["a"], "catalog": "'
+    + b"c" * 600 + b'"}}',
+    _SIGNER,
+))
 DER_ATTRS = pem_to_der(_PEM_ATTRS)
 PKI = pem_to_pki_token(_PEM)
 PKIZ = pem_to_pkiz_token(_PEM)
@@ -183,7 +190,7 @@ def _reference(der: bytes):
 
 
 @FUZZ
-@given(st.sampled_from([DER, DER_ATTRS]), EDITS)
+@given(st.sampled_from([DER, DER_BIG, DER_ATTRS]), EDITS)
 def test_fast_der_reader_agrees_with_asn1crypto(der, edits):
     """Whatever the fast reader accepts, asn1crypto parses to the very same message."""
     from pki.cms import _parse_keystone_shape
@@ -202,16 +209,37 @@ def test_fast_der_reader_takes_keystone_tokens_and_leaves_the_rest():
     assert _reference(DER_ATTRS) is not None
 
 
-def test_fast_der_reader_agrees_on_every_single_bit_flip():
+@pytest.mark.parametrize("der", [DER, DER_BIG], ids=["short-lengths", "usual-layout"])
+def test_fast_der_reader_agrees_on_every_single_bit_flip(der):
     from pki.cms import _parse_keystone_shape
 
     taken = 0
-    for position in range(len(DER)):
+    for position in range(len(der)):
         for bit in (0x01, 0x80):
-            bad = bytearray(DER)
+            bad = bytearray(der)
             bad[position] ^= bit
             fast = _parse_keystone_shape(bytes(bad))
             if fast is not None:
                 taken += 1
                 assert _reference(bytes(bad)) == fast, (position, bit)
-    assert taken > len(DER) // 2  # most flips (content, signature, names) keep the shape
+    assert taken > len(der) // 2  # most flips (content, signature, names) keep the shape
+
+
+@FUZZ
+@given(st.sampled_from([DER_BIG, DER]), EDITS)
+def test_usual_layout_reader_agrees_with_the_general_walk(der, edits):
+    """The three-struct-read path and the general header walk slice the same fields."""
+    from pki.der import _Malformed, _read, _read_usual
+
+    bad = _mutate(der, edits)
+    try:
+        usual = _read_usual(bad)
+    except (_Malformed, IndexError, struct.error):
+        return
+    assert usual == _read(bad)
+
+
+def test_usual_layout_reader_takes_keystone_tokens():
+    from pki.der import _read, _read_usual
+
+    assert _read_usual(DER_BIG) == _read(DER_BIG)

@@ -267,7 +267,7 @@ def test_readers_never_see_a_torn_file(keystone, tmp_path):
         for _ in range(60):
             try:
                 assert len(reader.get()) == 300
-            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            except BaseException as exc:
                 errors.append(exc)
                 return
 

@@ -161,7 +161,7 @@ def test_threads_share_one_verifier(keystone, trust):
         try:
             for i in range(50):
                 verifier.verify(tokens[i % 2])
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             failures.append(exc)
 
     threads = [threading.Thread(target=work) for _ in range(4)]

@@ -112,7 +112,7 @@ class LogServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 outer.seen_headers.append(dict(self.headers))
                 served = outer.routes.get(self.path)
                 if served is None:

@@ -56,7 +56,7 @@ def test_rendered_failing_run_gives_the_exact_failing_test_and_its_traceback(
 
     tests = [f for f in analysis.failures if f.kind is FailureKind.TEST]
     assert [f.id for f in tests] == list(expected)
-    (test_id, traceback), failure = next(iter(expected.items())), tests[0]
+    (_test_id, traceback), failure = next(iter(expected.items())), tests[0]
     assert failure.message == last_traceback_line(traceback)
     assert 'File "stestr/tests/test_subunit_trace.py", line 84, in test_trace_with_all_skips' in failure.excerpt
     # Zuul's prefixes are gone from what we report.

@@ -240,3 +240,149 @@ def test_the_test_a_worker_died_in_is_reported_without_inventing_a_traceback(
     died = failures["tests.test_servers.ServersTestJSON.test_huge_console"]
     assert "no traceback recorded" in died["message"]
     assert "Request timed out" in failures["tests.test_servers.ServersTestJSON.test_create_server"]["message"]
+
+
+# -- real consoles and streams from public repositories (data/real/PROVENANCE.md) -----
+
+
+def test_a_real_tempest_console_names_the_failed_test_and_its_exception_with_details(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # openstack/rally's tutorial: a real tempest run (subunit-trace) whose one failure is a 409.
+    name = "tempest-rally-aggregates-conflict.log"
+    job = recheck_json(REAL / name, capsys)
+    (failure,) = job["failures"]
+    assert failure["kind"] == "test"
+    assert failure["id"] == (
+        "tempest.api.compute.admin.test_aggregates.AggregatesAdminTestJSON."
+        "test_aggregate_add_host_create_server_with_az"
+    )
+    assert failure["message"] == (
+        "tempest.lib.exceptions.Conflict: An object with that identifier already exists "
+        "Details: {u'message': u'Cannot add host node-2.domain.tld in aggregate 422: host exists', u'code': 409}"
+    )
+    lines = (REAL / name).read_text(encoding="utf-8").splitlines()
+    assert lines[failure["line"] - 1].endswith("[0.572658s] ... FAILED")
+    # The captured traceback is indented under its title: the test's, not a runner crash.
+    assert "raise exceptions.Conflict(resp_body, resp=resp)" in failure["excerpt"]
+    assert all(f["id"] != "test runner" for f in job["failures"])
+
+
+def test_a_real_subunit_stream_reports_each_failure_and_the_unexpected_success(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # openstack/rally's parser fixture: a real testtools run with 3 failures and 1 unexpected success.
+    job = recheck_json(REAL / "rally-test-foo.subunit", capsys)
+    got = {f["id"]: (f["kind"], f["message"]) for f in job["failures"]}
+    assert got == {
+        "test_foo.SimpleTestCase.test_something_that_fails": ("test", "AssertionError: False is not True, sorry"),
+        "test_foo.SimpleTestCaseWithBrokenSetup.test_something": ("test", "RuntimeError: broken setUp method"),
+        "test_foo.SimpleTestCaseWithBrokenCleanup.test_something": ("test", "RuntimeError: broken tearDown method"),
+        "test_foo.SimpleTestCase.test_something_with_expected_fail": (
+            "test",
+            "test_foo.SimpleTestCase.test_something_with_expected_fail passed unexpectedly "
+            "(it is marked as an expected failure)",
+        ),
+    }
+
+
+def test_a_real_tox4_run_names_the_failed_pytest_test_and_the_tox_env(capsys: pytest.CaptureFixture[str]) -> None:
+    name = "tox4-pytest-unit-load-params.log"
+    job = recheck_json(REAL / name, capsys)
+    got = [(f["kind"], f["id"], f["message"]) for f in job["failures"]]
+    assert got == [
+        (
+            "test",
+            "tests/unit_harness/test_actions.py::TestActions::test_add_admin",
+            "AttributeError: Mock object has no attribute 'load_params'",
+        ),
+        ("task", "tox:unit", "unit: FAIL code 1 (1.84=setup[0.77]+cmd[1.07] seconds)"),
+    ]
+    lines = (REAL / name).read_text(encoding="utf-8").splitlines()
+    assert lines[job["failures"][0]["line"] - 1].startswith("FAILED tests/unit_harness/test_actions.py::")
+
+
+def test_a_real_tox4_env_that_failed_before_running_is_a_failure_of_that_env(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # devstack's configure_tempest ran "tox -revenv-tempest --notest" with tox 4, which refused
+    # tempest's tox.ini: the run failed, and says so only in tox's own words.
+    job = recheck_json(REAL / "tox4-devstack-venv-tempest-pass-env.log", capsys)
+    (failure,) = job["failures"]
+    assert failure["kind"] == "task" and failure["id"] == "tox:venv-tempest"
+    assert failure["message"] == "venv-tempest: FAIL code 1 (0.00 seconds)"
+    assert failure["line"] == 4
+
+
+def test_a_real_zuul_log_of_a_nested_ansible_yaml_failure_names_the_host_and_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Ansible run from a Zuul job on a bastion, with the yaml stdout callback: "FAILED! =>"
+    # ends the line and the result follows, indented, on lines of their own.
+    name = "zuul-nested-ansible-fatal-yaml.log"
+    job = recheck_json(REAL / name, capsys)
+    (failure,) = job["failures"]
+    assert failure["kind"] == "task"
+    assert failure["id"] == "nb01.sjc1.vexxhost.zuul.ansible.com"
+    assert failure["message"] == "Unexpected failure during module execution."
+    assert failure["line"] == 2
+    assert failure["excerpt"].splitlines() == ["  msg: Unexpected failure during module execution.", "  stdout: ''"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # openstack/rally's tutorial: a real passing tempest console, Totals "- Failed: 0" included.
+        "tempest-rally-passing-totals.log",
+        # openstack/stackviz's fixture: a real tempest subunit stream of one passing test.
+        "stackviz-tempest-one-pass.subunit",
+    ],
+)
+def test_a_real_passing_tempest_run_has_no_failures(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    job = recheck_json(REAL / name, capsys)
+    assert job["failures"] == [] and job["warnings"] == []
+
+
+def test_the_real_tempest_console_reads_the_same_behind_zuul_prefixes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same real console as Zuul's job-output.txt would carry it: "<time> | <host> | <line>",
+    # the line's own indentation kept (zuul/zuul zuul_stream.py). The captured traceback stays
+    # indented after the prefix, so it is still the test's and not a runner crash.
+    lines = (REAL / "tempest-rally-aggregates-conflict.log").read_text(encoding="utf-8").splitlines()
+    log = tmp_path / "job-output.txt"
+    log.write_text("".join(f"2016-05-09 15:32:40.000000 | controller | {ln[4:]}\n" for ln in lines), encoding="utf-8")
+    direct = recheck_json(REAL / "tempest-rally-aggregates-conflict.log", capsys)["failures"]
+    prefixed = recheck_json(log, capsys)["failures"]
+    assert [(f["kind"], f["id"], f["message"], f["line"]) for f in prefixed] == [
+        (f["kind"], f["id"], f["message"], f["line"]) for f in direct
+    ]
+
+
+def test_real_plain_ansible_failures_on_two_hosts_name_task_host_and_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    job = recheck_json(REAL / "ansible-two-hosts-shell-fatal.log", capsys)
+    got = [(f["kind"], f["id"], f["message"], f["line"]) for f in job["failures"]]
+    assert got == [
+        ("task", "Execute Shell/appadmin@172.18.1.3", "non-zero return code; rc=1", 8),
+        ("task", "Execute Shell/appadmin@172.18.1.4", "non-zero return code; rc=1", 9),
+    ]
+
+
+def test_real_loop_item_failures_are_failures_unless_ansible_ignored_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The whole excerpt: three "failed: [localhost] (item=…)" lines, one "...ignoring", and a
+    # recap with failed=0 ignored=2: the run passed.
+    name = "ansible-loop-failures-ignored.log"
+    assert recheck_json(REAL / name, capsys)["failures"] == []
+    # The same real text cut before "...ignoring" (a log that stops there): the loop failed.
+    lines = (REAL / name).read_text(encoding="utf-8").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("TASK [setup-wg-spoke : Execute Port Knocking]"))
+    cut = tmp_path / "cut.log"
+    cut.write_text("\n".join(lines[start : start + 4]) + "\n", encoding="utf-8")
+    (failure,) = recheck_json(cut, capsys)["failures"]
+    assert failure["id"] == "setup-wg-spoke : Execute Port Knocking/localhost"
+    assert failure["message"] == "non-zero return code; rc=1"
+    assert "nc -t -w 1 35.212.186.167 1110" in failure["excerpt"]
