@@ -12,11 +12,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
-
-from rich.console import Console
+from typing import IO, TYPE_CHECKING
 
 from ostk import dirs
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 @dataclass
@@ -80,6 +81,9 @@ class Environment:
     def _console(self, key: str, stream: IO[str], isatty: bool) -> Console:
         console = self._consoles.get(key)
         if console is None:
+            # rich is imported with the first console: `--json` runs never need it.
+            from rich.console import Console
+
             # Colour only on a terminal, and never when NO_COLOR is set.
             colour = isatty and "NO_COLOR" not in self.environ
             console = Console(

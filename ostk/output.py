@@ -11,20 +11,13 @@ import enum
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING, Any
 
 from ostk.environment import Environment
 from ostk.redact import escape_control, redact
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 #: Longest message printed: a 50,000-character URL from a server is shown by
 #: its start and end, not as a screenful.
@@ -76,21 +69,38 @@ def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
 
 def error(env: Environment, message: str) -> None:
     """One line on stderr: ``error: message`` (secrets redacted, control characters escaped)."""
+    from rich.markup import escape  # rich loads with the first message: start-up (issue 14)
+
     env.err.print(f"[bold red]error:[/] {escape(one_line(message))}")
 
 
 def warn(env: Environment, message: str) -> None:
     """One line on stderr: ``warning: message`` (secrets redacted, control characters escaped)."""
+    from rich.markup import escape
+
     env.err.print(f"[yellow]warning:[/] {escape(one_line(message))}")
 
 
 def info(env: Environment, message: str) -> None:
     """A progress note on stderr (control characters escaped)."""
+    from rich.markup import escape
+
     env.err.print(escape(escape_control(message)), style="dim")
 
 
 def download_progress(env: Environment) -> Progress:
     """A rich progress display for downloads, on stderr; silent if not a TTY."""
+    # Imported here: only downloads show bars, and rich.progress is a large
+    # share of a local command's start-up (issue 14).
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from recheck.inflate import GZIP_MAGIC, Inflater
 from recheck.markers import MARKERS
+from recheck.matcher import LineIndex
 from recheck.models import BugMatch, Failure, FailureKind, LogAnalysis
 from recheck.scanner import MAX_LINE, TextScanner
 from recheck.signatures import SignatureSet
@@ -279,7 +280,7 @@ class LogScanner:
         else:
             self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
 
-    def _block_hook(self, html: bool) -> Callable[[bytes, int, int, int, tuple[bytes, ...]], list[int]] | None:
+    def _block_hook(self, html: bool) -> Callable[[bytes, int, int, int | LineIndex, tuple[bytes, ...]], list[int]] | None:
         """Every line against every signature, in the pass that finds the failure markers."""
         if self._matcher is None or not len(self._matcher):
             return None

@@ -22,6 +22,7 @@ construction; ``tests/recheck/test_matcher.py`` checks it on random logs.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import json
@@ -96,6 +97,36 @@ class BlockResult:
     hits: list[LineHit]
 
 
+class LineIndex:
+    """Line numbers in one block, counted only as far as someone asks.
+
+    Counting the newlines of a 300 MB log costs a fifth of a second: a line
+    number is computed only for a line that is reported (a signature hit, a
+    marker line), from the nearest point already counted, and the block is
+    never counted twice whoever asks (the matcher, then the text scanner).
+    """
+
+    __slots__ = ("_block", "_lines", "_offsets")
+
+    def __init__(self, block: bytes, pos: int, first_line: int) -> None:
+        self._block = block
+        #: Offsets counted so far (increasing) and the line number at each.
+        self._offsets = [pos]
+        self._lines = [first_line]
+
+    def line_at(self, offset: int) -> int:
+        """The 1-based number of the line that ``offset`` is in (or starts)."""
+        offsets = self._offsets
+        if offset >= offsets[-1]:
+            line = self._lines[-1] + self._block.count(b"\n", offsets[-1], offset)
+            if offset > offsets[-1]:
+                offsets.append(offset)
+                self._lines.append(line)
+            return line
+        i = bisect.bisect_right(offsets, offset) - 1
+        return self._lines[i] + self._block.count(b"\n", offsets[i], offset)
+
+
 class Engine(Protocol):
     """A compiled pattern set; :meth:`scanner` gives a per-log scanner."""
 
@@ -132,13 +163,18 @@ class _Compiled:
         #: Anchor words in a fixed order (their index is the pattern id) and their rules.
         self.anchors = tuple(anchors)
         self.users = tuple(tuple(anchors[a]) for a in self.anchors)
+        #: Per rule, once checked: the words a matching line must contain (see :meth:`check`).
+        self._needed: list[tuple[bytes, ...] | None] = [None] * len(self.rules)
 
     def check(self, rule: int, line: bytes, lower: bytes | None = None) -> bool:
         """Does ``line`` (one line, no newline; ``lower``: the same in lower case) satisfy ``rule``?"""
         low = line.lower() if lower is None else lower
+        needed = self._needed[rule]
+        if needed is None:
+            needed = self._needed[rule] = tuple(w[0] for w in self.candidates[rule] if len(w) == 1)
         # Every word as a substring first: a cheap test that rejects almost every candidate.
-        for word in self.candidates[rule]:
-            if len(word) == 1 and word[0] not in low:
+        for word in needed:
+            if word not in low:
                 return False
         regexes = self._checks.get(rule)
         if regexes is None:
@@ -163,8 +199,13 @@ def _candidates(rule: Rule) -> tuple[tuple[bytes, ...], ...]:
 
 @functools.lru_cache(maxsize=16384)
 def _pattern(key: tuple[bytes, ...]) -> bytes:
-    """A Hyperscan anchor: one word as a literal, or a phrase's words with any separators."""
-    return (rb"[^a-z0-9\n]+").join(_literal(t) for t in key)
+    """A Hyperscan anchor: one word as a literal, or a phrase's words with any separators.
+
+    The separators are those of :func:`phrase_regex` (colour codes included: an
+    anchor must let through every line its rules match); as fast to scan as
+    blanks alone.
+    """
+    return _BETWEEN.join(_literal(t) for t in key)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -181,17 +222,19 @@ class BlockScanner:
         #: Anchor ids whose every rule is done: their hits are ignored.
         self._dead: set[int] = set()
 
-    def scan(self, block: bytes, pos: int, size: int, first_line: int, markers: Sequence[bytes]) -> BlockResult:
-        """Scan the complete lines in ``block[pos:size]``; the first is line ``first_line``."""
+    def scan(self, block: bytes, pos: int, size: int, first_line: int | LineIndex,
+             markers: Sequence[bytes]) -> BlockResult:
+        """Scan the complete lines in ``block[pos:size]``; the first is line ``first_line``
+        (or: ``first_line`` numbers the block's lines, see :class:`LineIndex`)."""
         raise NotImplementedError
 
-    def _lines(self, block: bytes, pos: int, first_line: int, found: Iterable[tuple[int, int]],
+    def _lines(self, block: bytes, pos: int, first_line: int | LineIndex, found: Iterable[tuple[int, int]],
                users: Sequence[tuple[int, ...]]) -> list[LineHit]:
         """Turn (offset, anchor id) hits, sorted by offset, into the rules' first hits by line."""
         c, done, dead = self._c, self.done, self._dead
+        index = first_line if isinstance(first_line, LineIndex) else LineIndex(block, pos, first_line)
         out: list[LineHit] = []
-        line_no, counted = first_line, pos
-        end = -1
+        end = start = -1
         for offset, aid in found:
             if aid in dead:
                 continue
@@ -199,14 +242,13 @@ class BlockScanner:
                 start = block.rfind(b"\n", pos, offset) + 1 or pos
                 end = block.find(b"\n", offset)
                 end = len(block) if end < 0 else end
-                line_no += block.count(b"\n", counted, start)
-                counted = start
                 line = block[start:end]
                 lower = line.lower()
             for rule in users[aid]:
                 if rule not in done and c.check(rule, line, lower):
                     done.add(rule)
-                    out.append(LineHit(rule, line_no, line))
+                    # Numbered only now: most anchor lines match no rule.
+                    out.append(LineHit(rule, index.line_at(start), line))
             if all(r in done for r in users[aid]):
                 dead.add(aid)
         # Which anchor was found first within a line is the engine's business: order by rule.
@@ -217,7 +259,8 @@ class BlockScanner:
 class PythonScanner(BlockScanner):
     """Line by line: the words of a line select the candidate rules."""
 
-    def scan(self, block: bytes, pos: int, size: int, first_line: int, markers: Sequence[bytes]) -> BlockResult:
+    def scan(self, block: bytes, pos: int, size: int, first_line: int | LineIndex,
+             markers: Sequence[bytes]) -> BlockResult:
         found: list[tuple[int, int]] = []
         c = self._c
         if c.rules and len(self.done) < len(c.rules):
@@ -305,13 +348,15 @@ class HyperscanScanner(BlockScanner):
         self._db, self._scratch = self._engine.database(self._words)
         self._dead = {w for w, rules in enumerate(self._users) if all(r in self.done for r in rules)}
 
-    def scan(self, block: bytes, pos: int, size: int, first_line: int, markers: Sequence[bytes]) -> BlockResult:
-        data = block if (pos == 0 and size == len(block)) else block[pos:size]
-        hot = max(4, HOT * len(data) >> 20)
+    def scan(self, block: bytes, pos: int, size: int, first_line: int | LineIndex,
+             markers: Sequence[bytes]) -> BlockResult:
+        # A view, not a slice: the block is not copied (4 MB per block, 300 MB per big log).
+        data = block if (pos == 0 and size == len(block)) else memoryview(block)[pos:size]
+        hot = max(4, HOT * (size - pos) >> 20)
         found, marks = self._scan(data, pos, markers)
         # Too many anchor hits cost more in Python than another pass costs in C: pick
         # rarer anchors for the rules concerned and read the block again.
-        while len(found) > hot and self._rechoices < MAX_RECHOICES and self._rechoose(data, found, hot):
+        while len(found) > hot and self._rechoices < MAX_RECHOICES and self._rechoose(block, pos, size, found, hot):
             found, marks = self._scan(data, pos, markers)
         others = [m for m in markers if m not in self._c.markers]
         if others:
@@ -320,7 +365,8 @@ class HyperscanScanner(BlockScanner):
         found.sort()
         return BlockResult(marks, self._lines(block, pos, first_line, found, self._users))
 
-    def _scan(self, data: bytes, pos: int, markers: Sequence[bytes]) -> tuple[list[tuple[int, int]], list[int]]:
+    def _scan(self, data: bytes | memoryview, pos: int,
+              markers: Sequence[bytes]) -> tuple[list[tuple[int, int]], list[int]]:
         nwords, dead = len(self._words), self._dead
         found: list[tuple[int, int]] = []
         marks: list[int] = []
@@ -339,7 +385,7 @@ class HyperscanScanner(BlockScanner):
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
         return found, marks
 
-    def _rechoose(self, data: bytes, found: list[tuple[int, int]], limit: int) -> bool:
+    def _rechoose(self, block: bytes, pos: int, size: int, found: list[tuple[int, int]], limit: int) -> bool:
         """Give the rules of common anchors their rarest candidate; False if nothing changed."""
         counts: dict[int, int] = {}
         for _, wid in found:
@@ -361,7 +407,7 @@ class HyperscanScanner(BlockScanner):
             seen[wid] += 1
 
         # A sample is enough to tell common from rare, and costs a fraction of the block.
-        sample = data[: data.find(b"\n", SAMPLE) + 1 or len(data)]
+        sample = block[pos : block.find(b"\n", pos + SAMPLE, size) + 1 or size]
         db.scan(sample, match_event_handler=count, scratch=scratch)
         freq = self._freq
         for key, n in zip(words, seen, strict=True):
@@ -520,5 +566,6 @@ def build_engine(rules: Sequence[Rule], markers: Sequence[bytes] = (), *, cache:
     return engine
 
 
-#: A block scan as the text scanner calls it: (block, pos, size, first line, markers) → marker offsets.
-BlockHook = Callable[[bytes, int, int, int, Sequence[bytes]], list[int]]
+#: A block scan as the text scanner calls it: (block, pos, size, first line or the
+#: block's LineIndex, markers) → marker offsets.
+BlockHook = Callable[[bytes, int, int, "int | LineIndex", Sequence[bytes]], list[int]]

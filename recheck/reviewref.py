@@ -26,7 +26,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ostk.errors import UsageError
-from recheck.zuul import parse_zuul_url
 
 #: Where OpenStack's Gerrit lives when nothing else says.
 DEFAULT_GERRIT = "https://review.opendev.org"
@@ -99,6 +98,8 @@ def parse_review(text: str) -> ReviewTarget:
     # The old UI keeps the route in the fragment: https://host/#/c/123456/
     if parts.fragment.startswith("/"):
         path = path + parts.fragment.rstrip("/")
+    from recheck.zuul import parse_zuul_url  # HTTP client: imported for Zuul URLs only
+
     page = parse_zuul_url(base + path)
     if page is not None:
         return ReviewTarget(

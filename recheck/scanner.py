@@ -29,6 +29,7 @@ from recheck.markers import (
     needles,
     triggered_by,
 )
+from recheck.matcher import LineIndex
 from recheck.models import Failure, FailureKind
 from recheck.scanrecords import MAX_FAILURES, Found
 from recheck.signatures import SignatureMatcher
@@ -62,7 +63,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
         html_input: bool = False,
         matcher: SignatureMatcher | None = None,
         every_line: bool = False,
-        block_hook: Callable[[bytes, int, int, int, tuple[bytes, ...]], list[int]] | None = None,
+        block_hook: Callable[[bytes, int, int, int | LineIndex, tuple[bytes, ...]], list[int]] | None = None,
     ) -> None:
         super().__init__(matcher)
         #: One pass over each block for markers and signatures (recheck.matcher): it
@@ -153,14 +154,15 @@ class TextScanner(TestOutputRules, AnsibleRules):
         if self._every_line:
             self._match_every_line(block, pos, size)
         markers = self._markers
+        # Line numbers are counted only up to the lines that are reported, once per
+        # block whoever asks (the signature pass first, then the marker lines).
+        index = LineIndex(block, pos, self.lines + 1)
         if self._block_hook is not None:
-            hits = self._block_hook(block, pos, size, self.lines + 1, markers)
+            hits = self._block_hook(block, pos, size, index, markers)
         else:
             hits = _marker_hits(block, pos, size, markers)
         nhits = len(hits)
         i = 0
-        counted_pos = pos
-        counted = self.lines
         while pos < size:
             if self.found.stopped is not None:
                 break
@@ -173,10 +175,9 @@ class TextScanner(TestOutputRules, AnsibleRules):
                 i = 0
             if self._block is not None:
                 end = block.index(b"\n", pos)
-                counted += block.count(b"\n", counted_pos, pos)
-                counted_pos = pos
-                self._where = (block, pos, counted + 1)
-                self._block_line(block[pos:end], counted + 1)
+                number = index.line_at(pos)
+                self._where = (block, pos, number)
+                self._block_line(block[pos:end], number)
                 pos = end + 1
                 continue
             while i < nhits and hits[i] < pos:
@@ -186,12 +187,11 @@ class TextScanner(TestOutputRules, AnsibleRules):
             at = hits[i]
             start = block.rfind(b"\n", pos, at) + 1 or pos
             end = block.index(b"\n", at)
-            counted += block.count(b"\n", counted_pos, start)
-            counted_pos = start
-            self._where = (block, start, counted + 1)
-            self._marker_line(block[start:end], counted + 1)
+            number = index.line_at(start)
+            self._where = (block, start, number)
+            self._marker_line(block[start:end], number)
             pos = end + 1
-        self.lines = counted + block.count(b"\n", counted_pos, size)
+        self.lines = index.line_at(size) - 1
         keep = block[max(first, size - LOOKBACK_BYTES) : size]
         if len(keep) < LOOKBACK_BYTES:
             keep = self._history[len(keep) - LOOKBACK_BYTES :] + keep

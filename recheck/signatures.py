@@ -24,11 +24,10 @@ from typing import Any
 import msgspec
 
 from ostk.dirs import cache_dir, config_dir
-from ostk.documents import load_yaml, validate
 from ostk.errors import InputError
 from recheck.filenames import files_ok, log_path, restricted
 from recheck.lucene import Alternative, QueryError, parse_query
-from recheck.matcher import BlockHook, Rule, build_engine, words
+from recheck.matcher import BlockHook, LineIndex, Rule, build_engine, words
 from recheck.models import BugMatch
 
 SHIPPED = Path(__file__).with_name("data") / "signatures.json"
@@ -151,9 +150,12 @@ class _QueryDoc(msgspec.Struct):
 
 def signature_from_json(doc: Mapping[str, Any] | _SignatureDoc, origin: str) -> Signature:
     """A :class:`Signature` from one entry of a signature JSON file; ValueError if unusable."""
-    entry = doc if isinstance(doc, _SignatureDoc) else validate(
-        doc, _SignatureDoc, source=origin, error=InputError
-    )
+    if isinstance(doc, _SignatureDoc):
+        entry = doc
+    else:
+        from ostk.documents import validate  # YAML and generic validation: user files only
+
+        entry = validate(doc, _SignatureDoc, source=origin, error=InputError)
     if entry.bug <= 0:
         raise ValueError(f"bug {entry.bug} is not a bug number")
     alternatives = tuple(
@@ -321,7 +323,7 @@ class SignatureMatcher:
         # Every line goes through the hook: single-line events need no second look.
         self._lines_checked = True
 
-        def hook(block: bytes, pos: int, size: int, first_line: int, wanted: Sequence[bytes]) -> list[int]:
+        def hook(block: bytes, pos: int, size: int, first_line: int | LineIndex, wanted: Sequence[bytes]) -> list[int]:
             result = scanner.scan(block, pos, size, first_line, wanted)
             for hit in result.hits:
                 item, score, note = entries[hit.rule]
@@ -460,6 +462,9 @@ def read_signature_file(path: Path, origin: str | None = None) -> list[Signature
     origin = origin or str(path)
     source = str(path)
     if path.suffix in (".yaml", ".yml"):
+        # PyYAML is imported only for elastic-recheck YAML files (start-up, issue 14).
+        from ostk.documents import load_yaml, validate
+
         doc = load_yaml(text, source=source, error=InputError)
         if not isinstance(doc, dict) or "query" not in doc:
             raise InputError(f"{path}: expected an elastic-recheck query document with 'query:'")

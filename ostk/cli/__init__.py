@@ -29,7 +29,6 @@ from ostk.cli.parser import (
 )
 from ostk.environment import Environment
 from ostk.errors import ExitStatus, OstkError
-from ostk.http import Deadline, use_deadline
 from ostk.redact import RedactingFilter, escape_control, redact
 
 __all__ = ["build_parser", "main"]
@@ -48,11 +47,12 @@ _GROUPS: dict[str, str | ModuleType] = {
 }
 
 
-def build_parser(command: str | None = None) -> OstkArgumentParser:
+def build_parser(command: str | None = None, *, all_groups: bool = True) -> OstkArgumentParser:
     """The argument parser; with a known ``command``, only that group is loaded.
 
     Without one (``ostk --help``, a typo) every group is loaded so that help
-    and "invalid choice" messages list them all.
+    and "invalid choice" messages list them all, unless ``all_groups`` is false
+    (``ostk --version`` needs none).
     """
     parser = OstkArgumentParser(
         prog="ostk",
@@ -67,7 +67,7 @@ def build_parser(command: str | None = None) -> OstkArgumentParser:
     parser.set_defaults(json=False, handler=None)
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     common = common_options()
-    names = [command] if command in _GROUPS else list(_GROUPS)
+    names = [command] if command in _GROUPS else list(_GROUPS) if all_groups else []
     for name in names:
         group = _GROUPS[name]
         module = importlib.import_module(group) if isinstance(group, str) else group
@@ -83,16 +83,16 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         command = _command_of(argv)
-        parser = build_parser(command)
+        # `ostk --version` prints and exits before a command is parsed: loading every
+        # group for it cost a third of a second.
+        version_only = command is None and "--version" in argv and not {"-h", "--help"} & set(argv)
+        parser = build_parser(command, all_groups=not version_only)
         args = parser.parse_args(argv)
         _configure_logging(env, debug=args.debug)
         if args.handler is None:
             env.stderr.write(parser.format_help())
             return ExitStatus.USAGE
-        # One deadline for every remote call the command makes (sessions pick
-        # it up from the context); --timeout 0 means none.
-        deadline = Deadline(args.timeout, f"ostk {command}") if args.timeout else None
-        with use_deadline(deadline), _library_warnings(debug=args.debug):
+        with _deadline(args, env, command), _library_warnings(debug=args.debug):
             return int(args.handler(args, env))
     except ParserExit as exc:
         return exc.status
@@ -114,6 +114,19 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         return INTERNAL_ERROR
     finally:
         unbind(token)
+
+
+def _deadline(args: argparse.Namespace, env: Environment, command: str | None) -> contextlib.AbstractContextManager[object]:
+    """One deadline for every remote call the command makes (sessions pick it up
+    from the context); --timeout 0 means none. A command that says it makes no
+    remote call (``remote(args, env)`` false: ``ostk recheck LOCAL.LOG``) does not
+    import the HTTP stack for it: start-up counts in a whole-log scan (issue 14)."""
+    remote = getattr(args, "remote", None)
+    if not args.timeout or (remote is not None and not remote(args, env)):
+        return contextlib.nullcontext()
+    from ostk.http import Deadline, use_deadline
+
+    return use_deadline(Deadline(args.timeout, f"ostk {command}"))
 
 
 def _command_of(argv: Sequence[str]) -> str | None:

@@ -11,7 +11,6 @@ from typing import Any, NoReturn
 
 from ostk.environment import Environment
 from ostk.errors import ConfigError, UsageError
-from ostk.http import check_url
 
 #: The overall budget for a command's remote calls when --timeout is not given.
 #: A review's round trip (Gerrit, Zuul, a few logs, Launchpad) takes 5-20 s on
@@ -84,6 +83,8 @@ def url_arg(text: str) -> str:
 
     Example: ``parser.add_argument("--gerrit", type=url_arg)``.
     """
+    from ostk.http import check_url  # only when a URL option is given: start-up (issue 14)
+
     try:
         return check_url(text)
     except ValueError as exc:
@@ -99,6 +100,8 @@ def check_url_variables(environ: Mapping[str, str], *names: str) -> None:
     for name in names:
         value = environ.get(name)
         if value:
+            from ostk.http import check_url
+
             try:
                 check_url(value)
             except ValueError as exc:

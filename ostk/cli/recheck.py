@@ -12,33 +12,21 @@ import dataclasses
 import os
 import threading
 from pathlib import Path
-
-from rich.markup import escape
-from rich.panel import Panel
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from ostk import output
-from ostk.cli.parser import check_url_variables, positive_int_arg, url_arg, url_or_word_arg
+from ostk.cli.parser import positive_int_arg, url_arg, url_or_word_arg
 from ostk.environment import Environment
 from ostk.errors import UsageError
-from ostk.http import build_session
-from recheck import (
-    JobReport,
-    LogAnalysis,
-    LogCache,
-    Report,
-    SignatureSet,
-    analyze,
-    check_review,
-    load_signatures,
-    suggest,
-)
-from recheck.review import RecheckRefused, RefusalReason, load_pipeline_rules
-from recheck.review.locate import analyze_log_url, job_name_from_url
-from recheck.reviewref import DEFAULT_TENANT, head_change_id, is_review, parse_review
+from recheck.reviewref import DEFAULT_TENANT
 from recheck.sources import is_url
-from recheck.suggestion import CONFIDENT
-from recheck.verdict import Verdict, VerdictKind
+
+# What only some paths need is imported there: `ostk recheck LOG` imports the log
+# engine, not the review workflow, the HTTP stack or the renderer (start-up is
+# a measurable part of a whole-log scan, issue 14).
+if TYPE_CHECKING:
+    from recheck import JobReport, LogAnalysis, Report, SignatureSet
+    from recheck.verdict import Verdict
 
 _KIND_STYLE = {"infra": "magenta", "setup": "red", "timeout": "yellow", "test": "red", "task": "cyan"}
 
@@ -78,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], co
         help="use only your own signatures (~/.config/ostk/signatures/)",
     )
     _add_review_arguments(sub)
-    sub.set_defaults(handler=run)
+    sub.set_defaults(handler=run, remote=_remote)
 
 
 def _add_review_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +109,18 @@ def _add_review_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _remote(args: argparse.Namespace, env: Environment) -> bool:
+    """False when the command reads only a local log (a file, or stdin as ``-``):
+    then no remote call needs a deadline (see ``ostk.cli._deadline``)."""
+    target = args.target
+    if target is None or is_url(target):
+        return True
+    return not (target == "-" or Path(env.cwd, target).exists())
+
+
 def run(args: argparse.Namespace, env: Environment) -> int:
+    from recheck.reviewref import head_change_id, is_review
+
     if args.target is None:
         if args.words:
             raise UsageError(f"unexpected argument(s): {' '.join(args.words)}")
@@ -141,6 +140,8 @@ def run(args: argparse.Namespace, env: Environment) -> int:
 
 
 def _signature_set(args: argparse.Namespace, env: Environment) -> SignatureSet:
+    from recheck.signatures import load_signatures
+
     sigs = load_signatures(env.environ, shipped=not getattr(args, "no_shipped_signatures", False))
     for warning in sigs.warnings:
         output.warn(env, warning)
@@ -148,10 +149,18 @@ def _signature_set(args: argparse.Namespace, env: Environment) -> SignatureSet:
 
 
 def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
+    from recheck.models import Report
+    from recheck.sources import analyze
+    from recheck.suggestion import suggest
+
     sigs = _signature_set(args, env)
     url = is_url(target)
-    job_name = args.build_name or (job_name_from_url(target) if url else None)
+    job_name = args.build_name
     if url:
+        from ostk.http import build_session
+        from recheck.review.locate import analyze_log_url, job_name_from_url
+
+        job_name = job_name or job_name_from_url(target)
         session = build_session()
         target, analysis = analyze_log_url(
             target, session=session, signatures=sigs, job_name=job_name, every_line=args.every_line
@@ -176,6 +185,8 @@ def _log(args: argparse.Namespace, env: Environment, target: str) -> int:
 
 def job_from_analysis(name: str, log_url: str | None, analysis: LogAnalysis, **fields: object) -> JobReport:
     """A :class:`JobReport` for one analysed log (``fields``: result, voting, pipeline…)."""
+    from recheck.models import JobReport
+
     return JobReport(
         name=name,
         result=fields.pop("result", None),  # type: ignore[arg-type]
@@ -196,6 +207,11 @@ def _log_name(target: str) -> str:
 def render_report(env: Environment, report: Report, *, max_failures: int = 10) -> None:
     """Print ``report`` for humans on stdout (rich): per job its failures, bugs and warnings,
     then the suggested comment. Shared by the log and review commands."""
+    from rich.markup import escape
+    from rich.text import Text
+
+    from recheck.verdict import VerdictKind
+
     out = env.out
     if report.review is not None:
         r = report.review
@@ -231,6 +247,8 @@ _VERDICT_STYLE = {"known-bug": "green", "flaky": "yellow", "infra": "cyan", "cha
 
 def _render_verdict(env: Environment, label: str, verdict: Verdict, *, indent: str) -> None:
     """One line for the verdict, then its evidence under it."""
+    from rich.text import Text
+
     style = _VERDICT_STYLE.get(verdict.kind.value, "bold")
     env.out.print(
         Text.assemble(indent, (f"{label}: ", "bold"), (verdict.kind.value, f"bold {style}"), (f" ({verdict.confidence:.2f})", "dim"))
@@ -240,6 +258,11 @@ def _render_verdict(env: Environment, label: str, verdict: Verdict, *, indent: s
 
 
 def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
+    from recheck.suggestion import CONFIDENT
+
     out = env.out
     result = job.result or ("failures found" if job.failures else "no failure found")
     title = Text.assemble((job.name, "bold"), "  ", (result, "red" if job.failures or job.result else "green"))
@@ -280,6 +303,13 @@ def _render_job(env: Environment, job: JobReport, max_failures: int) -> None:
 
 def _review(args: argparse.Namespace, env: Environment) -> int:
     """Run the review workflow (``recheck.check_review``) and render its report."""
+    from rich.markup import escape
+
+    from ostk.cli.parser import check_url_variables
+    from recheck.logcache import LogCache
+    from recheck.review import RecheckRefused, RefusalReason, check_review, load_pipeline_rules
+    from recheck.reviewref import parse_review
+
     target = parse_review(args.target)
     environ = env.environ
     post, yes, as_json = bool(args.post), bool(args.yes), bool(args.json)
@@ -364,6 +394,12 @@ class _BarProgress:
 
 
 def _signatures(args: argparse.Namespace, env: Environment) -> int:
+    from rich.markup import escape
+    from rich.text import Text
+
+    from ostk.http import build_session
+    from recheck.sources import analyze
+
     if not args.words:
         raise UsageError("usage: ostk recheck signatures list | check LOG")
     action, *rest = args.words
