@@ -17,6 +17,7 @@ import datetime as _dt
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 import uuid as _uuid
@@ -54,6 +55,16 @@ class _Change:
     status: str = "NEW"
     messages: list[dict[str, Any]] = field(default_factory=list)
 
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a cancelled download, a pooled connection closed
+    at exit) is normal for a CI service; only real handler errors are printed."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 class CISimulator(LaunchpadData):
     """Gerrit + Zuul + log server + Launchpad over real HTTP on 127.0.0.1 (a free port).
@@ -95,7 +106,7 @@ class CISimulator(LaunchpadData):
         class Handler(getattr(self, "handler_class", _Handler)):  # type: ignore[misc]
             sim = simulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
