@@ -56,10 +56,12 @@ def build_parser(command: str | None = None, *, all_groups: bool = True) -> Ostk
     """
     parser = OstkArgumentParser(
         prog="ostk",
-        description="An OpenStack contributor's toolkit: recheck failed CI jobs, verify "
-        "Keystone PKI tokens, and set up keystone accounts for Swift's functional tests.",
+        description="An OpenStack contributor's toolkit: recheck failed CI jobs, see which bugs "
+        "hit the gate, verify Keystone PKI tokens, run a real keystone and swift on loopback, "
+        "and set up keystone accounts for Swift's functional tests.",
         epilog="Exit codes: 0 ok/valid, 1 negative verdict, 2 usage, 3 bad local input, "
-        "4 remote service failed, 130 interrupted. Every command takes --json and --debug.",
+        "4 remote service failed, 5 refused to post (recheck --post), 130 interrupted. "
+        "Every command takes --json and --debug.",
     )
     parser.add_argument("--version", action="version", version=f"ostk {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and HTTP traces (secrets redacted)")
