@@ -29,7 +29,7 @@ from recheck.markers import (
     needles,
     triggered_by,
 )
-from recheck.matcher import LineIndex
+from recheck.matcher import LineIndex, marker_offsets
 from recheck.models import Failure, FailureKind
 from recheck.scanrecords import MAX_FAILURES, Found
 from recheck.signatures import SignatureMatcher
@@ -67,7 +67,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
     ) -> None:
         super().__init__(matcher)
         #: One pass over each block for markers and signatures (recheck.matcher): it
-        #: returns the marker offsets that ``_marker_hits`` would find.
+        #: returns the marker offsets that ``marker_offsets`` would find.
         self._block_hook = block_hook
         self.lines = 0
         self._html = html_input
@@ -160,7 +160,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
         if self._block_hook is not None:
             hits = self._block_hook(block, pos, size, index, markers)
         else:
-            hits = _marker_hits(block, pos, size, markers)
+            hits = marker_offsets(block, pos, size, markers)
         nhits = len(hits)
         i = 0
         while pos < size:
@@ -170,7 +170,7 @@ class TextScanner(TestOutputRules, AnsibleRules):
                 # A failure switched a marker on: look for it in the rest of the block too.
                 added = tuple(m for m in self._markers if m not in markers)
                 markers = self._markers
-                hits = sorted(hits[i:] + _marker_hits(block, pos, size, added))
+                hits = sorted(hits[i:] + marker_offsets(block, pos, size, added))
                 nhits = len(hits)
                 i = 0
             if self._block is not None:
@@ -380,28 +380,3 @@ class TextScanner(TestOutputRules, AnsibleRules):
         if trigger not in self._triggers:
             self._triggers = self._triggers | {trigger}
             self._markers = (*self._markers, *triggered_by(trigger))
-
-
-def _marker_hits(block: bytes, lo: int, hi: int, markers: tuple[bytes, ...]) -> list[int]:
-    """Sorted offsets of every marker in ``block[lo:hi]`` (one C-speed pass per marker)."""
-    hits: list[int] = []
-    find = block.find
-    for marker in markers:
-        at = find(marker, lo, hi)
-        while at >= 0:
-            hits.append(at)
-            # One hit per line is enough: jump to the next line.
-            nl = find(b"\n", at, hi)
-            if nl < 0:
-                break
-            at = find(marker, nl + 1, hi)
-    hits.sort()
-    return hits
-
-
-
-
-
-
-
-
