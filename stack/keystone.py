@@ -2,9 +2,19 @@
 
 Choices (see DESIGN.md, "The real services to test against"): sqlite; fernet
 tokens; bcrypt with 4 rounds (the default 12 costs ~0.25 s per login);
-``max_password_length = 72`` (bcrypt's limit; silences a warning per request);
-an in-memory dogpile cache (without it every API call costs ~0.3 s), which is
-why gunicorn runs one worker: a second worker would hold a second cache.
+``max_password_length = 72`` (bcrypt's limit; silences a warning per request).
+
+Served as devstack serves it (openstack/devstack lib/apache
+``write_uwsgi_config``: ``processes = $API_WORKERS``, no threads; lib/keystone
+``[cache]`` on memcached): :data:`WORKERS` processes that each handle one
+request at a time, sharing the stack's memcached (stack/memcached.py). Not
+threads: with gunicorn's threaded worker (4 threads, one process) tempest's
+identity tests at ``--concurrency 4`` failed now and then, with a role
+assignment or a user keystone had just written "not found" (e.g.
+``Could not find role assignment`` for an application credential's own
+role); with single-request workers they pass. Without memcached the stack
+runs one such worker with an in-process cache (a second process would hold
+a second, stale cache).
 """
 from __future__ import annotations
 
@@ -93,7 +103,29 @@ def sqlite_url(layout: Layout) -> str:
     return f"sqlite:///{layout.keystone_dir / 'keystone.db'}"
 
 
-def config_text(layout: Layout, port: int, connection: str | None = None) -> str:
+#: Keystone's worker processes with a shared memcached: devstack's API_WORKERS
+#: (openstack/devstack stackrc: a quarter of the CPUs, at least 2).
+WORKERS = max(2, (os.cpu_count() or 1) // 4)
+
+
+def workers(memcached_port: int | None) -> int:
+    """How many processes serve keystone: several only when they share a memcached."""
+    return WORKERS if memcached_port else 1
+
+
+def cache_section(memcached_port: int | None) -> str:
+    if memcached_port:
+        # python-memcached (pinned in keystone's venv), as devstack installs it.
+        return f"backend = dogpile.cache.memcached\nmemcache_servers = {HOST}:{memcached_port}\n"
+    # memory_pickle, not memory: the plain in-memory backend hands out the
+    # cached objects themselves, and keystone mutates some it gets back (role
+    # lists for application credentials: tempest's app-cred and access-rule
+    # tests then fail with "unassigned role"). Pickled copies behave like
+    # memcached's.
+    return "backend = dogpile.cache.memory_pickle\n"
+
+
+def config_text(layout: Layout, port: int, connection: str | None = None, memcached_port: int | None = None) -> str:
     kdir = layout.keystone_dir
     return f"""# Written by 'ostk stack up'; rewritten on every up.
 [DEFAULT]
@@ -126,12 +158,7 @@ max_password_length = 72
 
 [cache]
 enabled = true
-# memory_pickle, not memory: the plain in-memory backend hands out the cached
-# objects themselves, and keystone mutates some it gets back (role lists for
-# application credentials: tempest's app-cred and access-rule tests then fail
-# with "unassigned role"). Pickled copies behave like memcached's, as in devstack.
-backend = dogpile.cache.memory_pickle
-
+{cache_section(memcached_port)}
 [security_compliance]
 lockout_failure_attempts = {LOCKOUT_FAILURE_ATTEMPTS}
 lockout_duration = {LOCKOUT_DURATION}
@@ -144,11 +171,13 @@ enforce_scope = false
 """
 
 
-def write_files(layout: Layout, port: int, connection: str | None = None) -> Path:
+def write_files(
+    layout: Layout, port: int, connection: str | None = None, memcached_port: int | None = None
+) -> Path:
     """Write keystone.conf (0600: a MariaDB URL holds a password) and the WSGI shim."""
     kdir = ensure_private_dir(layout.keystone_dir)
     conf = kdir / "keystone.conf"
-    atomic_write(conf, config_text(layout, port, connection), mode=0o600)
+    atomic_write(conf, config_text(layout, port, connection, memcached_port), mode=0o600)
     atomic_write(kdir / f"{SHIM_MODULE}.py", WSGI_SHIM, mode=0o600)
     return conf
 
@@ -245,14 +274,14 @@ def bootstrap(
         )
 
 
-def server_argv(python: Path, layout: Layout, port: int) -> list[str]:
-    """gunicorn serving keystone on 127.0.0.1:port (one worker: see module doc)."""
+def server_argv(python: Path, layout: Layout, port: int, *, processes: int = 1) -> list[str]:
+    """gunicorn serving keystone on 127.0.0.1:port: ``processes`` single-request workers (module doc)."""
     return [
         str(python), "-m", "gunicorn",
         "--bind", f"{HOST}:{port}",
-        "--workers", "1",
-        "--worker-class", "gthread",
-        "--threads", "4",
+        "--workers", str(processes),
+        # One request per process at a time, as under devstack's uwsgi.
+        "--worker-class", "sync",
         "--timeout", "120",
         # gunicorn 27 otherwise writes a control socket under the home directory.
         "--no-control-socket",

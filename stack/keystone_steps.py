@@ -12,14 +12,18 @@ from stack.venvs import Venv, pinned_version
 def keystone_up(
     launch: Launch, state: StackState, secrets: Secrets, venv: Venv, pending: Pending, *, port: int
 ) -> StackState:
-    """Keystone (and MariaDB for a mysql stack) running or spawned; bootstrapped once."""
+    """Keystone (and MariaDB for a mysql stack) running or spawned; bootstrapped once.
+
+    Its cache is the memcached :func:`stack.memcached.memcached_up` started, if any.
+    """
     connection = None
     if state.database == "mysql":
         state = mariadb_up(launch, state, secrets)
         connection = mariadb.connection_url(state.internal_ports["mariadb"], secrets.database_password)
     if not _make_way("keystone", state, port):
         return state
-    keystone.write_files(launch.layout, port, connection)
+    memcached_port = state.internal_ports.get("memcached") if "memcached" in state.processes else None
+    keystone.write_files(launch.layout, port, connection, memcached_port)
     if not state.keystone_bootstrapped:
         launch.note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
         keystone.bootstrap(venv.python, launch.layout, secrets, port, launch.environ,
@@ -30,7 +34,7 @@ def keystone_up(
     launch.note(f"starting keystone on {url}")
     return spawn(
         launch, state, pending, "keystone",
-        keystone.server_argv(venv.python, launch.layout, port),
+        keystone.server_argv(venv.python, launch.layout, port, processes=keystone.workers(memcached_port)),
         marker=str(launch.layout.keystone_dir),
         environ=keystone.environ(launch.layout, launch.environ),
         healthy=lambda: http_ok(url),

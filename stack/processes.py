@@ -168,7 +168,7 @@ def stop(record: ProcessRecord, *, timeout: float = 10.0) -> bool:
 def rss_bytes(pid: int) -> int:
     """Resident memory of ``pid`` plus its descendants in /proc, in bytes (0 if gone)."""
     total = 0
-    for member in [pid, *_descendants(pid)]:
+    for member in [pid, *descendants(pid)]:
         with contextlib.suppress(OSError, ValueError, IndexError):
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -270,7 +270,8 @@ def _group_members(pgid: int, marker: str) -> list[int]:
     return members
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...), from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

@@ -19,6 +19,7 @@ from stack import keystone, processes, registry, status, swift_steps, venvs
 from stack.keystone_steps import keystone_up
 from stack.launch import START_TIMEOUT as START_TIMEOUT  # re-exported: ostk.cli.stack cites it here
 from stack.launch import Launch, Pending, wait_all, wait_healthy
+from stack.memcached import memcached_up
 from stack.processes import MissingProgram, ProcessRecord
 from stack.purge import purge as _purge
 from stack.state import (
@@ -281,6 +282,8 @@ class Stack:
             futures: dict[str, Future[venvs.Venv]] = {
                 name: pool.submit(venvs.ensure_venv, name, self.venvs_dir) for name in needed
             }
+            # keystone's and swift's configurations name memcached's port.
+            state = memcached_up(launch, state, pending)
             # Swift first: its servers (the proxy too: authtoken reaches keystone
             # only per request) import while keystone bootstraps.
             if swift:

@@ -27,12 +27,13 @@ from ostk.files import atomic_write, ensure_private_dir
 from stack.processes import ProcessRecord
 
 #: Services in start order; ``down`` stops them in reverse.
-KEYSTONE_SERVICES = ("mariadb", "keystone")
+#: memcached serves keystone and swift (see stack/memcached.py).
+KEYSTONE_SERVICES = ("mariadb", "memcached", "keystone")
 #: Keystone's database choices: sqlite (default, nothing to install) or MariaDB.
 DATABASES = ("sqlite", "mysql")
 #: Largest state/secrets file we read: a real one is a few KB.
 MAX_FILE_BYTES = 1 << 20
-SWIFT_SERVICES = ("memcached", "account", "container", "object", "container-sync", "proxy")
+SWIFT_SERVICES = ("account", "container", "object", "container-sync", "proxy")
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ class StackState:
 
     keystone_port: int
     swift_port: int
-    #: Internal swift ports (account, container, object, memcached), chosen
-    #: free on the first ``up --swift`` and kept so the rings stay valid.
+    #: Internal ports (memcached, mariadb; swift's account, container, object),
+    #: chosen free once and kept (the rings name swift's).
     internal_ports: dict[str, int] = field(default_factory=dict)
     #: Where swift's device lives (a tmpfs directory when possible).
     storage_dir: str | None = None

@@ -54,6 +54,13 @@ class StackStatus:
         """True if every service of the stack runs (and there is at least one)."""
         return bool(self.services) and all(s.running for s in self.services)
 
+    def service(self, name: str) -> ServiceStatus:
+        """The service called ``name``; KeyError if the stack has none."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
 
 def assemble(
     state: StackState | None, *, directory: Path, layout: Layout, keystone_port: int, swift_port: int
@@ -61,9 +68,12 @@ def assemble(
     """The status of the stack recorded in ``state`` (cheap: /proc and a TCP connect per service)."""
     services = []
     if state is not None:
-        names = [n for n in KEYSTONE_SERVICES if n != "mariadb" or state.database == "mysql"]
+        names = [
+            n for n in KEYSTONE_SERVICES
+            if (n != "mariadb" or state.database == "mysql") and (n != "memcached" or n in state.internal_ports)
+        ]
         if state.swift_enabled:
-            names += [n for n in SWIFT_SERVICES if n != "memcached" or "memcached" in state.internal_ports]
+            names += SWIFT_SERVICES
         for name in names:
             record = state.processes.get(name)
             port = _port_of(name, state, keystone_port=keystone_port, swift_port=swift_port)

@@ -557,21 +557,6 @@ def daemon_argv(python: Path, layout: Layout, name: str) -> list[str]:
     return argv
 
 
-def memcached_argv(program: str, port: int) -> list[str]:
-    argv = [program, "-l", HOST, "-p", str(port), "-U", "0", "-m", "64", "-c", "1024"]
-    if os.geteuid() == 0:
-        # memcached refuses to run as root unless told which user to be.
-        argv += ["-u", "root"]
-    return argv
-
-
-def find_memcached() -> str | None:
-    """The memcached program, if installed (scripts/apt-packages.txt lists it)."""
-    return shutil.which("memcached") or next(
-        (p for p in ("/usr/bin/memcached", "/usr/sbin/memcached") if os.access(p, os.X_OK)), None
-    )
-
-
 def remove_storage(storage: Path, root: Path) -> bool:
     """Delete the storage directory if the stack at ``root`` provably owns it; True if deleted."""
     if not owns_storage(storage, root):

@@ -24,10 +24,9 @@ def backends_up(
     swift_port: int,
     keystone_port: int,
 ) -> StackState:
-    """Configs, rings, and memcached + account/container/object servers."""
-    memcached = swift.find_memcached()
+    """Configs, rings, and the account/container/object servers (memcached is up already)."""
     internal = dict(state.internal_ports)
-    wanted = ["account", "container", "object"] + (["memcached"] if memcached else [])
+    wanted = ["account", "container", "object"]
     wanted += ["pki-keystone"] if state.pki else []
     missing = [name for name in wanted if name not in internal]
     for name, port in zip(missing, ports.free_ports(len(missing)), strict=True):
@@ -38,20 +37,16 @@ def backends_up(
         swift_version=pinned_version("swift", "swift"),
     )
     save_state(launch.layout, state)
-    if not memcached:
-        launch.note("memcached is not installed: swift runs without a cache (slower functional tests)")
     swift.write_files(
         launch.layout, secrets, storage=storage, swift_port=swift_port,
         keystone_port=keystone_port,
-        ports={k: v for k, v in internal.items() if k in swift.BACKENDS or (k == "memcached" and memcached)},
+        ports={k: v for k, v in internal.items() if k in (*swift.BACKENDS, "memcached")},
         s3api=state.s3api, tempauth=state.tempauth,
         pki_port=internal.get("pki-keystone") if state.pki else None,
     )
     env = swift_environ(launch.environ)
     swift.build_rings(venv.python, launch.layout, internal, env)
-    for name in ("memcached", *swift.BACKENDS, *swift.DAEMONS):
-        if name == "memcached" and not memcached:
-            continue
+    for name in (*swift.BACKENDS, *swift.DAEMONS):
         record = state.processes.get(name)
         if record is not None and processes.is_running(record):
             continue
@@ -69,18 +64,11 @@ def backends_up(
         port = internal[name]
         ports.require_free(name, port)
         launch.note(f"starting {name} on 127.0.0.1:{port}")
-        if name == "memcached":
-            assert memcached is not None
-            state = spawn(
-                launch, state, pending, name, swift.memcached_argv(memcached, port), marker=f"-p {port}",
-                environ=env, healthy=functools.partial(ports.is_listening, port),
-            )
-        else:
-            state = spawn(
-                launch, state, pending, name, swift.server_argv(venv.python, launch.layout, name),
-                marker=str(launch.layout.swift_dir / f"{name}-server.conf"),
-                environ=env, healthy=functools.partial(http_ok, f"http://127.0.0.1:{port}/healthcheck"),
-            )
+        state = spawn(
+            launch, state, pending, name, swift.server_argv(venv.python, launch.layout, name),
+            marker=str(launch.layout.swift_dir / f"{name}-server.conf"),
+            environ=env, healthy=functools.partial(http_ok, f"http://127.0.0.1:{port}/healthcheck"),
+        )
     return state
 
 

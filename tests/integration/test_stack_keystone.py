@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import pytest
 import requests
 
 from ostk.auth import keystone_errors, keystone_session
-from stack import Stack, local_stack, processes
+from stack import Stack, keystone, local_stack, processes
 
 pytestmark = pytest.mark.integration
 
@@ -53,18 +54,18 @@ def test_killed_keystone_shows_down_and_up_restarts_it_keeping_data(keystone_sta
     created = session.post(
         f"{keystone_stack.keystone_url}/projects", json={"project": {"name": name, "domain_id": "default"}}
     ).json()["project"]
-    pid = keystone_stack.status().services[0].pid
+    pid = keystone_stack.status().service("keystone").pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while keystone_stack.status().services[0].running and time.monotonic() < deadline:
+    while keystone_stack.status().service("keystone").running and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not keystone_stack.status().services[0].running
+    assert not keystone_stack.status().service("keystone").running
 
     status = keystone_stack.up()
 
     assert "keystone" in status.started
-    assert status.services[0].running and status.services[0].pid != pid
+    assert status.service("keystone").running and status.service("keystone").pid != pid
     found = keystone_session(keystone_stack.admin).get(
         f"{keystone_stack.keystone_url}/projects/{created['id']}"
     ).json()["project"]
@@ -84,3 +85,31 @@ def test_a_second_stack_runs_beside_the_first_and_local_stack_cleans_up(keystone
     assert not directory.exists()
     assert records and not any(processes.is_running(r) for r in records.values())
     assert keystone_stack.status().running
+
+
+def _memcached_stats(port: int) -> dict[str, str]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"stats\r\n")
+        data = b""
+        while not data.endswith(b"END\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk, "memcached closed the connection"
+            data += chunk
+    return {parts[1]: parts[2] for parts in (line.split() for line in data.decode().splitlines()) if len(parts) == 3}
+
+
+def test_keystone_runs_single_request_workers_over_the_stacks_memcached(keystone_stack: Stack) -> None:
+    status = keystone_stack.status()
+    memcached, server = status.service("memcached"), status.service("keystone")
+    assert memcached.running and memcached.port
+    conf = (keystone_stack.layout.keystone_dir / "keystone.conf").read_text()
+    assert "backend = dogpile.cache.memcached" in conf
+    assert f"memcache_servers = 127.0.0.1:{memcached.port}" in conf
+    assert server.pid is not None
+    assert len(processes.descendants(server.pid)) == keystone.WORKERS
+    before = int(_memcached_stats(memcached.port)["cmd_set"])
+    session = keystone_session(keystone_stack.admin)
+    for _ in range(3):
+        session.get(f"{keystone_stack.keystone_url}/projects").raise_for_status()
+    # Keystone's cache lives in memcached (shared by the workers), not in each process.
+    assert int(_memcached_stats(memcached.port)["cmd_set"]) > before

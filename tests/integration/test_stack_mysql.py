@@ -60,7 +60,7 @@ def test_status_shows_mariadb_and_keystone_running_on_mysql(mysql_stack: Stack) 
 
 
 def test_mariadb_listens_on_loopback_only(mysql_stack: Stack) -> None:
-    port = mysql_stack.status().services[0].port
+    port = mysql_stack.status().service("mariadb").port
     listening = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     ours = [fields[1] for fields in listening if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port]
     assert ours == [f"0100007F:{port:04X}"]
@@ -81,11 +81,11 @@ def test_a_killed_mariadb_is_restarted_by_up_with_keystones_data(mysql_stack: St
     session = keystone_session(mysql_stack.admin)
     project = session.post(f"{mysql_stack.keystone_url}/projects",
                            json={"project": {"name": f"kept-{os.getpid()}", "domain_id": "default"}}).json()["project"]
-    pid = mysql_stack.status().services[0].pid
+    pid = mysql_stack.status().service("mariadb").pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while mysql_stack.status().services[0].running and time.monotonic() < deadline:
+    while mysql_stack.status().service("mariadb").running and time.monotonic() < deadline:
         time.sleep(0.1)
     rc, _, _ = _run(mysql_stack.directory, "status")
     assert rc == 1
@@ -94,7 +94,7 @@ def test_a_killed_mariadb_is_restarted_by_up_with_keystones_data(mysql_stack: St
 
     assert rc == 0, err
     status = mysql_stack.status()
-    assert status.running and status.services[0].pid != pid
+    assert status.running and status.service("mariadb").pid != pid
     found = keystone_session(mysql_stack.admin).get(f"{mysql_stack.keystone_url}/projects/{project['id']}")
     assert found.json()["project"]["name"] == project["name"]
 
