@@ -22,20 +22,20 @@ import grp
 import json
 import os
 import pwd
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from ostk.files import atomic_write, ensure_private_dir
-from stack.processes import ServiceFailed
 from stack.state import Layout, Secrets
 
 HOST = "127.0.0.1"
 
-#: The app-loading shim gunicorn imports. Two jobs:
+#: The app-loading shim gunicorn imports (in its master: ``--preload``). Three jobs:
 #:
 #: * oslo.config parses sys.argv when keystone is imported, so gunicorn's own
-#:   arguments would make every worker exit with "unrecognized arguments".
+#:   arguments would make it exit with "unrecognized arguments".
+#: * Database connections opened while loading are closed before gunicorn
+#:   forks the workers (a connection must never be shared across a fork).
 #: * Safe sqlite writes under concurrent requests. oslo.db (18.x,
 #:   oslo_db/sqlalchemy/engines.py, ``_init_events`` for sqlite) turns off
 #:   pysqlite's own transaction handling and emits a plain deferred ``BEGIN``.
@@ -52,10 +52,18 @@ import sys
 
 sys.argv = sys.argv[:1]
 
+import weakref  # noqa: E402
+
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 BUSY_TIMEOUT_MS = 60000
+_ENGINES = weakref.WeakSet()
+
+
+@event.listens_for(Engine, "engine_connect")
+def _remember_engine(connection):
+    _ENGINES.add(connection.engine)
 
 
 @event.listens_for(Engine, "connect")
@@ -74,6 +82,12 @@ def _immediate_sqlite_transactions(conn, _cursor, statement, parameters, _contex
 from keystone.server import wsgi  # noqa: E402
 
 application = wsgi.initialize_public_application()
+
+# gunicorn loads this in its master (--preload) and forks the workers from it:
+# the connection keystone opened while loading (its project-depth check) must
+# not be shared by them; each worker opens its own.
+for _engine in list(_ENGINES):
+    _engine.dispose()
 '''
 
 SHIM_MODULE = "ostk_keystone_wsgi"
@@ -190,25 +204,76 @@ def environ(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-#: keystone-manage's steps in one interpreter: each separate run costs 2-4 s
-#: of imports, the steps themselves well under a second together.
-#: argv: config file, JSON list of argument lists.
-#: The pseudo-step ``["ostk-copy", SRC, DEST]`` copies a file atomically (the
-#: schema template, see :func:`bootstrap`).
-MANAGE_SCRIPT = """
-import json, os, shutil, sys, warnings
+#: The keystone service's program. Importing keystone costs ~2.3 s of CPU;
+#: this pays it once per start. It imports keystone and gunicorn, runs
+#: keystone-manage's steps in a forked child if ``bootstrap.json`` asks for
+#: them (first start: their global state dies with the child), then becomes
+#: gunicorn's master, which loads the app (``--preload``) and forks workers
+#: that inherit it all. Before: keystone-manage, then every worker, each
+#: imported keystone anew.
+#: argv: keystone's directory, then gunicorn's arguments.
+#: The step ``["ostk-copy", SRC, DEST]`` copies a file atomically (the schema
+#: template, see :func:`bootstrap_plan`).
+LAUNCHER = """
+import json, os, shutil, sys, traceback, warnings
 warnings.simplefilter("ignore")
 from keystone.cmd import cli
-for step in json.loads(sys.argv[2]):
-    if step[0] == "ostk-copy":
-        tmp = "%s.%d.tmp" % (step[2], os.getpid())  # concurrent stacks share the template
-        shutil.copyfile(step[1], tmp)
-        os.replace(tmp, step[2])
-        continue
-    print("$ keystone-manage " + " ".join(step), flush=True)
-    cli.CONF.clear()  # lets the next step parse its own arguments
-    cli.main(argv=["keystone-manage", "--config-file", sys.argv[1], *step])
+from keystone.server import wsgi  # noqa: F401 (for the workers to inherit)
+from gunicorn.app.wsgiapp import run
+
+
+def step(plan, argv):
+    if argv[0] == "ostk-copy":
+        tmp = "%s.%d.tmp" % (argv[2], os.getpid())  # concurrent stacks share the template
+        shutil.copyfile(argv[1], tmp)
+        os.replace(tmp, argv[2])
+        return
+    print("$ keystone-manage " + " ".join(argv), flush=True)
+    cli.CONF.clear()  # lets each step parse its own arguments
+    try:
+        cli.main(argv=["keystone-manage", "--config-file", plan["config"], *argv])
+    except SystemExit as exc:
+        if exc.code:
+            raise
+
+
+def manage(plan):
+    pid = os.fork()
+    if pid:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    code = 1
+    try:
+        log = os.open(plan["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.environ["OS_BOOTSTRAP_PASSWORD"] = plan["password"]  # this child's only
+        for argv in plan["steps"]:
+            step(plan, argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+plan_file = os.path.join(sys.argv[1], "bootstrap.json")
+if os.path.exists(plan_file):
+    with open(plan_file) as f:
+        plan = json.load(f)
+    os.unlink(plan_file)  # it holds the admin password; a failed start writes it again
+    status = manage(plan)
+    if status:
+        print("keystone-manage failed with status %d (see %s)" % (status, plan["log"]), flush=True)
+        sys.exit(3)
+sys.argv = ["gunicorn", *sys.argv[2:]]
+run()
 """
+
+BOOTSTRAP_PLAN = "bootstrap.json"
 
 
 def schema_template(python: Path) -> Path:
@@ -216,20 +281,20 @@ def schema_template(python: Path) -> Path:
     return python.parent.parent / "ostk-keystone-schema.db"
 
 
-def bootstrap(
-    python: Path, layout: Layout, secrets: Secrets, port: int, base_environ: Mapping[str, str], *, sqlite: bool = True
-) -> None:
-    """db_sync, key repositories, and the admin user/project, RegionOne, identity endpoint.
+def bootstrap_plan(python: Path, layout: Layout, secrets: Secrets, port: int, *, sqlite: bool = True) -> Path:
+    """Ask the next keystone start to run keystone-manage first (see :data:`LAUNCHER`).
 
-    On sqlite, the schema db_sync builds (the same for every stack of a
-    keystone venv, no data, no secrets) is kept beside the venv after the
-    first stack and copied for later ones: db_sync is ~1.5 s of a warm ``up``.
+    db_sync, key repositories, and the admin user/project, RegionOne,
+    identity endpoint. On sqlite, the schema db_sync builds (the same for
+    every stack of a keystone venv, no data, no secrets) is kept beside the
+    venv after the first stack and copied for later ones: db_sync is ~1.5 s
+    of a warm ``up``. The plan holds the admin password (for
+    ``OS_BOOTSTRAP_PASSWORD``, never argv), so it is 0600 and the launcher
+    deletes it once read.
     """
-    conf = str(layout.keystone_dir / "keystone.conf")
     user = pwd.getpwuid(os.getuid()).pw_name
     group = grp.getgrgid(os.getgid()).gr_name
     url = v3_url(port) + "/"
-    env = environ(layout, base_environ)
     database = str(layout.keystone_dir / "keystone.db")
     template = schema_template(python)
     schema: list[list[str]] = [["db_sync"]]
@@ -253,35 +318,27 @@ def bootstrap(
             "--bootstrap-public-url", url,
         ],
     ]
-    # The password goes through the environment, not argv (visible in ps).
-    env["OS_BOOTSTRAP_PASSWORD"] = secrets.admin_password
-    log = layout.log("keystone-manage")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as sink:
-        try:
-            result = subprocess.run(
-                [str(python), "-c", MANAGE_SCRIPT, conf, json.dumps(steps)],
-                stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, cwd=layout.keystone_dir, timeout=300, check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise ServiceFailed("keystone", "keystone-manage took more than 300 s", log) from exc
-    if result.returncode != 0:
-        # keystone logs its own errors to keystone.log, tracebacks of the
-        # command itself land in keystone-manage.log.
-        raise ServiceFailed(
-            "keystone", f"keystone-manage exited with {result.returncode} (see also {log})", layout.log("keystone")
-        )
+    plan = {
+        "config": str(layout.keystone_dir / "keystone.conf"),
+        "log": str(layout.log("keystone-manage")),
+        "steps": steps,
+        "password": secrets.admin_password,
+    }
+    layout.logs_dir.mkdir(parents=True, exist_ok=True)
+    path = layout.keystone_dir / BOOTSTRAP_PLAN
+    atomic_write(path, json.dumps(plan), mode=0o600)
+    return path
 
 
 def server_argv(python: Path, layout: Layout, port: int, *, processes: int = 1) -> list[str]:
-    """gunicorn serving keystone on 127.0.0.1:port: ``processes`` single-request workers (module doc)."""
+    """Keystone on 127.0.0.1:port: :data:`LAUNCHER`, then gunicorn with ``processes`` single-request workers."""
     return [
-        str(python), "-m", "gunicorn",
+        str(python), "-c", LAUNCHER, str(layout.keystone_dir),
         "--bind", f"{HOST}:{port}",
         "--workers", str(processes),
         # One request per process at a time, as under devstack's uwsgi.
         "--worker-class", "sync",
+        "--preload",
         "--timeout", "120",
         # gunicorn 27 otherwise writes a control socket under the home directory.
         "--no-control-socket",
@@ -290,4 +347,3 @@ def server_argv(python: Path, layout: Layout, port: int, *, processes: int = 1) 
         "--error-logfile", "-",
         f"{SHIM_MODULE}:application",
     ]
-

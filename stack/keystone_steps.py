@@ -24,14 +24,14 @@ def keystone_up(
         return state
     memcached_port = state.internal_ports.get("memcached") if "memcached" in state.processes else None
     keystone.write_files(launch.layout, port, connection, memcached_port)
-    if not state.keystone_bootstrapped:
-        launch.note("bootstrapping keystone (admin user, RegionOne, identity endpoint)")
-        keystone.bootstrap(venv.python, launch.layout, secrets, port, launch.environ,
-                           sqlite=state.database == "sqlite")
-        state = replace(state, keystone_bootstrapped=True, keystone_version=pinned_version("keystone", "keystone"))
-        save_state(launch.layout, state)
     url = keystone.v3_url(port)
-    launch.note(f"starting keystone on {url}")
+    if not state.keystone_bootstrapped:
+        # Done by keystone's own start (stack.keystone.LAUNCHER); recorded by
+        # :func:`keystone_bootstrapped` once it answers.
+        keystone.bootstrap_plan(venv.python, launch.layout, secrets, port, sqlite=state.database == "sqlite")
+        launch.note(f"starting keystone on {url}, bootstrapping it first (admin user, RegionOne, identity endpoint)")
+    else:
+        launch.note(f"starting keystone on {url}")
     return spawn(
         launch, state, pending, "keystone",
         keystone.server_argv(venv.python, launch.layout, port, processes=keystone.workers(memcached_port)),
@@ -39,6 +39,15 @@ def keystone_up(
         environ=keystone.environ(launch.layout, launch.environ),
         healthy=lambda: http_ok(url),
     )
+
+
+def keystone_bootstrapped(launch: Launch, state: StackState) -> StackState:
+    """Record that keystone's first start bootstrapped it (call once it is healthy)."""
+    if state.keystone_bootstrapped:
+        return state
+    state = replace(state, keystone_bootstrapped=True, keystone_version=pinned_version("keystone", "keystone"))
+    save_state(launch.layout, state)
+    return state
 
 
 def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackState:

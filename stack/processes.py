@@ -142,12 +142,14 @@ def stop(record: ProcessRecord, *, timeout: float = 10.0) -> bool:
     """
     if is_running(record):
         targets = [record.pid] + [p for p in _group_members(record.pid, record.marker) if p != record.pid]
-    elif _alive(record.pid):
+    elif _alive(record.pid) and _start_time(record.pid) != record.start_time:
         # The PID now belongs to another program. The kernel never hands out a
         # PID that is still a process-group id, so our group has no members left.
         return False
     else:
-        # Our leader is gone; its workers may linger in the group.
+        # Our leader is gone, or going: killed with -9, a process with a big
+        # address space stays alive (with an empty command line) for a moment
+        # while the kernel takes it down. Its workers may linger in the group.
         targets = _group_members(record.pid, record.marker)
     if not targets:
         return False

@@ -1,7 +1,9 @@
-"""Swift's entries in keystone: service project and user, roles, catalog.
+"""The stack's entries in keystone: devstack's demo accounts; swift's service user, roles, catalog.
 
 Every step is get-or-create, so running it again (after a crash half-way,
-or on a later ``up``) changes nothing that is already right.
+or on a later ``up``) changes nothing that is already right. Both take a
+keystoneauth session (:func:`ostk.auth.keystone_session`): one token serves
+both, and the roles are listed once.
 """
 from __future__ import annotations
 
@@ -14,27 +16,24 @@ from ostk.catalog import OBJECT_STORE_NAME, OBJECT_STORE_TYPE, Endpoint, object_
 ROLES = ("member", "service", "ResellerAdmin")
 
 
-def register_swift(admin: AuthConfig, *, keystone_v3: str, swift_port: int, service_password: str) -> None:
+def admin_session(admin: AuthConfig) -> Any:
+    """A keystoneauth session of the stack's admin for :func:`register_demo` and :func:`register_swift`."""
+    return keystone_session(admin, timeout=60)
+
+
+def register_swift(session: Any, *, keystone_v3: str, swift_port: int, service_password: str) -> None:
     """Create the ``swift`` service user and the ``object-store`` endpoints."""
-    session = keystone_session(admin, timeout=60)
     with keystone_errors("registering swift in keystone"):
-        roles: dict[str, dict[str, Any] | None] = {
-            name: _ensure(session, keystone_v3, "roles", {"name": name}) for name in ROLES
-        }
-        roles["admin"] = _find(session, keystone_v3, "roles", {"name": "admin"})
+        roles = _ensure_roles(session, keystone_v3, ("admin", *ROLES))
         project = _ensure(session, keystone_v3, "projects", {"name": "service", "domain_id": "default"})
-        user = _find(session, keystone_v3, "users", {"name": "swift", "domain_id": "default"})
-        if user is None:
-            user = _create(session, keystone_v3, "users", {
-                "name": "swift", "domain_id": "default", "password": service_password,
-                "default_project_id": project["id"], "enabled": True,
-            })
-        else:
+        user, created = _create_or_find(session, keystone_v3, "users", {
+            "name": "swift", "domain_id": "default", "password": service_password,
+            "default_project_id": project["id"], "enabled": True,
+        })
+        if not created:
             session.patch(f"{keystone_v3}/users/{user['id']}", json={"user": {"password": service_password}})
         for role in ("admin", "service"):
-            assigned = roles.get(role)
-            if assigned:
-                session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{assigned['id']}")
+            session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]['id']}")
         service = _ensure(session, keystone_v3, "services", {"type": OBJECT_STORE_TYPE, "name": OBJECT_STORE_NAME})
         url = object_store_url(f"http://127.0.0.1:{swift_port}")
         listed = session.get(f"{keystone_v3}/endpoints", params={"service_id": service["id"]}).json()["endpoints"]
@@ -59,18 +58,16 @@ DEMO_ACCOUNTS = {
 }
 
 
-def register_demo(admin: AuthConfig, *, keystone_v3: str) -> None:
+def register_demo(session: Any, admin: AuthConfig, *, keystone_v3: str) -> None:
     """devstack's demo and alt_demo projects and users; the admin exempt from lockout.
 
     ``[security_compliance] lockout_failure_attempts`` would otherwise lock
     the stack's admin for a while after two wrong passwords (a test of a bad
     login, a typo), and every later admin login would fail meanwhile.
     """
-    session = keystone_session(admin, timeout=60)
     password = admin.password or ""
     with keystone_errors("creating devstack's demo users in keystone"):
-        roles = {name: _ensure(session, keystone_v3, "roles", {"name": name})
-                 for name in ("admin", "member", "reader", "anotherrole", *ROLES)}
+        roles = _ensure_roles(session, keystone_v3, ("admin", "member", "reader", "anotherrole", *ROLES))
         admin_user = _find(session, keystone_v3, "users", {"name": "admin", "domain_id": "default"})
         if admin_user is not None:
             session.patch(f"{keystone_v3}/users/{admin_user['id']}",
@@ -78,19 +75,27 @@ def register_demo(admin: AuthConfig, *, keystone_v3: str) -> None:
         _ensure(session, keystone_v3, "projects", {"name": "invisible_to_admin", "domain_id": "default"})
         for project_name, (user_name, user_roles) in DEMO_ACCOUNTS.items():
             project = _ensure(session, keystone_v3, "projects", {"name": project_name, "domain_id": "default"})
-            user = _find(session, keystone_v3, "users", {"name": user_name, "domain_id": "default"})
-            if user is None:
-                user = _create(session, keystone_v3, "users", {
-                    "name": user_name, "domain_id": "default", "password": password,
-                    "default_project_id": project["id"], "enabled": True,
-                    "options": {"ignore_lockout_failure_attempts": True},
-                })
+            user = _ensure(session, keystone_v3, "users", {
+                "name": user_name, "domain_id": "default", "password": password,
+                "default_project_id": project["id"], "enabled": True,
+                "options": {"ignore_lockout_failure_attempts": True},
+            })
             for role in user_roles:
                 session.put(f"{keystone_v3}/projects/{project['id']}/users/{user['id']}/roles/{roles[role]['id']}")
             if admin_user is not None and project_name == "demo":
                 session.put(
                     f"{keystone_v3}/projects/{project['id']}/users/{admin_user['id']}/roles/{roles['admin']['id']}"
                 )
+
+
+def _ensure_roles(session: Any, base: str, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The global roles called ``names``, created if missing: one listing, not one query per role."""
+    listed = session.get(f"{base}/roles").json()["roles"]
+    found = {role["name"]: role for role in listed if role.get("domain_id") is None}
+    for name in names:
+        if name not in found:
+            found[name] = _create(session, base, "roles", {"name": name})
+    return {name: found[name] for name in names}
 
 
 def _find(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any] | None:
@@ -106,6 +111,27 @@ def _create(session: Any, base: str, collection: str, body: dict[str, Any]) -> d
     return created
 
 
-def _ensure(session: Any, base: str, collection: str, attrs: dict[str, str]) -> dict[str, Any]:
-    query = {k: v for k, v in attrs.items() if not (collection == "services" and k == "name")}
-    return _find(session, base, collection, query) or _create(session, base, collection, attrs)
+def _ensure(session: Any, base: str, collection: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The entity with ``attrs``, created if missing.
+
+    Projects, users and roles have unique names (per domain): they are
+    created first and looked up only when keystone answers 409, one request
+    for a new stack instead of two. Services are not unique: looked up first.
+    """
+    if collection == "services":
+        query = {k: v for k, v in attrs.items() if k != "name"}
+        return _find(session, base, collection, query) or _create(session, base, collection, attrs)
+    return _create_or_find(session, base, collection, attrs)[0]
+
+
+def _create_or_find(session: Any, base: str, collection: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """(entity, True) if created; (the existing one, False) if its name is taken."""
+    from keystoneauth1 import exceptions as ks_exceptions  # imported when used: `ostk` starts faster
+
+    try:
+        return _create(session, base, collection, body), True
+    except ks_exceptions.Conflict:
+        found = _find(session, base, collection, {k: body[k] for k in ("name", "domain_id") if k in body})
+        if found is None:
+            raise
+        return found, False

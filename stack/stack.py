@@ -16,7 +16,7 @@ from ostk.auth import AuthConfig
 from ostk.errors import InputError, UsageError
 from ostk.files import ensure_private_dir, private_dir_warnings
 from stack import keystone, processes, registry, status, swift_steps, venvs
-from stack.keystone_steps import keystone_up
+from stack.keystone_steps import keystone_bootstrapped, keystone_up
 from stack.launch import START_TIMEOUT as START_TIMEOUT  # re-exported: ostk.cli.stack cites it here
 from stack.launch import Launch, Pending, wait_all, wait_healthy
 from stack.memcached import memcached_up
@@ -267,7 +267,7 @@ class Stack:
         self, state: StackState, secrets: Secrets, swift: bool, started: list[str], note: Callable[[str], None]
     ) -> StackState:
         # Servers are spawned first and waited for afterwards, so their
-        # (slow) Python imports overlap: keystone with the swift backends.
+        # (slow) Python imports overlap: keystone with swift's.
         pending: Pending = []
         launch = Launch(
             layout=self.layout, directory=self.directory, environ=self._child_environ,
@@ -284,8 +284,12 @@ class Stack:
             }
             # keystone's and swift's configurations name memcached's port.
             state = memcached_up(launch, state, pending)
-            # Swift first: its servers (the proxy too: authtoken reaches keystone
-            # only per request) import while keystone bootstraps.
+            # Keystone first: its start (importing keystone, bootstrapping it
+            # on the first one) is the longest; swift's rings and servers
+            # (the proxy too: authtoken reaches keystone only per request)
+            # come up meanwhile.
+            ks_venv = futures["keystone"].result()
+            state = keystone_up(launch, state, secrets, ks_venv, pending, port=self._keystone_port)
             if swift:
                 sw_venv = futures["swift"].result()
                 proxy_conf = self.layout.swift_dir / "proxy-server.conf"
@@ -298,25 +302,29 @@ class Stack:
                 state = swift_steps.proxy_up(
                     launch, state, sw_venv, pending, port=self._swift_port, reconfigured=reconfigured
                 )
-            ks_venv = futures["keystone"].result()
-            state = keystone_up(launch, state, secrets, ks_venv, pending, port=self._keystone_port)
-        wait_all(pending)
-        if not state.demo_registered:
-            note("creating devstack's demo and alt_demo users")
-            registry.register_demo(self.admin, keystone_v3=self.keystone_url)
-            state = replace(state, demo_registered=True)
-            save_state(self.layout, state)
-        if swift:
-            if not state.swift_registered:
+        # Keystone's own (memcached, MariaDB, keystone) first: registering in
+        # keystone overlaps the swift servers' start.
+        keystone_side = [entry for entry in pending if entry[0].service in KEYSTONE_SERVICES]
+        wait_all(keystone_side)
+        state = keystone_bootstrapped(launch, state)
+        if not state.demo_registered or (swift and not state.swift_registered):
+            session = registry.admin_session(self.admin)
+            if not state.demo_registered:
+                note("creating devstack's demo and alt_demo users")
+                registry.register_demo(session, self.admin, keystone_v3=self.keystone_url)
+                state = replace(state, demo_registered=True)
+                save_state(self.layout, state)
+            if swift and not state.swift_registered:
                 note("registering swift in keystone (service user, object-store endpoints)")
                 registry.register_swift(
-                    self.admin, keystone_v3=self.keystone_url, swift_port=self._swift_port,
+                    session, keystone_v3=self.keystone_url, swift_port=self._swift_port,
                     service_password=secrets.swift_service_password,
                 )
                 state = replace(state, swift_registered=True)
                 save_state(self.layout, state)
-            if "proxy" in started:
-                swift_steps.check_auth(state, self.admin, self.swift_url)
+        wait_all([entry for entry in pending if entry not in keystone_side])
+        if swift and "proxy" in started:
+            swift_steps.check_auth(state, self.admin, self.swift_url)
         return state
 
     def down(self, purge: bool = False) -> list[str]:

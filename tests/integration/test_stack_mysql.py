@@ -52,7 +52,7 @@ def test_status_shows_mariadb_and_keystone_running_on_mysql(mysql_stack: Stack) 
     assert rc == 0 and doc["running"] is True
     assert doc["database"] == "mysql"
     services = {s["name"]: s for s in doc["services"]}
-    assert list(services) == ["mariadb", "keystone"]
+    assert list(services) == ["mariadb", "memcached", "keystone"]
     assert services["mariadb"]["port"] and services["mariadb"]["pid"]
     conf = (mysql_stack.layout.keystone_dir / "keystone.conf").read_text()
     assert "mysql+pymysql://keystone:" in conf and f"127.0.0.1:{services['mariadb']['port']}/keystone" in conf

@@ -50,6 +50,37 @@ def test_a_reused_pid_is_not_ours_and_is_never_signalled(tmp_path: Path) -> None
         processes.stop(record, timeout=1)
 
 
+def test_workers_of_a_leader_still_dying_from_kill_9_are_stopped(tmp_path: Path) -> None:
+    # A gunicorn master killed with -9 lives on for a moment with an empty
+    # command line (its pid and start time still its own): that is our
+    # leader going, not a stranger, and its workers must be stopped. Here the
+    # leader's command line lacks the marker as the dying one's does; only its
+    # child (the "worker") carries it.
+    marker = f"ostk-worker-{os.getpid()}"
+    leader_code = (
+        "import subprocess, sys, time\n"
+        "m = sys.argv[1] + sys.argv[2]\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)  # ' + m])\n"
+        "time.sleep(60)\n"
+    )
+    half = len(marker) // 2
+    record = processes.spawn(
+        "keystone", [sys.executable, "-c", leader_code, marker[:half], marker[half:]],
+        log=tmp_path / "leader.log", marker=marker, cwd=tmp_path, environ=os.environ,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not processes._group_members(record.pid, marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = processes._group_members(record.pid, marker)
+        assert workers and not processes.is_running(record)
+        assert processes.stop(record, timeout=5)
+        assert not processes._group_members(record.pid, marker)
+        assert processes._alive(record.pid)  # the leader itself is never signalled on a marker it lacks
+    finally:
+        os.killpg(record.pid, 9)
+
+
 def test_a_process_of_someone_else_survives_stop_of_a_forged_record(tmp_path: Path) -> None:
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
