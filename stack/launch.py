@@ -89,7 +89,7 @@ def wait_healthy(record: ProcessRecord, healthy: Callable[[], bool], timeout: fl
     while time.monotonic() < deadline:
         if healthy():
             return
-        if not processes.is_running(record):
+        if processes.has_exited(record):
             status = processes.exit_status(record)
             reason = f"exited with status {status}" if status is not None else "exited"
             raise ServiceFailed(record.service, reason, record.log)

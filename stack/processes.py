@@ -127,6 +127,19 @@ def is_running(record: ProcessRecord) -> bool:
     return record.marker in _cmdline(record.pid)
 
 
+def has_exited(record: ProcessRecord) -> bool:
+    """True once the process we started is gone (or its PID is another's).
+
+    Not the same as ``not is_running``: a server started through the
+    die-with-parent wrapper execs twice, and during the second execve its
+    command line is empty for a moment, the marker missing, though it is
+    alive and ours (seen: a healthy object server reported as 'exited').
+    """
+    if not _alive(record.pid):
+        return True
+    return _start_time(record.pid) != record.start_time
+
+
 def exit_status(record: ProcessRecord) -> int | None:
     """The exit status if this process started it and it has exited, else None."""
     _reap(record.pid)

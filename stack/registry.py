@@ -17,8 +17,14 @@ ROLES = ("member", "service", "ResellerAdmin")
 
 
 def admin_session(admin: AuthConfig) -> Any:
-    """A keystoneauth session of the stack's admin for :func:`register_demo` and :func:`register_swift`."""
-    return keystone_session(admin, timeout=60)
+    """A keystoneauth session of the stack's admin for :func:`register_demo` and :func:`register_swift`.
+
+    Its token is fetched here, once, so that threads can share the session.
+    """
+    session = keystone_session(admin, timeout=60)
+    with keystone_errors("authenticating as the stack's admin"):
+        session.get_token()
+    return session
 
 
 def register_swift(session: Any, *, keystone_v3: str, swift_port: int, service_password: str) -> None:
@@ -94,7 +100,8 @@ def _ensure_roles(session: Any, base: str, names: tuple[str, ...]) -> dict[str, 
     found = {role["name"]: role for role in listed if role.get("domain_id") is None}
     for name in names:
         if name not in found:
-            found[name] = _create(session, base, "roles", {"name": name})
+            # Another registration may be creating it at this moment.
+            found[name] = _create_or_find(session, base, "roles", {"name": name})[0]
     return {name: found[name] for name in names}
 
 

@@ -307,24 +307,44 @@ class Stack:
         keystone_side = [entry for entry in pending if entry[0].service in KEYSTONE_SERVICES]
         wait_all(keystone_side)
         state = keystone_bootstrapped(launch, state)
-        if not state.demo_registered or (swift and not state.swift_registered):
-            session = registry.admin_session(self.admin)
-            if not state.demo_registered:
-                note("creating devstack's demo and alt_demo users")
-                registry.register_demo(session, self.admin, keystone_v3=self.keystone_url)
-                state = replace(state, demo_registered=True)
-                save_state(self.layout, state)
-            if swift and not state.swift_registered:
-                note("registering swift in keystone (service user, object-store endpoints)")
-                registry.register_swift(
-                    session, keystone_v3=self.keystone_url, swift_port=self._swift_port,
-                    service_password=secrets.swift_service_password,
-                )
-                state = replace(state, swift_registered=True)
-                save_state(self.layout, state)
+        state = self._register(state, secrets, swift, note)
         wait_all([entry for entry in pending if entry not in keystone_side])
         if swift and "proxy" in started:
             swift_steps.check_auth(state, self.admin, self.swift_url)
+        return state
+
+    def _register(self, state: StackState, secrets: Secrets, swift: bool, note: Callable[[str], None]) -> StackState:
+        """devstack's demo accounts and swift's entries in keystone: once each, side by side.
+
+        Keystone serves several requests at once (its workers); the two share
+        one admin token. A part that failed is done again by the next ``up``.
+        """
+        jobs: dict[str, Callable[[Any], None]] = {}
+        if not state.demo_registered:
+            note("creating devstack's demo and alt_demo users")
+            jobs["demo_registered"] = lambda session: registry.register_demo(
+                session, self.admin, keystone_v3=self.keystone_url
+            )
+        if swift and not state.swift_registered:
+            note("registering swift in keystone (service user, object-store endpoints)")
+            jobs["swift_registered"] = lambda session: registry.register_swift(
+                session, keystone_v3=self.keystone_url, swift_port=self._swift_port,
+                service_password=secrets.swift_service_password,
+            )
+        if not jobs:
+            return state
+        session = registry.admin_session(self.admin)
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futures = {flag: pool.submit(job, session) for flag, job in jobs.items()}
+        done = {flag for flag, future in futures.items() if future.exception() is None}
+        state = replace(
+            state,
+            demo_registered=state.demo_registered or "demo_registered" in done,
+            swift_registered=state.swift_registered or "swift_registered" in done,
+        )
+        save_state(self.layout, state)
+        for future in futures.values():
+            future.result()  # the first failure, as raised
         return state
 
     def down(self, purge: bool = False) -> list[str]:

@@ -81,6 +81,23 @@ def test_workers_of_a_leader_still_dying_from_kill_9_are_stopped(tmp_path: Path)
         os.killpg(record.pid, 9)
 
 
+def test_a_server_between_two_execs_has_not_exited(tmp_path: Path) -> None:
+    # Through the die-with-parent wrapper a server execs twice; during the
+    # second execve its command line is empty (no marker) while it is alive:
+    # wait_healthy must keep waiting, not report "exited". A record whose
+    # marker the live process lacks stands for that moment.
+    record = _spawn(tmp_path)
+    try:
+        between = dataclasses.replace(record, marker="not-yet-in-the-command-line")
+        assert not processes.is_running(between)
+        assert not processes.has_exited(between)
+        assert processes.has_exited(dataclasses.replace(record, start_time=record.start_time + 1))
+        processes.stop(record, timeout=5)
+        assert processes.has_exited(record)
+    finally:
+        processes.stop(record, timeout=1)
+
+
 def test_a_process_of_someone_else_survives_stop_of_a_forged_record(tmp_path: Path) -> None:
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
