@@ -83,6 +83,16 @@ from keystone.server import wsgi  # noqa: E402
 
 application = wsgi.initialize_public_application()
 
+# What keystone builds on its first policy check (oslo.policy's ~400 rules),
+# built once here instead of in every worker's first request (~0.2 s each).
+# Keystone internals: if they move, the workers build it themselves.
+try:
+    from keystone.common.rbac_enforcer import enforcer as _rbac
+
+    _rbac.RBACEnforcer()._enforcer.load_rules()
+except Exception:  # noqa: BLE001
+    pass
+
 # gunicorn loads this in its master (--preload) and forks the workers from it:
 # the connection keystone opened while loading (its project-depth check) must
 # not be shared by them; each worker opens its own.
@@ -212,10 +222,12 @@ def environ(layout: Layout, base: Mapping[str, str]) -> dict[str, str]:
 #: that inherit it all. Before: keystone-manage, then every worker, each
 #: imported keystone anew.
 #: argv: keystone's directory, then gunicorn's arguments.
-#: The step ``["ostk-copy", SRC, DEST]`` copies a file atomically (the schema
-#: template, see :func:`bootstrap_plan`).
+#: Two steps of its own: ``["ostk-copy", SRC, DEST]`` copies a file
+#: atomically (the schema template, see :func:`bootstrap_steps`);
+#: ``["ostk-wait-for", PATH, SECONDS]`` waits for a file (MariaDB, started
+#: meanwhile, is ready).
 LAUNCHER = """
-import json, os, shutil, sys, traceback, warnings
+import json, os, shutil, sys, time, traceback, warnings
 warnings.simplefilter("ignore")
 from keystone.cmd import cli
 from keystone.server import wsgi  # noqa: F401 (for the workers to inherit)
@@ -223,6 +235,13 @@ from gunicorn.app.wsgiapp import run
 
 
 def step(plan, argv):
+    if argv[0] == "ostk-wait-for":  # a file another process writes when it is done (MariaDB ready)
+        deadline = time.monotonic() + float(argv[2])
+        while not os.path.exists(argv[1]):
+            if time.monotonic() > deadline:
+                sys.exit("gave up waiting for %s" % argv[1])
+            time.sleep(0.05)
+        return
     if argv[0] == "ostk-copy":
         tmp = "%s.%d.tmp" % (argv[2], os.getpid())  # concurrent stacks share the template
         shutil.copyfile(argv[1], tmp)
@@ -281,16 +300,14 @@ def schema_template(python: Path) -> Path:
     return python.parent.parent / "ostk-keystone-schema.db"
 
 
-def bootstrap_plan(python: Path, layout: Layout, secrets: Secrets, port: int, *, sqlite: bool = True) -> Path:
-    """Ask the next keystone start to run keystone-manage first (see :data:`LAUNCHER`).
+def bootstrap_steps(python: Path, layout: Layout, port: int, *, sqlite: bool = True) -> list[list[str]]:
+    """keystone-manage's steps for a new keystone (run by :data:`LAUNCHER`, see :func:`write_plan`).
 
     db_sync, key repositories, and the admin user/project, RegionOne,
     identity endpoint. On sqlite, the schema db_sync builds (the same for
     every stack of a keystone venv, no data, no secrets) is kept beside the
     venv after the first stack and copied for later ones: db_sync is ~1.5 s
-    of a warm ``up``. The plan holds the admin password (for
-    ``OS_BOOTSTRAP_PASSWORD``, never argv), so it is 0600 and the launcher
-    deletes it once read.
+    of a warm ``up``.
     """
     user = pwd.getpwuid(os.getuid()).pw_name
     group = grp.getgrgid(os.getgid()).gr_name
@@ -302,7 +319,7 @@ def bootstrap_plan(python: Path, layout: Layout, secrets: Secrets, port: int, *,
         schema = [["ostk-copy", str(template), database]]
     elif sqlite:
         schema = [["db_sync"], ["ostk-copy", database, str(template)]]
-    steps = [
+    return [
         *schema,
         ["fernet_setup", "--keystone-user", user, "--keystone-group", group],
         ["credential_setup", "--keystone-user", user, "--keystone-group", group],
@@ -318,6 +335,14 @@ def bootstrap_plan(python: Path, layout: Layout, secrets: Secrets, port: int, *,
             "--bootstrap-public-url", url,
         ],
     ]
+
+
+def write_plan(layout: Layout, steps: list[list[str]], secrets: Secrets) -> Path:
+    """Ask the next keystone start to run ``steps`` before it serves (see :data:`LAUNCHER`).
+
+    The plan holds the admin password (for ``OS_BOOTSTRAP_PASSWORD``, never
+    argv), so it is 0600 and the launcher deletes it once read.
+    """
     plan = {
         "config": str(layout.keystone_dir / "keystone.conf"),
         "log": str(layout.log("keystone-manage")),
@@ -328,6 +353,11 @@ def bootstrap_plan(python: Path, layout: Layout, secrets: Secrets, port: int, *,
     path = layout.keystone_dir / BOOTSTRAP_PLAN
     atomic_write(path, json.dumps(plan), mode=0o600)
     return path
+
+
+def database_ready_flag(layout: Layout) -> Path:
+    """Written once MariaDB serves keystone's database; the launcher waits for it."""
+    return layout.keystone_dir / "database-ready"
 
 
 def server_argv(python: Path, layout: Layout, port: int, *, processes: int = 1) -> list[str]:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ostk.files import atomic_write
 from stack import keystone, mariadb, ports, processes
-from stack.launch import Launch, Pending, http_ok, spawn, wait_all
+from stack.launch import START_TIMEOUT, Launch, Pending, http_ok, spawn, wait_all
 from stack.state import Secrets, StackState, save_state
 from stack.venvs import Venv, pinned_version
 
@@ -16,29 +17,43 @@ def keystone_up(
 
     Its cache is the memcached :func:`stack.memcached.memcached_up` started, if any.
     """
+    mysql = state.database == "mysql"
     connection = None
-    if state.database == "mysql":
-        state = mariadb_up(launch, state, secrets)
+    if mysql:
+        state = _mariadb_port(launch, state)
         connection = mariadb.connection_url(state.internal_ports["mariadb"], secrets.database_password)
     if not _make_way("keystone", state, port):
-        return state
+        return mariadb_up(launch, state, secrets) if mysql else state
     memcached_port = state.internal_ports.get("memcached") if "memcached" in state.processes else None
     keystone.write_files(launch.layout, port, connection, memcached_port)
     url = keystone.v3_url(port)
+    steps: list[list[str]] = []
+    if mysql:
+        # Keystone imports itself (~2 s) while MariaDB starts; its first step
+        # waits until the database is there.
+        flag = keystone.database_ready_flag(launch.layout)
+        flag.unlink(missing_ok=True)
+        steps.append(["ostk-wait-for", str(flag), str(START_TIMEOUT)])
     if not state.keystone_bootstrapped:
         # Done by keystone's own start (stack.keystone.LAUNCHER); recorded by
         # :func:`keystone_bootstrapped` once it answers.
-        keystone.bootstrap_plan(venv.python, launch.layout, secrets, port, sqlite=state.database == "sqlite")
+        steps += keystone.bootstrap_steps(venv.python, launch.layout, port, sqlite=not mysql)
         launch.note(f"starting keystone on {url}, bootstrapping it first (admin user, RegionOne, identity endpoint)")
     else:
         launch.note(f"starting keystone on {url}")
-    return spawn(
+    if steps:
+        keystone.write_plan(launch.layout, steps, secrets)
+    state = spawn(
         launch, state, pending, "keystone",
         keystone.server_argv(venv.python, launch.layout, port, processes=keystone.workers(memcached_port)),
         marker=str(launch.layout.keystone_dir),
         environ=keystone.environ(launch.layout, launch.environ),
         healthy=lambda: http_ok(url),
     )
+    if mysql:
+        state = mariadb_up(launch, state, secrets)
+        atomic_write(keystone.database_ready_flag(launch.layout), "", mode=0o600)
+    return state
 
 
 def keystone_bootstrapped(launch: Launch, state: StackState) -> StackState:
@@ -52,12 +67,8 @@ def keystone_bootstrapped(launch: Launch, state: StackState) -> StackState:
 
 def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackState:
     """MariaDB running and healthy, with keystone's database (before keystone-manage needs it)."""
-    internal = dict(state.internal_ports)
-    if "mariadb" not in internal:
-        internal["mariadb"] = ports.free_ports(1)[0]
-        state = replace(state, internal_ports=internal)
-        save_state(launch.layout, state)
-    port = internal["mariadb"]
+    state = _mariadb_port(launch, state)
+    port = state.internal_ports["mariadb"]
     if not _make_way("mariadb", state, port):
         return state
     mariadb.install(launch.layout, launch.environ)
@@ -71,6 +82,15 @@ def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackStat
     wait_all(pending)
     if not state.keystone_bootstrapped:
         mariadb.create_database(launch.layout, secrets.database_password, launch.environ)
+    return state
+
+
+def _mariadb_port(launch: Launch, state: StackState) -> StackState:
+    """MariaDB's port, chosen free once and recorded (keystone.conf names it)."""
+    if "mariadb" in state.internal_ports:
+        return state
+    state = replace(state, internal_ports={**state.internal_ports, "mariadb": ports.free_ports(1)[0]})
+    save_state(launch.layout, state)
     return state
 
 
