@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ostk.files import atomic_write
-from stack import keystone, mariadb, ports, processes
-from stack.launch import START_TIMEOUT, Launch, Pending, http_ok, spawn, wait_all
+from stack import keystone, mariadb, ports
+from stack.launch import START_TIMEOUT, Launch, Pending, http_ok, internal_port, make_way, spawn, wait_all
 from stack.state import Secrets, StackState, save_state
 from stack.venvs import Venv, pinned_version
 
@@ -20,9 +20,9 @@ def keystone_up(
     mysql = state.database == "mysql"
     connection = None
     if mysql:
-        state = _mariadb_port(launch, state)
+        state = internal_port(launch, state, "mariadb")
         connection = mariadb.connection_url(state.internal_ports["mariadb"], secrets.database_password)
-    if not _make_way("keystone", state, port):
+    if not make_way("keystone", state, port):
         return mariadb_up(launch, state, secrets) if mysql else state
     memcached_port = state.internal_ports.get("memcached") if "memcached" in state.processes else None
     keystone.write_files(launch.layout, port, connection, memcached_port)
@@ -67,40 +67,19 @@ def keystone_bootstrapped(launch: Launch, state: StackState) -> StackState:
 
 def mariadb_up(launch: Launch, state: StackState, secrets: Secrets) -> StackState:
     """MariaDB running and healthy, with keystone's database (before keystone-manage needs it)."""
-    state = _mariadb_port(launch, state)
+    state = internal_port(launch, state, "mariadb")
     port = state.internal_ports["mariadb"]
-    if not _make_way("mariadb", state, port):
-        return state
-    mariadb.install(launch.layout, launch.environ)
-    launch.note(f"starting mariadb on 127.0.0.1:{port}")
-    pending: Pending = []
-    state = spawn(
-        launch, state, pending, "mariadb", mariadb.server_argv(launch.layout, port),
-        marker=f"--datadir={mariadb.data_dir(launch.layout)}", environ=launch.environ,
-        healthy=lambda: ports.is_listening(port),
-    )
-    wait_all(pending)
+    if make_way("mariadb", state, port):
+        mariadb.install(launch.layout, launch.environ)
+        launch.note(f"starting mariadb on 127.0.0.1:{port}")
+        pending: Pending = []
+        state = spawn(
+            launch, state, pending, "mariadb", mariadb.server_argv(launch.layout, port),
+            marker=f"--datadir={mariadb.data_dir(launch.layout)}", environ=launch.environ,
+            healthy=lambda: ports.is_listening(port),
+        )
+        wait_all(pending)
     if not state.keystone_bootstrapped:
+        # Idempotent; also after an earlier up that stopped before keystone's bootstrap.
         mariadb.create_database(launch.layout, secrets.database_password, launch.environ)
     return state
-
-
-def _mariadb_port(launch: Launch, state: StackState) -> StackState:
-    """MariaDB's port, chosen free once and recorded (keystone.conf names it)."""
-    if "mariadb" in state.internal_ports:
-        return state
-    state = replace(state, internal_ports={**state.internal_ports, "mariadb": ports.free_ports(1)[0]})
-    save_state(launch.layout, state)
-    return state
-
-
-def _make_way(name: str, state: StackState, port: int) -> bool:
-    """False if ``name`` runs; else stop its recorded dead process and require its port free."""
-    record = state.processes.get(name)
-    if record is not None and processes.is_running(record):
-        return False
-    if record is not None:
-        # Also ends the workers of a master that was killed with -9.
-        processes.stop(record)
-    ports.require_free(name, port, wait=2 if record else 0)
-    return True

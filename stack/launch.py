@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ostk.http import HttpSettings, build_session
-from stack import processes
+from stack import ports, processes
 from stack.processes import ProcessRecord, ServiceFailed
 from stack.state import Layout, StackState, save_state
 
@@ -95,3 +95,24 @@ def wait_healthy(record: ProcessRecord, healthy: Callable[[], bool], timeout: fl
             raise ServiceFailed(record.service, reason, record.log)
         time.sleep(0.2)
     raise ServiceFailed(record.service, f"not healthy after {timeout:.0f} s", record.log)
+
+
+def internal_port(launch: Launch, state: StackState, name: str) -> StackState:
+    """The state with a port for ``name`` in ``internal_ports``: chosen free once, then kept (configs name it)."""
+    if name in state.internal_ports:
+        return state
+    state = replace(state, internal_ports={**state.internal_ports, name: ports.free_ports(1)[0]})
+    save_state(launch.layout, state)
+    return state
+
+
+def make_way(name: str, state: StackState, port: int) -> bool:
+    """False if ``name`` runs; else stop its recorded dead process and require its port free."""
+    record = state.processes.get(name)
+    if record is not None and processes.is_running(record):
+        return False
+    if record is not None:
+        # Also ends the workers of a master that was killed with -9.
+        processes.stop(record)
+    ports.require_free(name, port, wait=2 if record else 0)
+    return True

@@ -14,11 +14,10 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from dataclasses import replace
 
-from stack import ports, processes
-from stack.launch import Launch, Pending, spawn
-from stack.state import StackState, save_state
+from stack import ports
+from stack.launch import Launch, Pending, internal_port, make_way, spawn
+from stack.state import StackState
 
 HOST = "127.0.0.1"
 NAME = "memcached"
@@ -50,16 +49,10 @@ def memcached_up(launch: Launch, state: StackState, pending: Pending) -> StackSt
     if program is None:
         launch.note("memcached is not installed: keystone runs one process with its own cache, swift none")
         return state
-    if NAME not in state.internal_ports:
-        state = replace(state, internal_ports={**state.internal_ports, NAME: ports.free_ports(1)[0]})
-        save_state(launch.layout, state)
+    state = internal_port(launch, state, NAME)
     port = state.internal_ports[NAME]
-    record = state.processes.get(NAME)
-    if record is not None and processes.is_running(record):
+    if not make_way(NAME, state, port):
         return state
-    if record is not None:
-        processes.stop(record)
-    ports.require_free(NAME, port, wait=2 if record else 0)
     launch.note(f"starting memcached on {HOST}:{port}")
     return spawn(
         launch, state, pending, NAME, argv(program, port), marker=f"-p {port}",
