@@ -1,6 +1,7 @@
 """Fixtures shared by the whole suite."""
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,15 @@ def shared_fixtures() -> Path:
     """Path to ../shared/fixtures; the suite needs it (CI clones shared/ beside the repo)."""
     assert SHARED_FIXTURES.is_dir(), f"missing {SHARED_FIXTURES}"
     return SHARED_FIXTURES
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C reaches the code under test however the suite was started.
+
+    A background job of a non-interactive shell (``cmd &`` in a script) starts
+    with SIGINT ignored, and Python then installs no KeyboardInterrupt handler;
+    the Ctrl-C tests (exit 130, nothing cached) would see nothing. Python's own
+    handler here; the programs the tests start inherit the default action.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
