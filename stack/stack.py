@@ -269,6 +269,7 @@ class Stack:
         # Servers are spawned first and waited for afterwards, so their
         # (slow) Python imports overlap: keystone with swift's.
         pending: Pending = []
+        sw_venv: venvs.Venv | None = None
         launch = Launch(
             layout=self.layout, directory=self.directory, environ=self._child_environ,
             die_with_parent=self._die_with_parent, started=started, note=note,
@@ -311,6 +312,8 @@ class Stack:
         wait_all([entry for entry in pending if entry not in keystone_side])
         if swift and "proxy" in started:
             swift_steps.check_auth(state, self.admin, self.swift_url)
+        if sw_venv is not None:
+            state = swift_steps.daemons_up(launch, state, sw_venv)
         return state
 
     def _register(self, state: StackState, secrets: Secrets, swift: bool, note: Callable[[str], None]) -> StackState:

@@ -24,7 +24,7 @@ def backends_up(
     swift_port: int,
     keystone_port: int,
 ) -> StackState:
-    """Configs, rings, and the account/container/object servers (memcached is up already)."""
+    """Configs, rings, and the account/container/object servers (memcached is up already; daemons: :func:`daemons_up`)."""
     internal = dict(state.internal_ports)
     wanted = ["account", "container", "object"]
     wanted += ["pki-keystone"] if state.pki else []
@@ -46,21 +46,12 @@ def backends_up(
     )
     env = swift_environ(launch.environ)
     swift.build_rings(venv.python, launch.layout, internal, env)
-    for name in (*swift.BACKENDS, *swift.DAEMONS):
+    for name in swift.BACKENDS:
         record = state.processes.get(name)
         if record is not None and processes.is_running(record):
             continue
         if record is not None:
             processes.stop(record)
-        if name in swift.DAEMONS:
-            # No port: a background daemon (container sync), checked alive only.
-            launch.note(f"starting {name}")
-            state = spawn(
-                launch, state, pending, name, swift.daemon_argv(venv.python, launch.layout, name),
-                marker=str(launch.layout.swift_dir / f"{name}.conf"), environ=env,
-                healthy=lambda: True,
-            )
-            continue
         port = internal[name]
         ports.require_free(name, port)
         launch.note(f"starting {name} on 127.0.0.1:{port}")
@@ -68,6 +59,28 @@ def backends_up(
             launch, state, pending, name, swift.server_argv(venv.python, launch.layout, name),
             marker=str(launch.layout.swift_dir / f"{name}-server.conf"),
             environ=env, healthy=functools.partial(http_ok, f"http://127.0.0.1:{port}/healthcheck"),
+        )
+    return state
+
+
+def daemons_up(launch: Launch, state: StackState, venv: Venv) -> StackState:
+    """Swift's background daemons (container sync): no port, checked alive only.
+
+    Started last, once the servers answer: their imports then do not compete
+    with keystone's and the servers' for the CPU while ``up`` waits.
+    """
+    env = swift_environ(launch.environ)
+    pending: Pending = []
+    for name in swift.DAEMONS:
+        record = state.processes.get(name)
+        if record is not None and processes.is_running(record):
+            continue
+        if record is not None:
+            processes.stop(record)
+        launch.note(f"starting {name}")
+        state = spawn(
+            launch, state, pending, name, swift.daemon_argv(venv.python, launch.layout, name),
+            marker=str(launch.layout.swift_dir / f"{name}.conf"), environ=env, healthy=lambda: True,
         )
     return state
 
