@@ -233,8 +233,9 @@ def _render_status(env: Environment, status: Any) -> None:
     if getattr(status, "pki_keystone_url", None):
         env.stdout.write(f"pki:      proxy validates with pki.middleware; PKI keystone expected at "
                          f"{status.pki_keystone_url}\n")
+    width = max((len(service.name) for service in status.services), default=0)
     for service in status.services:
         state = "running" if service.running else "DOWN"
         pid = f"pid {service.pid}" if service.pid else "-"
         port = f"127.0.0.1:{service.port}" if service.port else "-"
-        env.stdout.write(f"  {service.name:<10} {state:<8} {port:<16} {pid:<10} {service.log}\n")
+        env.stdout.write(f"  {service.name:<{width}} {state:<8} {port:<16} {pid:<10} {service.log}\n")

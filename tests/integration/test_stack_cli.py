@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import stat
@@ -147,7 +148,10 @@ def test_the_cli_runs_as_a_program(keystone_stack: Stack, tmp_path: Path) -> Non
         capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
-    assert "keystone   running" in result.stdout
+    assert re.search(r"(?m)^  keystone +running ", result.stdout), result.stdout
+    # One column for the names, however long the longest (container-sync) is.
+    columns = {line.index(" running ") for line in result.stdout.splitlines() if " running " in line}
+    assert len(columns) == 1, result.stdout
 
 
 def test_a_malformed_clouds_yaml_is_left_alone(keystone_stack: Stack, tmp_path: Path) -> None:
