@@ -30,12 +30,13 @@ from stack.state import Layout, Secrets
 
 HOST = "127.0.0.1"
 
-#: The app-loading shim gunicorn imports (in its master: ``--preload``). Three jobs:
+#: The app-loading shim gunicorn imports (in its master: ``--preload``). Its jobs:
 #:
 #: * oslo.config parses sys.argv when keystone is imported, so gunicorn's own
 #:   arguments would make it exit with "unrecognized arguments".
 #: * Database connections opened while loading are closed before gunicorn
 #:   forks the workers (a connection must never be shared across a fork).
+#: * oslo.policy's rules are built once, before the fork, not per worker.
 #: * Safe sqlite writes under concurrent requests. oslo.db (18.x,
 #:   oslo_db/sqlalchemy/engines.py, ``_init_events`` for sqlite) turns off
 #:   pysqlite's own transaction handling and emits a plain deferred ``BEGIN``.
