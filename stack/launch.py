@@ -107,13 +107,20 @@ def internal_port(launch: Launch, state: StackState, name: str) -> StackState:
     return state
 
 
-def make_way(name: str, state: StackState, port: int) -> bool:
-    """False if ``name`` runs; else stop its recorded dead process and require its port free."""
+def needs_start(name: str, state: StackState) -> bool:
+    """False if ``name`` runs; else True, after stopping what is left of its recorded process."""
     record = state.processes.get(name)
     if record is not None and processes.is_running(record):
         return False
     if record is not None:
         # Also ends the workers of a master that was killed with -9.
         processes.stop(record)
-    ports.require_free(name, port, wait=2 if record else 0)
+    return True
+
+
+def make_way(name: str, state: StackState, port: int) -> bool:
+    """:func:`needs_start`, and then ``port`` must be free (a killed server's workers let go of it late)."""
+    if not needs_start(name, state):
+        return False
+    ports.require_free(name, port, wait=2 if name in state.processes else 0)
     return True

@@ -8,7 +8,7 @@ from pathlib import Path
 from ostk.auth import AuthConfig
 from ostk.http import HttpSettings, build_session
 from stack import ports, processes, swift
-from stack.launch import Launch, Pending, http_ok, spawn, swift_environ
+from stack.launch import Launch, Pending, http_ok, make_way, needs_start, spawn, swift_environ
 from stack.processes import ServiceFailed
 from stack.state import Secrets, StackState, save_state
 from stack.venvs import Venv, pinned_version
@@ -47,13 +47,9 @@ def backends_up(
     env = swift_environ(launch.environ)
     swift.build_rings(venv.python, launch.layout, internal, env)
     for name in swift.BACKENDS:
-        record = state.processes.get(name)
-        if record is not None and processes.is_running(record):
-            continue
-        if record is not None:
-            processes.stop(record)
         port = internal[name]
-        ports.require_free(name, port)
+        if not make_way(name, state, port):
+            continue
         launch.note(f"starting {name} on 127.0.0.1:{port}")
         state = spawn(
             launch, state, pending, name, swift.server_argv(venv.python, launch.layout, name),
@@ -72,11 +68,8 @@ def daemons_up(launch: Launch, state: StackState, venv: Venv) -> StackState:
     env = swift_environ(launch.environ)
     pending: Pending = []
     for name in swift.DAEMONS:
-        record = state.processes.get(name)
-        if record is not None and processes.is_running(record):
+        if not needs_start(name, state):
             continue
-        if record is not None:
-            processes.stop(record)
         launch.note(f"starting {name}")
         state = spawn(
             launch, state, pending, name, swift.daemon_argv(venv.python, launch.layout, name),
