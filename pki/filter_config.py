@@ -36,11 +36,13 @@ _USED = {
     "insecure", "cafile", "region_name",
     # ours (documented in pki.middleware)
     "pki_keystone_url", "revocation_max_age", "non_pki_tokens", "http_timeout",
+    # read to refuse memcached when asked to protect it (see resolve_filter_config)
+    "memcache_security_strategy",
 }
 #: auth_token options accepted without effect here (no warning).
 _KNOWN = {
     "auth_version", "interface", "http_request_max_retries", "cache", "certfile", "keyfile",
-    "memcache_security_strategy", "memcache_secret_key", "memcache_tls_enabled",
+    "memcache_secret_key", "memcache_tls_enabled",
     "memcache_tls_cafile", "memcache_tls_certfile", "memcache_tls_keyfile",
     "memcache_tls_allowed_ciphers", "memcache_pool_dead_retry", "memcache_pool_maxsize",
     "memcache_pool_socket_timeout", "memcache_pool_unused_timeout", "memcache_pool_conn_get_timeout",
@@ -102,6 +104,8 @@ class FilterConfig:
     verify_tls: bool | str = True
     #: Options ignored because we do not know them.
     unknown_options: tuple[str, ...] = ()
+    #: Why ``memcached_servers`` was dropped (a protection this filter cannot give), or None.
+    memcached_refused: str | None = None
 
 
 def _bool(options: Mapping[str, str], name: str, default: bool) -> bool:
@@ -211,6 +215,14 @@ def resolve_filter_config(options: Mapping[str, str]) -> FilterConfig:
         servers = parse_servers(str(options.get("memcached_servers") or ""))
     except ValueError as exc:
         raise ConfigError(f"pki.middleware: memcached_servers: {exc}") from None
+    # auth_token signs (MAC) or encrypts (ENCRYPT) what it puts in memcached;
+    # this filter cannot. Asked for either, it keeps validated tokens in
+    # process rather than store them in memcached unprotected.
+    strategy = str(options.get("memcache_security_strategy") or "").strip().upper()
+    unprotected = None
+    if strategy not in ("", "NONE") and servers:
+        unprotected = f"memcache_security_strategy = {strategy} is not implemented; validated tokens are cached in process"
+        servers = ()
     cafile = str(options.get("cafile") or "").strip()
     verify: bool | str = cafile or not _bool(options, "insecure", False)
     connect = _seconds(options, "http_connect_timeout", 0.0)
@@ -233,6 +245,7 @@ def resolve_filter_config(options: Mapping[str, str]) -> FilterConfig:
         http_timeout=connect or _seconds(options, "http_timeout", 10.0, minimum=0.1),
         verify_tls=verify,
         unknown_options=unknown,
+        memcached_refused=unprotected,
     )
 
 

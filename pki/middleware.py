@@ -90,6 +90,8 @@ def filter_factory(global_conf: Mapping[str, Any], **local_conf: Any) -> Callabl
     unknown = [name for name in config.unknown_options if name in local_conf]
     if unknown:
         LOG.warning("pki.middleware: ignoring unknown option(s): %s", ", ".join(unknown))
+    if config.memcached_refused:
+        LOG.warning("pki.middleware: %s", config.memcached_refused)
 
     def make(app: WsgiApp) -> PkiAuthProtocol:
         return PkiAuthProtocol(app, config)

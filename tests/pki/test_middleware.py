@@ -242,6 +242,28 @@ def test_memcached_shares_validated_tokens_between_workers(keystone, make_filter
     assert call(second, token).code == 401  # a cached token is still checked for revocation
 
 
+def test_a_memcache_protection_it_cannot_give_keeps_tokens_out_of_memcached(
+    keystone, make_filter, memcached, caplog
+):
+    # auth_token MACs or encrypts what it stores; this filter cannot, so it
+    # stores nothing there rather than plain validated tokens (and says so).
+    with caplog.at_level(logging.WARNING, logger="pki.middleware"):
+        first = make_filter(memcached_servers=memcached, memcache_security_strategy="ENCRYPT",
+                            memcache_secret_key="s3cret")
+    assert "memcache_security_strategy = ENCRYPT is not implemented" in caplog.text
+    second = make_filter(memcached_servers=memcached, memcache_security_strategy="mac")
+    token = keystone.issue_token("demo")
+    assert call(first, token).code == 200
+    assert call(second, token).code == 200
+    # Nothing shared: the second filter verified the token itself.
+    assert second._verifier is not None and second._verifier.stats.verified == 1
+    # "None" is auth_token's word for no protection: memcached is used as asked.
+    other = keystone.issue_token("demo")
+    plain = [make_filter(memcached_servers=memcached, memcache_security_strategy="None") for _ in range(2)]
+    assert [call(app, other).code for app in plain] == [200, 200]
+    assert plain[1]._verifier is None or plain[1]._verifier.stats.verified == 0
+
+
 def test_memcached_down_is_a_cache_miss_not_an_error(keystone, make_filter, free_port):
     app = make_filter(memcached_servers=f"127.0.0.1:{free_port}")
     token = keystone.issue_token("demo")
