@@ -55,6 +55,9 @@ class AuthConfig:
     project_domain_id: str | None = None
     domain_name: str | None = None
     domain_id: str | None = None
+    #: ``"all"`` for a system-scoped token (clouds.yaml ``system_scope``, OS_SYSTEM_SCOPE,
+    #: devstack's ``devstack-system-admin``), instead of a project or domain scope.
+    system_scope: str | None = None
     #: An existing token instead of a password. Never printed.
     token: str | None = dataclasses.field(default=None, repr=False)
     region_name: str | None = None
@@ -93,6 +96,7 @@ _FIELDS: dict[str, str] = {
     "project_domain_id": "project_domain_id",
     "domain_name": "domain_name",
     "domain_id": "domain_id",
+    "system_scope": "system_scope",
     "token": "token",
     "region_name": "region_name",
     "interface": "interface",
@@ -138,6 +142,7 @@ def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--os-project-id", metavar="ID")
     group.add_argument("--os-user-domain-name", metavar="NAME")
     group.add_argument("--os-project-domain-name", metavar="NAME")
+    group.add_argument("--os-system-scope", metavar="SCOPE", help="'all' for a system-scoped token (env: OS_SYSTEM_SCOPE)")
     group.add_argument("--os-token", metavar="TOKEN", help="an existing token (env: OS_TOKEN)")
     group.add_argument("--os-region-name", metavar="REGION")
     group.add_argument("--os-interface", metavar="INTERFACE", help="public, internal or admin")
@@ -265,6 +270,7 @@ def keystone_session(config: AuthConfig, *, timeout: float = 30.0) -> Any:
         "project_domain_id": config.project_domain_id,
         "domain_name": config.domain_name,
         "domain_id": config.domain_id,
+        "system_scope": config.system_scope,
     }
     if config.token:
         plugin = generic.Token(auth_url=str(config.auth_url), token=config.token, **scope)

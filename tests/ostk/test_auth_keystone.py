@@ -48,6 +48,27 @@ def test_clouds_yaml_gives_a_working_session(keystone_stack, tmp_path):
     assert _token(config)
 
 
+def test_devstacks_system_admin_cloud_gives_a_system_scoped_token(keystone_stack, tmp_path):
+    # `ostk stack env --write-clouds-yaml` writes devstack's names; the
+    # system-admin one has `system_scope: all` and no project.
+    from ostk.cli import main
+
+    clouds = tmp_path / "clouds.yaml"
+    assert main(["stack", "env", "--dir", str(keystone_stack.directory), "--write-clouds-yaml", str(clouds)]) == 0
+    config = auth.resolve({"cloud": "devstack-system-admin"}, {"HOME": str(tmp_path)}, tmp_path)
+    assert config.system_scope == "all" and config.project_name is None
+    session = auth.keystone_session(config, timeout=20)
+    with auth.keystone_errors("getting a token"):
+        access = session.auth.get_access(session)
+    assert access.system_scoped and not access.project_scoped
+    # The same from OS_* variables.
+    environ = {k: v for k, v in keystone_stack.os_environ().items() if k != "OS_PROJECT_NAME"}
+    config = auth.resolve({}, {"HOME": str(tmp_path), **environ, "OS_SYSTEM_SCOPE": "all"}, tmp_path)
+    session = auth.keystone_session(config, timeout=20)
+    with auth.keystone_errors("getting a token"):
+        assert session.auth.get_access(session).system_scoped
+
+
 def test_wrong_password_is_auth_failed_exit_4(keystone_stack):
     config = dataclasses.replace(keystone_stack.admin, password="not-the-password")
     with pytest.raises(AuthFailed) as info:
