@@ -179,9 +179,7 @@ def main() -> int:
             **{k: v for k, v in os.environ.items() if not k.startswith("OSTK_")},
             "HOME": home,
             "XDG_CACHE_HOME": str(Path(home) / "cache"),
-            "OSTK_GERRIT_URL": sim.gerrit_url,
-            "OSTK_ZUUL_URL": sim.zuul_url,
-            "OSTK_LAUNCHPAD_URL": sim.launchpad_url,
+            **sim.service_environ(),
         }
         largest = f"{sim.logs_url}/{900001 % 100:02d}/900001/1/check/{jobs[0].name}/{jobs[0].uuid[:7]}/job-output.txt"
 

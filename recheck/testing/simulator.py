@@ -147,6 +147,14 @@ class CISimulator(LaunchpadData):
     def logs_url(self) -> str:
         return f"{self.url}/logs"
 
+    def service_environ(self) -> dict[str, str]:
+        """The ``OSTK_*_URL`` variables that point ostk's Gerrit, Zuul and Launchpad clients here."""
+        return {
+            "OSTK_GERRIT_URL": self.gerrit_url,
+            "OSTK_ZUUL_URL": self.zuul_url,
+            "OSTK_LAUNCHPAD_URL": self.launchpad_url,
+        }
+
     def change_url(self, number: int, patchset: int | None = None) -> str:
         change = self._changes[number]
         suffix = f"/{patchset}" if patchset else ""

@@ -41,9 +41,7 @@ class Cli:
         self.environ = {
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / ".cache"),
-            "OSTK_GERRIT_URL": sim.gerrit_url,
-            "OSTK_ZUUL_URL": sim.zuul_url,
-            "OSTK_LAUNCHPAD_URL": sim.launchpad_url,
+            **sim.service_environ(),
             "NO_COLOR": "1",
         }
         self.env: Environment | None = None

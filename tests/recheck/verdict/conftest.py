@@ -24,9 +24,7 @@ class Recheck:
         self.environ = {
             "HOME": str(home),
             "XDG_CACHE_HOME": str(home / ".cache"),
-            "OSTK_GERRIT_URL": sim.gerrit_url,
-            "OSTK_ZUUL_URL": sim.zuul_url,
-            "OSTK_LAUNCHPAD_URL": sim.launchpad_url,
+            **sim.service_environ(),
             "OSTK_GERRIT_USER": sim.username,
             "OSTK_GERRIT_PASSWORD": sim.password,
             "NO_COLOR": "1",
